@@ -1,0 +1,1 @@
+"""Lightning callbacks seqlab adds to the stock ones."""

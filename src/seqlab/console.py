@@ -1,0 +1,32 @@
+"""What a run prints: the composed config as a tree at the start, the final metrics at the end."""
+
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+from rich.tree import Tree
+
+console = Console()
+
+
+def print_config_tree(config: dict[str, Any]) -> None:
+    tree = Tree("config")
+    _add_branches(tree, config)
+    console.print(tree)
+
+
+def _add_branches(tree: Tree, node: dict[str, Any]) -> None:
+    for key, value in node.items():
+        if isinstance(value, dict):
+            _add_branches(tree.add(f"[bold]{key}[/bold]"), value)
+        else:
+            tree.add(f"{key}: {value!r}")
+
+
+def print_metrics_table(metrics: dict[str, float], title: str) -> None:
+    table = Table(title=title)
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for name, value in metrics.items():
+        table.add_row(name, f"{value:.4f}")
+    console.print(table)

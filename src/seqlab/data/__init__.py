@@ -1,0 +1,12 @@
+"""Data modules, one per source kind, chosen by the config's `data.kind`."""
+
+from seqlab.data.base import SequenceDataModule
+
+
+def build_datamodule(data_cfg: dict) -> SequenceDataModule:
+    kind = data_cfg["kind"]
+    if kind == "ucr":
+        from seqlab.data.timeseries import UCRDataModule
+
+        return UCRDataModule(**data_cfg)
+    raise ValueError(f"unknown data kind {kind!r}")

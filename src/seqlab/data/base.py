@@ -1,0 +1,79 @@
+"""What every seqlab data module shares: padded tensors, meta, loaders, exact DDP evaluation.
+
+A data kind (time series, text, events) only reads its source and hands over padded splits;
+batching, trimming and the samplers live here once.
+"""
+
+from typing import Optional
+
+import lightning as L
+import numpy as np
+import torch
+import torch.distributed as dist
+from lightning.pytorch.overrides.distributed import UnrepeatedDistributedSamplerWrapper
+from torch.utils.data import DataLoader, SequentialSampler
+
+from seqlab.data.batch import SequenceDataset, collate_batch
+from seqlab.data.meta import DataMeta
+
+
+def pad_sequences(series: list[np.ndarray], max_length: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Stack (length, channels) arrays into one zero-padded (n, max_length, channels) tensor."""
+    channels = series[0].shape[1]
+    padded = np.zeros((len(series), max_length, channels), dtype=np.float32)
+    lengths = np.array([len(s) for s in series], dtype=np.int64)
+    for row, values in enumerate(series):
+        padded[row, : len(values)] = values
+    return torch.from_numpy(padded), torch.from_numpy(lengths)
+
+
+class SequenceDataModule(L.LightningDataModule):
+    """Subclasses implement `build_splits` and return train, val and test datasets plus meta."""
+
+    def __init__(self, batch_size: int, num_workers: int):
+        super().__init__()
+        self.batch_size = batch_size
+        self.num_workers = num_workers
+        self.splits: Optional[dict[str, SequenceDataset]] = None
+        self._meta: Optional[DataMeta] = None
+
+    def build_splits(self) -> tuple[dict[str, SequenceDataset], DataMeta]:
+        raise NotImplementedError
+
+    def setup(self, stage: Optional[str] = None) -> None:
+        # Lightning calls setup once per stage; the splits are read and fitted only once.
+        if self.splits is None:
+            self.splits, self._meta = self.build_splits()
+
+    @property
+    def meta(self) -> DataMeta:
+        if self._meta is None:
+            raise RuntimeError("call setup() before reading meta")
+        return self._meta
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader("train", shuffle=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader("val", shuffle=False)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader("test", shuffle=False)
+
+    def _loader(self, split: str, shuffle: bool) -> DataLoader:
+        dataset = self.splits[split]
+        sampler = None
+        if not shuffle and dist.is_available() and dist.is_initialized():
+            # Lightning's default DistributedSampler pads the last rank with repeated samples,
+            # which skews every metric; this one gives each sample to exactly one rank.
+            sampler = UnrepeatedDistributedSamplerWrapper(SequentialSampler(dataset),
+                                                          shuffle=False)
+        return DataLoader(
+            dataset,
+            batch_size=self.batch_size,
+            shuffle=shuffle if sampler is None else None,
+            sampler=sampler,
+            collate_fn=collate_batch,
+            num_workers=self.num_workers,
+            persistent_workers=self.num_workers > 0,
+        )

@@ -1,0 +1,54 @@
+"""Experiment loggers: W&B (offline unless asked otherwise) and CSV, writing into the run dir."""
+
+import os
+from pathlib import Path
+from typing import Any
+
+from lightning.pytorch.loggers import CSVLogger, Logger, WandbLogger
+
+
+def flatten(config: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """{'model': {'cell': 'lstm'}} -> {'model.cell': 'lstm'}: the form W&B tables filter on."""
+    flat: dict[str, Any] = {}
+    for key, value in config.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(flatten(value, prefix=f"{name}."))
+        else:
+            flat[name] = value
+    return flat
+
+
+def build_loggers(logger_cfg: dict, run_dir: Path, config: dict[str, Any]) -> list[Logger]:
+    loggers: list[Logger] = []
+    if logger_cfg["csv"]:
+        loggers.append(CSVLogger(save_dir=run_dir, name="csv", version=""))
+    wandb_cfg = logger_cfg["wandb"]
+    if wandb_cfg["enabled"]:
+        if wandb_cfg["offline"]:
+            # Offline runs must never reach for the network, even if a key or URL is set.
+            os.environ["WANDB_MODE"] = "offline"
+        loggers.append(WandbLogger(
+            save_dir=str(run_dir),
+            offline=wandb_cfg["offline"],
+            project=wandb_cfg["project"],
+            entity=wandb_cfg["entity"],
+            group=wandb_cfg["group"],
+            job_type=wandb_cfg["job_type"],
+            tags=list(wandb_cfg["tags"]),
+            name=run_dir.name,
+        ))
+    for logger in loggers:
+        logger.log_hyperparams(flatten(config))
+    return loggers
+
+
+def finish_wandb() -> None:
+    """Close the W&B run so that the next job of a multirun starts its own."""
+    import sys
+
+    if "wandb" in sys.modules:
+        import wandb
+
+        if wandb.run is not None:
+            wandb.finish()

@@ -1,0 +1,148 @@
+"""The LightningModule: encoder + linear head, cross-entropy, optimiser, metrics per split.
+
+It knows nothing of Hydra or files: it takes plain dicts (the model, optim and metrics sections
+of the config, and the data's meta), which `save_hyperparameters` stores in every checkpoint so
+`load_classifier` can rebuild it from the checkpoint alone.
+"""
+
+from typing import Any
+
+import lightning as L
+import torch
+from torch import nn
+from torchmetrics import MeanMetric
+
+from seqlab.data.batch import Batch
+from seqlab.data.meta import DataMeta
+from seqlab.errors import SeqlabError
+from seqlab.metrics import METRIC_NAMES, build_metrics, metric_inputs
+from seqlab.models import build_encoder
+
+SPLITS = ("train", "val", "test")
+LOWER_IS_BETTER = {"loss"}
+
+
+class SequenceClassifier(L.LightningModule):
+    def __init__(self, model: dict, meta: dict, optim: dict, metrics: dict,
+                 data: dict | None = None):
+        """`data` is not used here; it is kept with the hyperparameters so evaluation can
+        rebuild the same test split from the checkpoint alone."""
+        super().__init__()
+        self.save_hyperparameters()
+        data_meta = DataMeta.from_dict(meta)
+        self.encoder = build_encoder(model, data_meta)
+        self.head = nn.Sequential(nn.Dropout(model.get("dropout", 0.0)),
+                                  nn.Linear(self.encoder.output_dim, data_meta.num_classes))
+        self.loss_fn = nn.CrossEntropyLoss(weight=_class_weights(optim, data_meta))
+        self.average = metrics["average"]
+        # ModuleDict keys may not shadow nn.Module attributes such as `train`, hence the suffix.
+        self.split_metrics = nn.ModuleDict({
+            f"{split}_": build_metrics(data_meta.num_classes, self.average, prefix=f"{split}/")
+            for split in SPLITS})
+        self.split_losses = nn.ModuleDict({f"{split}_": MeanMetric() for split in SPLITS})
+        self.best: dict[str, float] = {}
+
+    def forward(self, inputs: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        return self.head(self.encoder(inputs, lengths))
+
+    def _step(self, batch: Batch, split: str) -> torch.Tensor:
+        logits = self(batch.inputs, batch.lengths)
+        loss = self.loss_fn(logits, batch.labels)
+        probabilities = logits.detach().softmax(dim=-1)
+        self.split_metrics[f"{split}_"].update(metric_inputs(probabilities, self.average), batch.labels)
+        self.split_losses[f"{split}_"].update(loss.detach(), weight=len(batch))
+        return loss
+
+    def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
+        return self._step(batch, "train")
+
+    def validation_step(self, batch: Batch, batch_idx: int) -> None:
+        self._step(batch, "val")
+
+    def test_step(self, batch: Batch, batch_idx: int) -> None:
+        self._step(batch, "test")
+
+    def on_train_epoch_end(self) -> None:
+        self._log_epoch("train")
+
+    def on_validation_epoch_end(self) -> None:
+        values = self._log_epoch("val")
+        if not self.trainer.sanity_checking:
+            self._log_best(values)
+
+    def on_test_epoch_end(self) -> None:
+        self._log_epoch("test")
+
+    def _log_epoch(self, split: str) -> dict[str, float]:
+        """Compute the epoch's metrics over every sample seen (synchronised across processes by
+        torchmetrics, so DDP gives the single-process numbers), log them, and reset."""
+        values = {**self.split_metrics[f"{split}_"].compute(),
+                  f"{split}/loss": self.split_losses[f"{split}_"].compute()}
+        self.split_metrics[f"{split}_"].reset()
+        self.split_losses[f"{split}_"].reset()
+        self.log_dict(values, on_step=False, on_epoch=True)
+        return {name: float(value) for name, value in values.items()}
+
+    def _log_best(self, values: dict[str, float]) -> None:
+        for name in (*METRIC_NAMES, "loss"):
+            key, value = f"val/{name}_best", values[f"val/{name}"]
+            better = min if name in LOWER_IS_BETTER else max
+            self.best[key] = better(self.best.get(key, value), value)
+        self.log_dict(self.best, on_step=False, on_epoch=True)
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        checkpoint["seqlab_best"] = dict(self.best)
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        self.best = dict(checkpoint.get("seqlab_best", {}))
+
+    def configure_optimizers(self) -> Any:
+        optim = self.hparams.optim
+        name, lr, decay = optim["name"], optim["lr"], optim["weight_decay"]
+        if name == "sgd":
+            optimizer = torch.optim.SGD(self.parameters(), lr=lr, momentum=optim["momentum"],
+                                        weight_decay=decay)
+        else:
+            optimizer_class = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW,
+                               "adadelta": torch.optim.Adadelta}[name]
+            optimizer = optimizer_class(self.parameters(), lr=lr, weight_decay=decay)
+        if optim["scheduler"] == "cosine":
+            scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(
+                optimizer, T_max=max(1, self.trainer.max_epochs))
+            return {"optimizer": optimizer, "lr_scheduler": scheduler}
+        if optim["scheduler"] == "plateau":
+            scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=0.5,
+                                                                   patience=10)
+            return {"optimizer": optimizer,
+                    "lr_scheduler": {"scheduler": scheduler, "monitor": "val/loss"}}
+        return optimizer
+
+
+def _class_weights(optim: dict, meta: DataMeta) -> torch.Tensor | None:
+    weights = optim.get("class_weights")
+    if weights is None:
+        return None
+    if len(weights) != meta.num_classes:
+        raise SeqlabError(f"optim.class_weights has {len(weights)} values but the data has "
+                          f"{meta.num_classes} classes {list(meta.class_names)}; give one each")
+    return torch.tensor(weights, dtype=torch.float32)
+
+
+def load_classifier(path: str) -> tuple[SequenceClassifier, dict]:
+    """Rebuild a classifier from a seqlab checkpoint alone, loading only tensors and plain data
+    (torch's weights_only loader: no code in the file is run)."""
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise SeqlabError(f"{path}: checkpoint not found; pass ckpt_path=<file>.ckpt") from None
+    except Exception as error:  # torch raises several types for a corrupt or foreign file
+        raise SeqlabError(f"{path}: not a readable checkpoint ({type(error).__name__}); pass a "
+                          ".ckpt written by seqlab-train") from None
+    hparams = checkpoint.get("hyper_parameters") if isinstance(checkpoint, dict) else None
+    if not hparams or not {"model", "meta", "optim", "metrics", "data"} <= set(hparams):
+        raise SeqlabError(f"{path}: not a seqlab checkpoint (no model/meta hyperparameters); "
+                          "pass a .ckpt written by seqlab-train")
+    module = SequenceClassifier(**hparams)
+    module.load_state_dict(checkpoint["state_dict"])
+    module.on_load_checkpoint(checkpoint)
+    return module, checkpoint

@@ -1,0 +1,34 @@
+"""A multilayer perceptron over a whole sequence: flattened, or pooled over time."""
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from seqlab.models.pooling import masked_pool, time_mask
+
+ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid}
+
+
+class MLPEncoder(nn.Module):
+    def __init__(self, num_features: int, max_length: int, hidden_sizes: list[int],
+                 activation: str, dropout: float, input: str):
+        super().__init__()
+        self.input_mode, self.max_length = input, max_length
+        width = num_features * max_length if input == "flatten" else num_features
+        layers: list[nn.Module] = []
+        for size in hidden_sizes:
+            layers += [nn.Dropout(dropout), nn.Linear(width, size), ACTIVATIONS[activation]()]
+            width = size
+        self.layers = nn.Sequential(*layers)
+        self.output_dim = width
+
+    def forward(self, inputs: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        if self.input_mode == "flatten":
+            # Batches are trimmed to their longest sequence; restore the fixed width the first
+            # layer was built for, with padded steps exactly zero.
+            inputs = inputs * time_mask(lengths, inputs.shape[1]).unsqueeze(-1)
+            inputs = F.pad(inputs, (0, 0, 0, self.max_length - inputs.shape[1]))
+            features = inputs.flatten(start_dim=1)
+        else:
+            features = masked_pool(inputs, lengths, self.input_mode)
+        return self.layers(features)

@@ -1,0 +1,51 @@
+"""RNN, LSTM and GRU encoders on torch's fused kernels, exact for variable-length batches.
+
+Batches with padding are packed, so a padded step never reaches the recurrence in either
+direction; batches without padding skip packing (same numbers, less overhead).
+"""
+
+import torch
+from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+from seqlab.models.pooling import masked_pool
+
+CELLS = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
+
+
+class RecurrentEncoder(nn.Module):
+    def __init__(self, num_features: int, cell: str, hidden_size: int, num_layers: int,
+                 bidirectional: bool, dropout: float, pooling: str):
+        super().__init__()
+        self.rnn = CELLS[cell](
+            input_size=num_features,
+            hidden_size=hidden_size,
+            num_layers=num_layers,
+            bidirectional=bidirectional,
+            dropout=dropout if num_layers > 1 else 0.0,
+            batch_first=True,
+        )
+        self.pooling = pooling
+        self.directions = 2 if bidirectional else 1
+        self.output_dim = hidden_size * self.directions
+
+    def forward(self, inputs: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        max_length = inputs.shape[1]
+        if bool((lengths == max_length).all()):
+            outputs, hidden = self.rnn(inputs)
+        else:
+            packed = pack_padded_sequence(inputs, lengths.cpu(), batch_first=True,
+                                          enforce_sorted=False)
+            packed_outputs, hidden = self.rnn(packed)
+            outputs, _ = pad_packed_sequence(packed_outputs, batch_first=True,
+                                             total_length=max_length)
+        if self.pooling == "last":
+            return self._last_states(hidden)
+        return masked_pool(outputs, lengths, self.pooling)
+
+    def _last_states(self, hidden) -> torch.Tensor:
+        """The top layer's final state per direction: forward at the last real step, backward
+        at the first."""
+        h_n = hidden[0] if isinstance(hidden, tuple) else hidden  # LSTM returns (h_n, c_n)
+        top_layer = h_n[-self.directions:]  # (directions, batch, hidden)
+        return top_layer.transpose(0, 1).reshape(h_n.shape[1], -1)

@@ -1,0 +1,260 @@
+"""The shape of every composed config, checked before anything heavy is imported.
+
+The YAML files under conf/ hold the defaults; these dataclasses only say which keys exist and
+what type each has, so a typo or a wrong type stops the run in well under a second with one line
+that names the key. Data and model groups come in several kinds, each with its own schema,
+picked by the group's `kind` key.
+"""
+
+import difflib
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any, Optional
+
+from omegaconf import MISSING, DictConfig, OmegaConf
+from omegaconf.errors import ConfigKeyError, OmegaConfBaseException, ValidationError
+
+from seqlab.errors import SeqlabError
+
+
+class Normalize(Enum):
+    channel = "channel"  # one mean/std per input channel, fitted on the training part
+    none = "none"
+
+
+class SeriesFormat(Enum):
+    auto = "auto"
+    ts = "ts"
+    ucr2015 = "ucr2015"
+
+
+@dataclass
+class UCRDataConfig:
+    kind: str = MISSING
+    name: str = MISSING
+    root: Optional[str] = MISSING  # None: the files shipped in the sktime wheel
+    format: SeriesFormat = MISSING
+    val_fraction: float = MISSING
+    normalize: Normalize = MISSING
+    batch_size: int = MISSING
+    num_workers: int = MISSING
+    split_seed: int = MISSING
+
+
+class Activation(Enum):
+    relu = "relu"
+    tanh = "tanh"
+    sigmoid = "sigmoid"
+
+
+class MLPInput(Enum):
+    flatten = "flatten"  # the whole padded sequence as one vector (fixed-length data)
+    mean = "mean"  # mean over real time steps
+    max = "max"  # max over real time steps
+
+
+@dataclass
+class MLPConfig:
+    kind: str = MISSING
+    hidden_sizes: list[int] = MISSING
+    activation: Activation = MISSING
+    dropout: float = MISSING
+    input: MLPInput = MISSING
+
+
+class Cell(Enum):
+    rnn = "rnn"
+    lstm = "lstm"
+    gru = "gru"
+
+
+class Pooling(Enum):
+    last = "last"
+    mean = "mean"
+    max = "max"
+
+
+@dataclass
+class RecurrentConfig:
+    kind: str = MISSING
+    cell: Cell = MISSING
+    hidden_size: int = MISSING
+    num_layers: int = MISSING
+    bidirectional: bool = MISSING
+    dropout: float = MISSING
+    pooling: Pooling = MISSING
+
+
+class Optimizer(Enum):
+    adam = "adam"
+    adamw = "adamw"
+    sgd = "sgd"
+    adadelta = "adadelta"
+
+
+class Scheduler(Enum):
+    none = "none"
+    cosine = "cosine"
+    plateau = "plateau"
+
+
+@dataclass
+class OptimConfig:
+    name: Optimizer = MISSING
+    lr: float = MISSING
+    weight_decay: float = MISSING
+    momentum: float = MISSING  # SGD only
+    scheduler: Scheduler = MISSING
+    class_weights: Optional[list[float]] = MISSING  # None: unweighted cross-entropy
+
+
+class Average(Enum):
+    macro = "macro"
+    micro = "micro"
+    weighted = "weighted"
+    binary = "binary"  # positive class (index 1) only; two-class data
+
+
+@dataclass
+class MetricsConfig:
+    average: Average = MISSING
+
+
+@dataclass
+class WandbConfig:
+    enabled: bool = MISSING
+    offline: bool = MISSING
+    project: str = MISSING
+    entity: Optional[str] = MISSING
+    group: Optional[str] = MISSING
+    job_type: str = MISSING
+    tags: list[str] = MISSING
+
+
+@dataclass
+class LoggerConfig:
+    wandb: WandbConfig = MISSING
+    csv: bool = MISSING
+
+
+class MonitorMode(Enum):
+    max = "max"
+    min = "min"
+
+
+@dataclass
+class CheckpointConfig:
+    monitor: str = MISSING
+    mode: MonitorMode = MISSING
+    tie_breaker: Optional[str] = MISSING  # lower is better; None keeps the first best epoch
+    save_last: bool = MISSING
+
+
+@dataclass
+class EarlyStoppingConfig:
+    enabled: bool = MISSING
+    patience: int = MISSING
+
+
+@dataclass
+class CallbacksConfig:
+    checkpoint: CheckpointConfig = MISSING
+    early_stopping: EarlyStoppingConfig = MISSING
+    progress_bar: bool = MISSING
+
+
+@dataclass
+class PathsConfig:
+    root_dir: str = MISSING
+    output_dir: str = MISSING
+
+
+@dataclass
+class TrainConfig:
+    task_name: str = MISSING
+    experiment_name: str = MISSING
+    seed: int = MISSING
+    data: Any = MISSING
+    model: Any = MISSING
+    optim: OptimConfig = MISSING
+    metrics: MetricsConfig = MISSING
+    trainer: dict[str, Any] = MISSING  # passed to lightning.Trainer, which checks the keys
+    logger: LoggerConfig = MISSING
+    callbacks: CallbacksConfig = MISSING
+    paths: PathsConfig = MISSING
+    print_config: bool = MISSING
+    ckpt_path: Optional[str] = MISSING
+
+
+@dataclass
+class EvalConfig:
+    task_name: str = MISSING
+    seed: int = MISSING
+    ckpt_path: str = MISSING
+    trainer: dict[str, Any] = MISSING
+    logger: LoggerConfig = MISSING
+    paths: PathsConfig = MISSING
+    print_config: bool = MISSING
+
+
+DATA_SCHEMAS: dict[str, type] = {"ucr": UCRDataConfig}
+MODEL_SCHEMAS: dict[str, type] = {"mlp": MLPConfig, "recurrent": RecurrentConfig}
+
+
+def validate(cfg: DictConfig, schema: type) -> dict[str, Any]:
+    """Check cfg against schema (and its data/model kinds); return it as a plain, resolved dict."""
+    checked = _merge(schema, cfg, prefix="")
+    for group, schemas in (("data", DATA_SCHEMAS), ("model", MODEL_SCHEMAS)):
+        if group in checked:
+            checked[group] = _merge_kind(group, checked[group], schemas)
+    missing = sorted(OmegaConf.missing_keys(checked))
+    if missing:
+        raise SeqlabError(
+            f"config: no value for {', '.join(missing)}; set it in the config or on the command "
+            f"line, e.g. {missing[0]}=..."
+        )
+    try:
+        return OmegaConf.to_container(checked, resolve=True, enum_to_str=True)
+    except OmegaConfBaseException as error:
+        raise SeqlabError(f"config: {_first_line(error)}") from None
+
+
+def _merge_kind(group: str, node: Any, schemas: dict[str, type]) -> DictConfig:
+    if not isinstance(node, DictConfig) or "kind" not in node:
+        raise SeqlabError(f"config: {group} needs a 'kind' (one of {sorted(schemas)}); pick a "
+                          f"config from conf/{group}/, e.g. {group}={next(iter(schemas))}")
+    kind = node.kind
+    if kind not in schemas:
+        raise SeqlabError(f"config: {group}.kind={kind!r} is unknown; use one of {sorted(schemas)}")
+    return _merge(schemas[kind], node, prefix=f"{group}.")
+
+
+def _merge(schema: type, node: Any, prefix: str) -> DictConfig:
+    try:
+        merged = OmegaConf.merge(OmegaConf.structured(schema), node)
+    except ConfigKeyError as error:
+        raise SeqlabError(_unknown_key_message(schema, error, prefix)) from None
+    except ValidationError as error:
+        key = prefix + (error.full_key or "?")
+        raise SeqlabError(f"config: {key}: {_first_line(error)}; fix the value in the config "
+                          "or on the command line") from None
+    OmegaConf.set_struct(merged, True)
+    return merged
+
+
+def _unknown_key_message(schema: type, error: ConfigKeyError, prefix: str) -> str:
+    full_key = prefix + (error.full_key or "?")
+    parent_key, _, key = full_key.rpartition(".")
+    node_schema = schema
+    for part in (error.full_key or "").split(".")[:-1]:
+        node_schema = node_schema.__dataclass_fields__[part].type
+    valid = list(getattr(node_schema, "__dataclass_fields__", {}))
+    close = difflib.get_close_matches(key, valid, n=1)
+    hint = f"did you mean {parent_key + '.' if parent_key else ''}{close[0]}?" if close else (
+        f"valid keys: {', '.join(valid)}")
+    return f"config: unknown key {full_key}; {hint}"
+
+
+def _first_line(error: Exception) -> str:
+    return str(error).strip().splitlines()[0]
+
