@@ -32,7 +32,8 @@ def train(config: dict[str, Any]) -> dict[str, float]:
                                 data=config["data"])
     checkpoint = _checkpoint_callback(config["callbacks"]["checkpoint"], run_dir)
     try:
-        trainer = _trainer(config, run_dir, [checkpoint, *_other_callbacks(config["callbacks"])])
+        callbacks = [checkpoint, *_other_callbacks(config["callbacks"])]
+        trainer = _trainer({**config, "meta": module.hparams.meta}, run_dir, callbacks)
         trainer.fit(module, datamodule=datamodule, ckpt_path=config["ckpt_path"])
         best_val = {k: float(v) for k, v in trainer.callback_metrics.items()
                     if k.startswith("val/") and k.endswith("_best")}

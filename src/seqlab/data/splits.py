@@ -15,9 +15,9 @@ def encode_labels(
     """
     classes = np.unique(train_labels)
     if len(classes) < 2:
-        raise SeqlabError(f"{train_file}: only one class ({classes[0]!r}) in the training data; "
+        raise SeqlabError(f"{train_file}: only one class ({str(classes[0])!r}) in the training data; "
                           "a classifier needs at least two")
-    unseen = sorted(set(np.unique(test_labels)) - set(classes))
+    unseen = sorted(str(label) for label in set(np.unique(test_labels)) - set(classes))
     if unseen:
         raise SeqlabError(f"{test_file}: label(s) {unseen} never appear in the training data "
                           f"{train_file}; fix the files or drop those rows")

@@ -28,7 +28,8 @@ class SequenceClassifier(L.LightningModule):
         """`data` is not used here; it is kept with the hyperparameters so evaluation can
         rebuild the same test split from the checkpoint alone."""
         super().__init__()
-        self.save_hyperparameters()
+        # Stored in checkpoints; the entry point logs the resolved config itself, flat.
+        self.save_hyperparameters(logger=False)
         data_meta = DataMeta.from_dict(meta)
         self.encoder = build_encoder(model, data_meta)
         self.head = nn.Sequential(nn.Dropout(model.get("dropout", 0.0)),

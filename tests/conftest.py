@@ -1,0 +1,64 @@
+"""Shared fixtures: composed configs, tiny UCR files, the shared datasets, isolated W&B dirs."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+
+from seqlab import config_dir
+from seqlab.schema import TrainConfig, validate
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATASETS = REPO_ROOT.parent / "shared" / "datasets"
+
+
+@pytest.fixture(autouse=True)
+def isolated_wandb(tmp_path_factory, monkeypatch):
+    """W&B stages files under the user's home unless told otherwise; keep each test's apart."""
+    wandb_home = tmp_path_factory.mktemp("wandb_home")
+    for name in ("WANDB_DIR", "WANDB_DATA_DIR", "WANDB_CACHE_DIR", "WANDB_CONFIG_DIR"):
+        monkeypatch.setenv(name, str(wandb_home))
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.setenv("WANDB_SILENT", "true")
+
+
+def compose_train(overrides: list[str], output_dir: Path | None = None) -> dict:
+    """The validated train config that `seqlab-train <overrides>` would run."""
+    with initialize_config_dir(config_dir=config_dir(), version_base="1.3"):
+        cfg = compose("train", overrides=[
+            *overrides, f"paths.output_dir={output_dir or '/nonexistent'}"])
+    return validate(cfg, TrainConfig)
+
+
+def quick_overrides(*extra: str) -> list[str]:
+    """A training short enough for tests: a few epochs, no W&B, no progress bar."""
+    return ["trainer.max_epochs=3", "logger.wandb.enabled=false", "print_config=false",
+            "callbacks.progress_bar=false", "trainer.enable_model_summary=false", *extra]
+
+
+def run_cli(module: str, *args: str, cwd: Path = REPO_ROOT, timeout: int = 300,
+            env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", module, *args], cwd=cwd, capture_output=True,
+                          text=True, timeout=timeout, env={**os.environ, **(env or {})})
+
+
+@pytest.fixture
+def shared_datasets() -> Path:
+    if not SHARED_DATASETS.is_dir():
+        pytest.skip(f"{SHARED_DATASETS} is absent (it is beside the checkout in CI only)")
+    return SHARED_DATASETS
+
+
+@pytest.fixture
+def write_ucr(tmp_path):
+    """Write a <name>_TRAIN / <name>_TEST pair in UCR 2015 text format and return the folder."""
+
+    def write(train_rows: list[str], test_rows: list[str], name: str = "Toy") -> Path:
+        (tmp_path / f"{name}_TRAIN").write_text("\n".join(train_rows) + "\n")
+        (tmp_path / f"{name}_TEST").write_text("\n".join(test_rows) + "\n")
+        return tmp_path
+
+    return write
