@@ -105,5 +105,6 @@ def _floats(values: dict[str, Any]) -> dict[str, float]:
 def _write_metrics(run_dir: Path, metrics: dict[str, float], trainer: L.Trainer) -> None:
     if not trainer.is_global_zero:
         return
+    run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / METRICS_FILE).write_text(json.dumps(metrics, indent=2) + "\n")
     print_metrics_table(metrics, title=f"{run_dir / METRICS_FILE}")

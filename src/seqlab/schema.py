@@ -189,6 +189,7 @@ class TrainConfig:
 @dataclass
 class EvalConfig:
     task_name: str = MISSING
+    experiment_name: str = MISSING
     seed: int = MISSING
     ckpt_path: str = MISSING
     trainer: dict[str, Any] = MISSING
@@ -207,7 +208,11 @@ def validate(cfg: DictConfig, schema: type) -> dict[str, Any]:
     for group, schemas in (("data", DATA_SCHEMAS), ("model", MODEL_SCHEMAS)):
         if group in checked:
             checked[group] = _merge_kind(group, checked[group], schemas)
-    missing = sorted(OmegaConf.missing_keys(checked))
+    try:
+        missing = sorted(OmegaConf.missing_keys(checked))
+    except OmegaConfBaseException as error:
+        raise SeqlabError(f"config: {_first_line(error)} (at {error.full_key}); fix the "
+                          "interpolation") from None
     if missing:
         raise SeqlabError(
             f"config: no value for {', '.join(missing)}; set it in the config or on the command "
