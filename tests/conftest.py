@@ -28,21 +28,35 @@ def isolated_wandb(tmp_path_factory, monkeypatch):
 def compose_train(overrides: list[str], output_dir: Path | None = None) -> dict:
     """The validated train config that `seqlab-train <overrides>` would run."""
     with initialize_config_dir(config_dir=config_dir(), version_base="1.3"):
-        cfg = compose("train", overrides=[
-            *overrides, f"paths.output_dir={output_dir or '/nonexistent'}"])
+        cfg = compose(
+            "train", overrides=[*overrides, f"paths.output_dir={output_dir or '/nonexistent'}"]
+        )
     return validate(cfg, TrainConfig)
 
 
 def quick_overrides(*extra: str) -> list[str]:
     """A training short enough for tests: a few epochs, no W&B, no progress bar."""
-    return ["trainer.max_epochs=3", "logger.wandb.enabled=false", "print_config=false",
-            "callbacks.progress_bar=false", "trainer.enable_model_summary=false", *extra]
+    return [
+        "trainer.max_epochs=3",
+        "logger.wandb.enabled=false",
+        "print_config=false",
+        "callbacks.progress_bar=false",
+        "trainer.enable_model_summary=false",
+        *extra,
+    ]
 
 
-def run_cli(module: str, *args: str, cwd: Path = REPO_ROOT, timeout: int = 300,
-            env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", module, *args], cwd=cwd, capture_output=True,
-                          text=True, timeout=timeout, env={**os.environ, **(env or {})})
+def run_cli(
+    module: str, *args: str, cwd: Path = REPO_ROOT, timeout: int = 300, env: dict | None = None
+) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", module, *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+    )
 
 
 @pytest.fixture

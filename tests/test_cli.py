@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from conftest import REPO_ROOT, run_cli
 
 pytestmark = pytest.mark.slow
@@ -18,19 +19,31 @@ BIN = Path(sys.executable).parent
 def trained_run(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
     run_dir = tmp_path_factory.mktemp("cli") / "run"
     wandb_home = tmp_path_factory.mktemp("wandb_home")
-    env = {name: str(wandb_home) for name in
-           ("WANDB_DIR", "WANDB_DATA_DIR", "WANDB_CACHE_DIR", "WANDB_CONFIG_DIR")}
-    result = run_cli("seqlab.train", "model=gru", "trainer.max_epochs=2",
-                     "callbacks.progress_bar=false", "logger.wandb.tags=[ci,smoke]",
-                     f"hydra.run.dir={run_dir}", env={**env, "WANDB_MODE": ""})
+    env = {
+        name: str(wandb_home)
+        for name in ("WANDB_DIR", "WANDB_DATA_DIR", "WANDB_CACHE_DIR", "WANDB_CONFIG_DIR")
+    }
+    result = run_cli(
+        "seqlab.train",
+        "model=gru",
+        "trainer.max_epochs=2",
+        "callbacks.progress_bar=false",
+        "logger.wandb.tags=[ci,smoke]",
+        f"hydra.run.dir={run_dir}",
+        env={**env, "WANDB_MODE": ""},
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     return run_dir, result
 
 
 def wandb_inspect(run_dir: Path, *flags: str) -> str:
     (offline_run,) = (run_dir / "wandb").glob("offline-run-*")
-    result = subprocess.run([str(BIN / "wandb"), "leet", "inspect", *flags, "--json",
-                             str(offline_run)], capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [str(BIN / "wandb"), "leet", "inspect", *flags, "--json", str(offline_run)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr
     return result.stdout
 
@@ -72,26 +85,35 @@ def test_offline_wandb_run_carries_group_job_type_and_tags(trained_run):
 def test_seqlab_eval_rebuilds_the_model_from_the_checkpoint(trained_run, tmp_path):
     run_dir, _ = trained_run
     best = next((run_dir / "checkpoints").glob("epoch*.ckpt"))
-    result = subprocess.run([str(BIN / "seqlab-eval"), f"ckpt_path={best}", "logger=csv",
-                             f"hydra.run.dir={tmp_path}"], capture_output=True, text=True,
-                            timeout=300, cwd=tmp_path)
+    result = subprocess.run(
+        [str(BIN / "seqlab-eval"), f"ckpt_path={best}", "logger=csv", f"hydra.run.dir={tmp_path}"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     trained = json.loads((run_dir / "metrics.json").read_text())
     evaluated = json.loads((tmp_path / "metrics.json").read_text())
-    assert evaluated == pytest.approx({k: v for k, v in trained.items() if k.startswith("test/")},
-                                      abs=1e-7)
+    assert evaluated == pytest.approx(
+        {k: v for k, v in trained.items() if k.startswith("test/")}, abs=1e-7
+    )
 
 
-@pytest.mark.parametrize(("content", "message"), [
-    (None, "checkpoint not found"),
-    (b"not a checkpoint at all", "not a readable checkpoint"),
-])
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (None, "checkpoint not found"),
+        (b"not a checkpoint at all", "not a readable checkpoint"),
+    ],
+)
 def test_bad_checkpoints_fail_with_one_line(tmp_path, content, message):
     path = tmp_path / "model.ckpt"
     if content is not None:
         path.write_bytes(content)
-    result = run_cli("seqlab.evaluate", f"ckpt_path={path}", f"hydra.run.dir={tmp_path}/out",
-                     timeout=120)
+    result = run_cli(
+        "seqlab.evaluate", f"ckpt_path={path}", f"hydra.run.dir={tmp_path}/out", timeout=120
+    )
     assert result.returncode == 2
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and message in lines[0] and str(path) in lines[0], result.stderr
@@ -104,8 +126,9 @@ def test_a_foreign_checkpoint_is_refused(tmp_path):
 
     path = tmp_path / "other.ckpt"
     torch.save({"state_dict": {"w": torch.zeros(2)}, "hyper_parameters": {"lr": 0.1}}, path)
-    result = run_cli("seqlab.evaluate", f"ckpt_path={path}", f"hydra.run.dir={tmp_path}/out",
-                     timeout=120)
+    result = run_cli(
+        "seqlab.evaluate", f"ckpt_path={path}", f"hydra.run.dir={tmp_path}/out", timeout=120
+    )
     assert result.returncode == 2
     assert "not a seqlab checkpoint" in result.stderr
 
@@ -118,33 +141,81 @@ def test_eval_without_ckpt_path_names_it():
 
 def test_installed_wheel_finds_its_configs_from_any_folder(tmp_path):
     wheel_dir, target = tmp_path / "wheel", tmp_path / "site"
-    build = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps",
-                            "--no-build-isolation", "-q", "-w", str(wheel_dir), str(REPO_ROOT)],
-                           capture_output=True, text=True, timeout=300)
+    build = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(wheel_dir),
+            str(REPO_ROOT),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert build.returncode == 0, build.stderr
     (wheel,) = wheel_dir.glob("seqlab-*.whl")
-    install = subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q",
-                              "--target", str(target), str(wheel)],
-                             capture_output=True, text=True, timeout=300)
+    install = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--no-deps",
+            "-q",
+            "--target",
+            str(target),
+            str(wheel),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert install.returncode == 0, install.stderr
     assert (target / "seqlab" / "conf" / "train.yaml").is_file()
-    result = subprocess.run([sys.executable, "-m", "seqlab.train", "--cfg", "job",
-                             "model=bigru"], cwd=tmp_path, capture_output=True, text=True,
-                            timeout=120, env={**os.environ, "PYTHONPATH": str(target)})
+    result = subprocess.run(
+        [sys.executable, "-m", "seqlab.train", "--cfg", "job", "model=bigru"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": str(target)},
+    )
     assert result.returncode == 0, result.stderr
     assert "bidirectional: true" in result.stdout
-    assert "seqlab/conf" in subprocess.run(
-        [sys.executable, "-c", "import seqlab; print(seqlab.config_dir())"], cwd=tmp_path,
-        capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(target)}).stdout
+    assert (
+        "seqlab/conf"
+        in subprocess.run(
+            [sys.executable, "-c", "import seqlab; print(seqlab.config_dir())"],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            env={**os.environ, "PYTHONPATH": str(target)},
+        ).stdout
+    )
 
 
 def test_multirun_gives_one_wandb_run_and_run_dir_per_job(tmp_path):
     wandb_home = tmp_path / "wandb_home"
-    env = {name: str(wandb_home) for name in
-           ("WANDB_DIR", "WANDB_DATA_DIR", "WANDB_CACHE_DIR", "WANDB_CONFIG_DIR")}
-    result = run_cli("seqlab.train", "-m", "model=mlp,rnn", "trainer.max_epochs=1",
-                     "callbacks.progress_bar=false", "print_config=false",
-                     f"hydra.sweep.dir={tmp_path}/sweep", env=env)
+    env = {
+        name: str(wandb_home)
+        for name in ("WANDB_DIR", "WANDB_DATA_DIR", "WANDB_CACHE_DIR", "WANDB_CONFIG_DIR")
+    }
+    result = run_cli(
+        "seqlab.train",
+        "-m",
+        "model=mlp,rnn",
+        "trainer.max_epochs=1",
+        "callbacks.progress_bar=false",
+        "print_config=false",
+        f"hydra.sweep.dir={tmp_path}/sweep",
+        env=env,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     for job in ("0", "1"):
         job_dir = tmp_path / "sweep" / job

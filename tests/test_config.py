@@ -3,8 +3,8 @@
 from pathlib import Path
 
 import pytest
-from conftest import compose_train, run_cli
 
+from conftest import compose_train, run_cli
 from seqlab import config_dir
 from seqlab.errors import SeqlabError
 
@@ -49,8 +49,11 @@ def test_no_dimension_is_typed_in_a_model_config():
 
 
 def test_unknown_key_added_with_plus_is_rejected_with_a_suggestion():
-    with pytest.raises(SeqlabError, match=r"unknown key model\.hiden_size; did you mean "
-                                          r"model\.hidden_size\?"):
+    with pytest.raises(
+        SeqlabError,
+        match=r"unknown key model\.hiden_size; did you mean "
+        r"model\.hidden_size\?",
+    ):
         compose_train(["+model.hiden_size=32"])
 
 
@@ -86,23 +89,30 @@ def test_schema_error_is_one_line_and_exit_code_two():
     result = run_cli("seqlab.train", "+model.hiden_size=32", timeout=60)
     assert result.returncode == 2
     lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert lines == ["seqlab: error: config: unknown key model.hiden_size; "
-                     "did you mean model.hidden_size?"]
+    assert lines == [
+        "seqlab: error: config: unknown key model.hiden_size; did you mean model.hidden_size?"
+    ]
 
 
 def test_print_config_imports_neither_torch_nor_lightning():
-    result = run_cli("seqlab.train", "--cfg", "job", timeout=60, env={"PYTHONPROFILEIMPORTTIME": "1"})
+    result = run_cli(
+        "seqlab.train", "--cfg", "job", timeout=60, env={"PYTHONPROFILEIMPORTTIME": "1"}
+    )
     assert result.returncode == 0, result.stderr
     assert "cell: lstm" in result.stdout
-    imported = {line.rsplit("|", 1)[-1].strip() for line in result.stderr.splitlines()
-                if line.startswith("import time:")}
+    imported = {
+        line.rsplit("|", 1)[-1].strip()
+        for line in result.stderr.splitlines()
+        if line.startswith("import time:")
+    }
     assert "hydra" in imported  # the profile did record imports
     assert not {"torch", "lightning"} & imported
 
 
 def test_a_bad_config_fails_before_torch_is_imported():
-    result = run_cli("seqlab.train", "+data.colour=red", timeout=60,
-                     env={"PYTHONPROFILEIMPORTTIME": "1"})
+    result = run_cli(
+        "seqlab.train", "+data.colour=red", timeout=60, env={"PYTHONPROFILEIMPORTTIME": "1"}
+    )
     assert result.returncode == 2
     assert "unknown key data.colour" in result.stderr
     assert "| torch\n" not in result.stderr

@@ -11,7 +11,9 @@ from seqlab.metrics import build_metrics, metric_inputs
 def predictions(num_samples: int, num_classes: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
     generator = torch.Generator().manual_seed(seed)
     labels = torch.randint(0, num_classes, (num_samples,), generator=generator)
-    logits = torch.randn(num_samples, num_classes, generator=generator) + 1.5 * torch.nn.functional.one_hot(labels, num_classes)
+    logits = torch.randn(
+        num_samples, num_classes, generator=generator
+    ) + 1.5 * torch.nn.functional.one_hot(labels, num_classes)
     return logits.softmax(dim=-1), labels
 
 
@@ -23,8 +25,12 @@ def sklearn_values(probabilities: np.ndarray, labels: np.ndarray, average: str) 
         # two classes: macro one-vs-rest AUROC equals the positive class's AUROC
         auroc = sk.roc_auc_score(labels, probabilities[:, 1])
     else:
-        auroc = sk.roc_auc_score(labels, probabilities, multi_class="ovr",
-                                 average="macro" if average == "micro" else average)
+        auroc = sk.roc_auc_score(
+            labels,
+            probabilities,
+            multi_class="ovr",
+            average="macro" if average == "micro" else average,
+        )
     return {
         "acc": sk.accuracy_score(labels, predicted),
         "precision": sk.precision_score(labels, predicted, average=average, zero_division=0),
@@ -34,9 +40,17 @@ def sklearn_values(probabilities: np.ndarray, labels: np.ndarray, average: str) 
     }
 
 
-@pytest.mark.parametrize(("num_classes", "average"), [
-    (2, "binary"), (2, "macro"), (3, "macro"), (5, "macro"), (5, "weighted"), (4, "micro"),
-])
+@pytest.mark.parametrize(
+    ("num_classes", "average"),
+    [
+        (2, "binary"),
+        (2, "macro"),
+        (3, "macro"),
+        (5, "macro"),
+        (5, "weighted"),
+        (4, "micro"),
+    ],
+)
 def test_metrics_equal_sklearn(num_classes, average):
     probabilities, labels = predictions(301, num_classes, seed=num_classes)
     collection = build_metrics(num_classes, average, prefix="test/")

@@ -8,23 +8,44 @@ from seqlab.models.classifier import SequenceClassifier
 
 META = DataMeta(num_features=3, num_classes=4, class_names=("a", "b", "c", "d"), max_length=12)
 RECURRENT = [
-    {"kind": "recurrent", "cell": cell, "hidden_size": 8, "num_layers": layers,
-     "bidirectional": bidirectional, "dropout": 0.0, "pooling": pooling}
+    {
+        "kind": "recurrent",
+        "cell": cell,
+        "hidden_size": 8,
+        "num_layers": layers,
+        "bidirectional": bidirectional,
+        "dropout": 0.0,
+        "pooling": pooling,
+    }
     for cell in ("rnn", "lstm", "gru")
     for bidirectional in (False, True)
     for pooling, layers in (("last", 2), ("mean", 1), ("max", 1))
 ]
-MLP = [{"kind": "mlp", "hidden_sizes": [16, 8], "activation": activation, "dropout": 0.0,
-        "input": mode} for activation, mode in (("relu", "flatten"), ("tanh", "mean"),
-                                                 ("sigmoid", "max"))]
-OPTIM = {"name": "adamw", "lr": 1e-3, "weight_decay": 0.0, "momentum": 0.9, "scheduler": "none",
-         "class_weights": None}
+MLP = [
+    {
+        "kind": "mlp",
+        "hidden_sizes": [16, 8],
+        "activation": activation,
+        "dropout": 0.0,
+        "input": mode,
+    }
+    for activation, mode in (("relu", "flatten"), ("tanh", "mean"), ("sigmoid", "max"))
+]
+OPTIM = {
+    "name": "adamw",
+    "lr": 1e-3,
+    "weight_decay": 0.0,
+    "momentum": 0.9,
+    "scheduler": "none",
+    "class_weights": None,
+}
 
 
 def classifier(model_cfg: dict) -> SequenceClassifier:
     torch.manual_seed(0)
-    return SequenceClassifier(model=model_cfg, meta=META.to_dict(), optim=OPTIM,
-                              metrics={"average": "macro"}).eval()
+    return SequenceClassifier(
+        model=model_cfg, meta=META.to_dict(), optim=OPTIM, metrics={"average": "macro"}
+    ).eval()
 
 
 def _name(cfg: dict) -> str:
@@ -71,10 +92,16 @@ def test_class_weights_must_match_the_class_count():
     from seqlab.errors import SeqlabError
 
     with pytest.raises(SeqlabError, match=r"class_weights has 2 values but the data has 4"):
-        SequenceClassifier(model=MLP[0], meta=META.to_dict(),
-                           optim={**OPTIM, "class_weights": [1.0, 2.0]},
-                           metrics={"average": "macro"})
-    weighted = SequenceClassifier(model=MLP[0], meta=META.to_dict(),
-                                  optim={**OPTIM, "class_weights": [1.0, 2.0, 1.0, 1.0]},
-                                  metrics={"average": "macro"})
+        SequenceClassifier(
+            model=MLP[0],
+            meta=META.to_dict(),
+            optim={**OPTIM, "class_weights": [1.0, 2.0]},
+            metrics={"average": "macro"},
+        )
+    weighted = SequenceClassifier(
+        model=MLP[0],
+        meta=META.to_dict(),
+        optim={**OPTIM, "class_weights": [1.0, 2.0, 1.0, 1.0]},
+        metrics={"average": "macro"},
+    )
     assert weighted.loss_fn.weight.tolist() == [1.0, 2.0, 1.0, 1.0]

@@ -3,22 +3,28 @@
 import json
 
 import pytest
-from conftest import compose_train, quick_overrides
 
+from conftest import compose_train, quick_overrides
 from seqlab.metrics import METRIC_NAMES
 from seqlab.pipeline import evaluate, train
 
 pytestmark = pytest.mark.slow
 MODELS = ["mlp", "rnn", "lstm", "gru", "birnn", "bilstm", "bigru"]
 EXPECTED_KEYS = {f"test/{m}" for m in (*METRIC_NAMES, "loss")} | {
-    f"val/{m}_best" for m in (*METRIC_NAMES, "loss")}
+    f"val/{m}_best" for m in (*METRIC_NAMES, "loss")
+}
 
 
 def eval_config(ckpt_path, output_dir) -> dict:
-    return {"task_name": "eval", "seed": 42, "ckpt_path": str(ckpt_path), "print_config": False,
-            "trainer": {"accelerator": "cpu", "devices": 1, "enable_model_summary": False},
-            "logger": {"csv": False, "wandb": {"enabled": False}},
-            "paths": {"root_dir": ".", "output_dir": str(output_dir)}}
+    return {
+        "task_name": "eval",
+        "seed": 42,
+        "ckpt_path": str(ckpt_path),
+        "print_config": False,
+        "trainer": {"accelerator": "cpu", "devices": 1, "enable_model_summary": False},
+        "logger": {"csv": False, "wandb": {"enabled": False}},
+        "paths": {"root_dir": ".", "output_dir": str(output_dir)},
+    }
 
 
 @pytest.mark.parametrize("model", MODELS)
@@ -28,15 +34,19 @@ def test_each_model_trains_and_writes_metrics(model, tmp_path):
     assert written == metrics
     assert set(written) == EXPECTED_KEYS
     assert all(isinstance(v, float) for v in written.values())
-    assert all(0.0 <= written[k] <= 1.0 for k in written if not k.endswith("loss")
-               and not k.endswith("loss_best"))
+    assert all(
+        0.0 <= written[k] <= 1.0
+        for k in written
+        if not k.endswith("loss") and not k.endswith("loss_best")
+    )
     assert (tmp_path / "checkpoints" / "last.ckpt").is_file()
     assert (tmp_path / "csv" / "metrics.csv").is_file()
 
 
 def test_the_mlp_learns_gunpoint(tmp_path):
-    config = compose_train(quick_overrides("experiment=gunpoint_mlp", "trainer.max_epochs=40"),
-                           output_dir=tmp_path)
+    config = compose_train(
+        quick_overrides("experiment=gunpoint_mlp", "trainer.max_epochs=40"), output_dir=tmp_path
+    )
     metrics = train(config)
     assert metrics["test/acc"] > 0.75  # chance is 0.5
     assert metrics["val/loss_best"] < 0.6
@@ -55,15 +65,27 @@ def test_same_seed_gives_identical_metrics(tmp_path):
     overrides = quick_overrides("model=lstm", "seed=7")
     first = train(compose_train(overrides, output_dir=tmp_path / "a"))
     second = train(compose_train(overrides, output_dir=tmp_path / "b"))
-    other_seed = train(compose_train(quick_overrides("model=lstm", "seed=8"),
-                                     output_dir=tmp_path / "c"))
-    assert (tmp_path / "a" / "metrics.json").read_text() == (tmp_path / "b" / "metrics.json").read_text()
+    other_seed = train(
+        compose_train(quick_overrides("model=lstm", "seed=8"), output_dir=tmp_path / "c")
+    )
+    assert (tmp_path / "a" / "metrics.json").read_text() == (
+        tmp_path / "b" / "metrics.json"
+    ).read_text()
     assert first == second
     assert first != other_seed
 
 
 def test_binary_average_and_class_weights_train(tmp_path):
-    metrics = train(compose_train(quick_overrides(
-        "model=rnn", "metrics.average=binary", "optim.class_weights=[1.0,2.0]",
-        "optim.scheduler=cosine", "optim.name=sgd"), output_dir=tmp_path))
+    metrics = train(
+        compose_train(
+            quick_overrides(
+                "model=rnn",
+                "metrics.average=binary",
+                "optim.class_weights=[1.0,2.0]",
+                "optim.scheduler=cosine",
+                "optim.name=sgd",
+            ),
+            output_dir=tmp_path,
+        )
+    )
     assert set(metrics) == EXPECTED_KEYS

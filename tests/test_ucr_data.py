@@ -83,7 +83,7 @@ def test_variable_length_multivariate_series():
     assert lengths.min() < lengths.max() == module.meta.max_length
     dataset = module.splits["train"]
     short = int(torch.argmin(dataset.lengths))
-    padded_tail = dataset.inputs[short, dataset.lengths[short]:]
+    padded_tail = dataset.inputs[short, dataset.lengths[short] :]
     assert torch.count_nonzero(padded_tail) == 0  # padding stays zero after normalisation
 
 
@@ -100,13 +100,16 @@ def test_batches_are_trimmed_to_their_longest_sequence():
     assert batch.inputs.shape[0] == batch.lengths.shape[0] == batch.labels.shape[0] == 4
 
 
-@pytest.mark.parametrize(("train_rows", "test_rows", "message"), [
-    (["1 1 2 3", "2 1 2", "1 1 2 3"], ["1 1 2 3"], r"Toy_TRAIN:2: ragged row of 2 values"),
-    (["1 1 NaN 3", "2 1 2 3"], ["1 1 2 3"], r"Toy_TRAIN:1: NaN"),
-    (["1 1 ? 3", "2 1 2 3"], ["1 1 2 3"], r"Toy_TRAIN:1: '\?' is not a number"),
-    (["1 1 2 3", "1 4 5 6"], ["1 1 2 3"], r"Toy_TRAIN: only one class"),
-    (["1 1 2 3", "2 4 5 6"] * 3, ["3 1 2 3"], r"Toy_TEST: label\(s\) \['3'\] never appear"),
-])
+@pytest.mark.parametrize(
+    ("train_rows", "test_rows", "message"),
+    [
+        (["1 1 2 3", "2 1 2", "1 1 2 3"], ["1 1 2 3"], r"Toy_TRAIN:2: ragged row of 2 values"),
+        (["1 1 NaN 3", "2 1 2 3"], ["1 1 2 3"], r"Toy_TRAIN:1: NaN"),
+        (["1 1 ? 3", "2 1 2 3"], ["1 1 2 3"], r"Toy_TRAIN:1: '\?' is not a number"),
+        (["1 1 2 3", "1 4 5 6"], ["1 1 2 3"], r"Toy_TRAIN: only one class"),
+        (["1 1 2 3", "2 4 5 6"] * 3, ["3 1 2 3"], r"Toy_TEST: label\(s\) \['3'\] never appear"),
+    ],
+)
 def test_bad_files_fail_with_one_line_naming_the_file(write_ucr, train_rows, test_rows, message):
     root = write_ucr(train_rows, test_rows)
     with pytest.raises(SeqlabError, match=message) as error:
@@ -127,7 +130,9 @@ def test_missing_test_file_is_named(write_ucr):
 
 
 def test_unknown_embedded_dataset_lists_the_embedded_ones():
-    with pytest.raises(SeqlabError, match=r"'GunPointy' is not among the embedded ones \(.*GunPoint"):
+    with pytest.raises(
+        SeqlabError, match=r"'GunPointy' is not among the embedded ones \(.*GunPoint"
+    ):
         datamodule("GunPointy")
 
 

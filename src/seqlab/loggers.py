@@ -28,16 +28,18 @@ def build_loggers(logger_cfg: dict, run_dir: Path, config: dict[str, Any]) -> li
         if wandb_cfg["offline"]:
             # Offline runs must never reach for the network, even if a key or URL is set.
             os.environ["WANDB_MODE"] = "offline"
-        loggers.append(WandbLogger(
-            save_dir=str(run_dir),
-            offline=wandb_cfg["offline"],
-            project=wandb_cfg["project"],
-            entity=wandb_cfg["entity"],
-            group=wandb_cfg["group"],
-            job_type=wandb_cfg["job_type"],
-            tags=list(wandb_cfg["tags"]),
-            name=run_dir.name,
-        ))
+        loggers.append(
+            WandbLogger(
+                save_dir=str(run_dir),
+                offline=wandb_cfg["offline"],
+                project=wandb_cfg["project"],
+                entity=wandb_cfg["entity"],
+                group=wandb_cfg["group"],
+                job_type=wandb_cfg["job_type"],
+                tags=list(wandb_cfg["tags"]),
+                name=run_dir.name,
+            )
+        )
     for logger in loggers:
         logger.log_hyperparams(flatten(config))
     return loggers

@@ -29,10 +29,17 @@ METRIC_NAMES = ("acc", "precision", "recall", "f1", "auroc")
 def build_metrics(num_classes: int, average: str, prefix: str) -> MetricCollection:
     if average == "binary":
         if num_classes != 2:
-            raise SeqlabError(f"metrics.average=binary needs two classes, the data has "
-                              f"{num_classes}; use macro, micro or weighted")
-        metrics = {"acc": BinaryAccuracy(), "precision": BinaryPrecision(),
-                   "recall": BinaryRecall(), "f1": BinaryF1Score(), "auroc": BinaryAUROC()}
+            raise SeqlabError(
+                f"metrics.average=binary needs two classes, the data has "
+                f"{num_classes}; use macro, micro or weighted"
+            )
+        metrics = {
+            "acc": BinaryAccuracy(),
+            "precision": BinaryPrecision(),
+            "recall": BinaryRecall(),
+            "f1": BinaryF1Score(),
+            "auroc": BinaryAUROC(),
+        }
     else:
         common = {"task": "multiclass", "num_classes": num_classes}
         metrics = {

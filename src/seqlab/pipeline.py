@@ -12,7 +12,6 @@ import lightning as L
 from lightning.pytorch.callbacks import Callback, EarlyStopping, RichProgressBar
 
 from seqlab.callbacks.checkpoint import TieBreakingCheckpoint
-
 from seqlab.console import print_metrics_table
 from seqlab.data import build_datamodule
 from seqlab.errors import SeqlabError
@@ -27,19 +26,27 @@ def train(config: dict[str, Any]) -> dict[str, float]:
     L.seed_everything(config["seed"], workers=True, verbose=False)
     datamodule = build_datamodule(config["data"])
     datamodule.setup("fit")
-    module = SequenceClassifier(model=config["model"], meta=datamodule.meta.to_dict(),
-                                optim=config["optim"], metrics=config["metrics"],
-                                data=config["data"])
+    module = SequenceClassifier(
+        model=config["model"],
+        meta=datamodule.meta.to_dict(),
+        optim=config["optim"],
+        metrics=config["metrics"],
+        data=config["data"],
+    )
     checkpoint = _checkpoint_callback(config["callbacks"]["checkpoint"], run_dir)
     try:
         callbacks = [checkpoint, *_other_callbacks(config["callbacks"])]
         trainer = _trainer({**config, "meta": module.hparams.meta}, run_dir, callbacks)
         trainer.fit(module, datamodule=datamodule, ckpt_path=config["ckpt_path"])
-        best_val = {k: float(v) for k, v in trainer.callback_metrics.items()
-                    if k.startswith("val/") and k.endswith("_best")}
+        best_val = {
+            k: float(v)
+            for k, v in trainer.callback_metrics.items()
+            if k.startswith("val/") and k.endswith("_best")
+        }
         best_path = checkpoint.best_model_path or None
-        tested = trainer.test(module, datamodule=datamodule, ckpt_path=best_path,
-                              verbose=False, weights_only=True)
+        tested = trainer.test(
+            module, datamodule=datamodule, ckpt_path=best_path, verbose=False, weights_only=True
+        )
         metrics = {**_floats(tested[0]), **dict(sorted(best_val.items()))}
         _write_metrics(run_dir, metrics, trainer)
     finally:
@@ -54,9 +61,11 @@ def evaluate(config: dict[str, Any]) -> dict[str, float]:
     datamodule = build_datamodule(module.hparams.data)
     datamodule.setup("test")
     if datamodule.meta.to_dict() != module.hparams.meta:
-        raise SeqlabError(f"{config['ckpt_path']}: the data no longer matches the checkpoint "
-                          "(classes, channels or length changed); evaluate on the data it was "
-                          "trained on")
+        raise SeqlabError(
+            f"{config['ckpt_path']}: the data no longer matches the checkpoint "
+            "(classes, channels or length changed); evaluate on the data it was "
+            "trained on"
+        )
     try:
         trainer = _trainer(config, run_dir, callbacks=[])
         tested = trainer.test(module, datamodule=datamodule, verbose=False)
@@ -73,26 +82,37 @@ def _trainer(config: dict[str, Any], run_dir: Path, callbacks: list[Callback]) -
     if not any(isinstance(c, RichProgressBar) for c in callbacks):
         options.setdefault("enable_progress_bar", False)
     try:
-        return L.Trainer(default_root_dir=run_dir, logger=loggers or False,
-                         callbacks=callbacks, **options)
+        return L.Trainer(
+            default_root_dir=run_dir, logger=loggers or False, callbacks=callbacks, **options
+        )
     except TypeError as error:
-        raise SeqlabError(f"config: trainer: {error}; keys under trainer are "
-                          "lightning.Trainer arguments") from None
+        raise SeqlabError(
+            f"config: trainer: {error}; keys under trainer are lightning.Trainer arguments"
+        ) from None
 
 
 def _checkpoint_callback(cfg: dict, run_dir: Path) -> TieBreakingCheckpoint:
-    return TieBreakingCheckpoint(dirpath=run_dir / "checkpoints", monitor=cfg["monitor"],
-                                 mode=cfg["mode"], save_last=cfg["save_last"],
-                                 tie_breaker=cfg["tie_breaker"],
-                                 filename="epoch{epoch:03d}", auto_insert_metric_name=False)
+    return TieBreakingCheckpoint(
+        dirpath=run_dir / "checkpoints",
+        monitor=cfg["monitor"],
+        mode=cfg["mode"],
+        save_last=cfg["save_last"],
+        tie_breaker=cfg["tie_breaker"],
+        filename="epoch{epoch:03d}",
+        auto_insert_metric_name=False,
+    )
 
 
 def _other_callbacks(cfg: dict) -> list[Callback]:
     callbacks: list[Callback] = []
     if cfg["early_stopping"]["enabled"]:
-        callbacks.append(EarlyStopping(monitor=cfg["checkpoint"]["monitor"],
-                                       mode=cfg["checkpoint"]["mode"],
-                                       patience=cfg["early_stopping"]["patience"]))
+        callbacks.append(
+            EarlyStopping(
+                monitor=cfg["checkpoint"]["monitor"],
+                mode=cfg["checkpoint"]["mode"],
+                patience=cfg["early_stopping"]["patience"],
+            )
+        )
     if cfg["progress_bar"]:
         callbacks.append(RichProgressBar())
     return callbacks

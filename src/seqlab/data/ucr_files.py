@@ -49,9 +49,11 @@ def _parse_ucr2015(text: str, path: str) -> RawSeries:
         if expected_length is None:
             expected_length = len(values)
         elif len(values) != expected_length:
-            raise SeqlabError(f"{path}:{line_number}: ragged row of {len(values)} values where "
-                              f"earlier rows have {expected_length}; UCR 2015 files hold "
-                              "equal-length series, fix or drop the row")
+            raise SeqlabError(
+                f"{path}:{line_number}: ragged row of {len(values)} values where "
+                f"earlier rows have {expected_length}; UCR 2015 files hold "
+                "equal-length series, fix or drop the row"
+            )
         labels.append(fields[0])
         series.append(values[:, None])
     if not series:
@@ -76,8 +78,9 @@ def _parse_ts(text: str, path: str) -> RawSeries:
     if data_start is None:
         raise SeqlabError(f"{path}: no @data line; is it a .ts file?")
     if header.get("timestamps", "false").lower() == "true":
-        raise SeqlabError(f"{path}: time-stamped .ts series are not supported; "
-                          "export the file without timestamps")
+        raise SeqlabError(
+            f"{path}: time-stamped .ts series are not supported; export the file without timestamps"
+        )
     if not header.get("classlabel", "").lower().startswith("true"):
         raise SeqlabError(f"{path}: @classLabel is not true; seqlab needs labelled series")
     equal_length = header.get("equallength", "true").lower() == "true"
@@ -94,16 +97,20 @@ def _parse_ts(text: str, path: str) -> RawSeries:
         channels = [_floats(d.split(","), path, line_number) for d in dimensions]
         lengths = {len(c) for c in channels}
         if len(lengths) != 1:
-            raise SeqlabError(f"{path}:{line_number}: dimensions of one series have different "
-                              f"lengths {sorted(lengths)}; seqlab needs one length per series")
+            raise SeqlabError(
+                f"{path}:{line_number}: dimensions of one series have different "
+                f"lengths {sorted(lengths)}; seqlab needs one length per series"
+            )
         length = lengths.pop()
         if equal_length:
             if expected_length is None:
                 expected_length = length
             elif length != expected_length:
-                raise SeqlabError(f"{path}:{line_number}: ragged row of {length} values in an "
-                                  f"@equalLength true file whose other rows have "
-                                  f"{expected_length}; fix the row or set @equalLength false")
+                raise SeqlabError(
+                    f"{path}:{line_number}: ragged row of {length} values in an "
+                    f"@equalLength true file whose other rows have "
+                    f"{expected_length}; fix the row or set @equalLength false"
+                )
         labels.append(label.strip())
         series.append(np.stack(channels, axis=1))
     if not series:
@@ -116,13 +123,17 @@ def _floats(fields: list[str], path: str, line_number: int) -> np.ndarray:
         values = np.array(fields, dtype=np.float32)
     except ValueError:
         bad = next(f for f in fields if not _is_float(f))
-        raise SeqlabError(f"{path}:{line_number}: {bad!r} is not a number; missing values "
-                          "('?') are not supported, impute them first") from None
+        raise SeqlabError(
+            f"{path}:{line_number}: {bad!r} is not a number; missing values "
+            "('?') are not supported, impute them first"
+        ) from None
     if values.size == 0:
         raise SeqlabError(f"{path}:{line_number}: a series with no values")
     if not np.isfinite(values).all():
-        raise SeqlabError(f"{path}:{line_number}: NaN or infinite values; seqlab does not "
-                          "impute, fill or drop them before training")
+        raise SeqlabError(
+            f"{path}:{line_number}: NaN or infinite values; seqlab does not "
+            "impute, fill or drop them before training"
+        )
     return values
 
 

@@ -23,8 +23,9 @@ LOWER_IS_BETTER = {"loss"}
 
 
 class SequenceClassifier(L.LightningModule):
-    def __init__(self, model: dict, meta: dict, optim: dict, metrics: dict,
-                 data: dict | None = None):
+    def __init__(
+        self, model: dict, meta: dict, optim: dict, metrics: dict, data: dict | None = None
+    ):
         """`data` is not used here; it is kept with the hyperparameters so evaluation can
         rebuild the same test split from the checkpoint alone."""
         super().__init__()
@@ -32,14 +33,19 @@ class SequenceClassifier(L.LightningModule):
         self.save_hyperparameters(logger=False)
         data_meta = DataMeta.from_dict(meta)
         self.encoder = build_encoder(model, data_meta)
-        self.head = nn.Sequential(nn.Dropout(model.get("dropout", 0.0)),
-                                  nn.Linear(self.encoder.output_dim, data_meta.num_classes))
+        self.head = nn.Sequential(
+            nn.Dropout(model.get("dropout", 0.0)),
+            nn.Linear(self.encoder.output_dim, data_meta.num_classes),
+        )
         self.loss_fn = nn.CrossEntropyLoss(weight=_class_weights(optim, data_meta))
         self.average = metrics["average"]
         # ModuleDict keys may not shadow nn.Module attributes such as `train`, hence the suffix.
-        self.split_metrics = nn.ModuleDict({
-            f"{split}_": build_metrics(data_meta.num_classes, self.average, prefix=f"{split}/")
-            for split in SPLITS})
+        self.split_metrics = nn.ModuleDict(
+            {
+                f"{split}_": build_metrics(data_meta.num_classes, self.average, prefix=f"{split}/")
+                for split in SPLITS
+            }
+        )
         self.split_losses = nn.ModuleDict({f"{split}_": MeanMetric() for split in SPLITS})
         self.best: dict[str, float] = {}
 
@@ -50,7 +56,9 @@ class SequenceClassifier(L.LightningModule):
         logits = self(batch.inputs, batch.lengths)
         loss = self.loss_fn(logits, batch.labels)
         probabilities = logits.detach().softmax(dim=-1)
-        self.split_metrics[f"{split}_"].update(metric_inputs(probabilities, self.average), batch.labels)
+        self.split_metrics[f"{split}_"].update(
+            metric_inputs(probabilities, self.average), batch.labels
+        )
         self.split_losses[f"{split}_"].update(loss.detach(), weight=len(batch))
         return loss
 
@@ -77,8 +85,10 @@ class SequenceClassifier(L.LightningModule):
     def _log_epoch(self, split: str) -> dict[str, float]:
         """Compute the epoch's metrics over every sample seen (synchronised across processes by
         torchmetrics, so DDP gives the single-process numbers), log them, and reset."""
-        values = {**self.split_metrics[f"{split}_"].compute(),
-                  f"{split}/loss": self.split_losses[f"{split}_"].compute()}
+        values = {
+            **self.split_metrics[f"{split}_"].compute(),
+            f"{split}/loss": self.split_losses[f"{split}_"].compute(),
+        }
         self.split_metrics[f"{split}_"].reset()
         self.split_losses[f"{split}_"].reset()
         self.log_dict(values, on_step=False, on_epoch=True)
@@ -101,21 +111,29 @@ class SequenceClassifier(L.LightningModule):
         optim = self.hparams.optim
         name, lr, decay = optim["name"], optim["lr"], optim["weight_decay"]
         if name == "sgd":
-            optimizer = torch.optim.SGD(self.parameters(), lr=lr, momentum=optim["momentum"],
-                                        weight_decay=decay)
+            optimizer = torch.optim.SGD(
+                self.parameters(), lr=lr, momentum=optim["momentum"], weight_decay=decay
+            )
         else:
-            optimizer_class = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW,
-                               "adadelta": torch.optim.Adadelta}[name]
+            optimizer_class = {
+                "adam": torch.optim.Adam,
+                "adamw": torch.optim.AdamW,
+                "adadelta": torch.optim.Adadelta,
+            }[name]
             optimizer = optimizer_class(self.parameters(), lr=lr, weight_decay=decay)
         if optim["scheduler"] == "cosine":
             scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(
-                optimizer, T_max=max(1, self.trainer.max_epochs))
+                optimizer, T_max=max(1, self.trainer.max_epochs)
+            )
             return {"optimizer": optimizer, "lr_scheduler": scheduler}
         if optim["scheduler"] == "plateau":
-            scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=0.5,
-                                                                   patience=10)
-            return {"optimizer": optimizer,
-                    "lr_scheduler": {"scheduler": scheduler, "monitor": "val/loss"}}
+            scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
+                optimizer, factor=0.5, patience=10
+            )
+            return {
+                "optimizer": optimizer,
+                "lr_scheduler": {"scheduler": scheduler, "monitor": "val/loss"},
+            }
         return optimizer
 
 
@@ -124,8 +142,10 @@ def _class_weights(optim: dict, meta: DataMeta) -> torch.Tensor | None:
     if weights is None:
         return None
     if len(weights) != meta.num_classes:
-        raise SeqlabError(f"optim.class_weights has {len(weights)} values but the data has "
-                          f"{meta.num_classes} classes {list(meta.class_names)}; give one each")
+        raise SeqlabError(
+            f"optim.class_weights has {len(weights)} values but the data has "
+            f"{meta.num_classes} classes {list(meta.class_names)}; give one each"
+        )
     return torch.tensor(weights, dtype=torch.float32)
 
 
@@ -137,12 +157,16 @@ def load_classifier(path: str) -> tuple[SequenceClassifier, dict]:
     except FileNotFoundError:
         raise SeqlabError(f"{path}: checkpoint not found; pass ckpt_path=<file>.ckpt") from None
     except Exception as error:  # torch raises several types for a corrupt or foreign file
-        raise SeqlabError(f"{path}: not a readable checkpoint ({type(error).__name__}); pass a "
-                          ".ckpt written by seqlab-train") from None
+        raise SeqlabError(
+            f"{path}: not a readable checkpoint ({type(error).__name__}); pass a "
+            ".ckpt written by seqlab-train"
+        ) from None
     hparams = checkpoint.get("hyper_parameters") if isinstance(checkpoint, dict) else None
     if not hparams or not {"model", "meta", "optim", "metrics", "data"} <= set(hparams):
-        raise SeqlabError(f"{path}: not a seqlab checkpoint (no model/meta hyperparameters); "
-                          "pass a .ckpt written by seqlab-train")
+        raise SeqlabError(
+            f"{path}: not a seqlab checkpoint (no model/meta hyperparameters); "
+            "pass a .ckpt written by seqlab-train"
+        )
     module = SequenceClassifier(**hparams)
     module.load_state_dict(checkpoint["state_dict"])
     module.on_load_checkpoint(checkpoint)

@@ -10,8 +10,15 @@ ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid}
 
 
 class MLPEncoder(nn.Module):
-    def __init__(self, num_features: int, max_length: int, hidden_sizes: list[int],
-                 activation: str, dropout: float, input: str):
+    def __init__(
+        self,
+        num_features: int,
+        max_length: int,
+        hidden_sizes: list[int],
+        activation: str,
+        dropout: float,
+        input: str,
+    ):
         super().__init__()
         self.input_mode, self.max_length = input, max_length
         width = num_features * max_length if input == "flatten" else num_features

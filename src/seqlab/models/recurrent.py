@@ -14,8 +14,16 @@ CELLS = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
 
 
 class RecurrentEncoder(nn.Module):
-    def __init__(self, num_features: int, cell: str, hidden_size: int, num_layers: int,
-                 bidirectional: bool, dropout: float, pooling: str):
+    def __init__(
+        self,
+        num_features: int,
+        cell: str,
+        hidden_size: int,
+        num_layers: int,
+        bidirectional: bool,
+        dropout: float,
+        pooling: str,
+    ):
         super().__init__()
         self.rnn = CELLS[cell](
             input_size=num_features,
@@ -34,11 +42,13 @@ class RecurrentEncoder(nn.Module):
         if bool((lengths == max_length).all()):
             outputs, hidden = self.rnn(inputs)
         else:
-            packed = pack_padded_sequence(inputs, lengths.cpu(), batch_first=True,
-                                          enforce_sorted=False)
+            packed = pack_padded_sequence(
+                inputs, lengths.cpu(), batch_first=True, enforce_sorted=False
+            )
             packed_outputs, hidden = self.rnn(packed)
-            outputs, _ = pad_packed_sequence(packed_outputs, batch_first=True,
-                                             total_length=max_length)
+            outputs, _ = pad_packed_sequence(
+                packed_outputs, batch_first=True, total_length=max_length
+            )
         if self.pooling == "last":
             return self._last_states(hidden)
         return masked_pool(outputs, lengths, self.pooling)
@@ -47,5 +57,5 @@ class RecurrentEncoder(nn.Module):
         """The top layer's final state per direction: forward at the last real step, backward
         at the first."""
         h_n = hidden[0] if isinstance(hidden, tuple) else hidden  # LSTM returns (h_n, c_n)
-        top_layer = h_n[-self.directions:]  # (directions, batch, hidden)
+        top_layer = h_n[-self.directions :]  # (directions, batch, hidden)
         return top_layer.transpose(0, 1).reshape(h_n.shape[1], -1)
