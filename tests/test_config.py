@@ -10,7 +10,7 @@ from seqlab.errors import SeqlabError
 
 CONF = Path(config_dir())
 DATA_CONFIGS = sorted(p.stem for p in (CONF / "data").glob("*.yaml"))
-MODEL_CONFIGS = sorted(p.stem for p in (CONF / "model").glob("*.yaml"))
+MODEL_CONFIGS = sorted(p.stem for p in (CONF / "model").glob("[!_]*.yaml"))
 EXPERIMENTS = sorted(p.stem for p in (CONF / "experiment").glob("*.yaml"))
 
 

@@ -3,10 +3,21 @@
 import pytest
 import torch
 
+from seqlab.data.batch import Batch
 from seqlab.data.meta import DataMeta
+from seqlab.errors import SeqlabError
 from seqlab.models.classifier import SequenceClassifier
 
-META = DataMeta(num_features=3, num_classes=4, class_names=("a", "b", "c", "d"), max_length=12)
+# three float channels and two categorical columns (e.g. event type and item)
+META = DataMeta(
+    num_features=3,
+    num_classes=4,
+    class_names=("a", "b", "c", "d"),
+    max_length=12,
+    category_sizes=(5, 9),
+    category_names=("type", "item"),
+)
+INPUTS = {"embedding_dim": 4, "embedding_dropout": 0.0, "freeze_embeddings": False}
 RECURRENT = [
     {
         "kind": "recurrent",
@@ -16,6 +27,7 @@ RECURRENT = [
         "bidirectional": bidirectional,
         "dropout": 0.0,
         "pooling": pooling,
+        **INPUTS,
     }
     for cell in ("rnn", "lstm", "gru")
     for bidirectional in (False, True)
@@ -28,6 +40,7 @@ MLP = [
         "activation": activation,
         "dropout": 0.0,
         "input": mode,
+        **INPUTS,
     }
     for activation, mode in (("relu", "flatten"), ("tanh", "mean"), ("sigmoid", "max"))
 ]
@@ -41,45 +54,64 @@ OPTIM = {
 }
 
 
-def classifier(model_cfg: dict) -> SequenceClassifier:
+def classifier(model_cfg: dict, **optim) -> SequenceClassifier:
     torch.manual_seed(0)
     return SequenceClassifier(
-        model=model_cfg, meta=META.to_dict(), optim=OPTIM, metrics={"average": "macro"}
+        model=model_cfg, meta=META.to_dict(), optim={**OPTIM, **optim}, metrics={"average": "macro"}
     ).eval()
 
 
+def random_batch(lengths: list[int], steps: int) -> Batch:
+    """Random features and ids, with zeros (padding) past each sequence's length."""
+    count = len(lengths)
+    real = torch.arange(steps)[None, :] < torch.tensor(lengths)[:, None]
+    inputs = torch.randn(count, steps, META.num_features) * real[..., None]
+    categories = torch.stack(
+        [torch.randint(1, size, (count, steps)) for size in META.category_sizes], dim=-1
+    )
+    return Batch(inputs, categories * real[..., None], torch.tensor(lengths), torch.zeros(count))
+
+
 def _name(cfg: dict) -> str:
-    return "-".join(str(v) for k, v in cfg.items() if k not in {"kind", "dropout"})
+    return "-".join(str(v) for k, v in cfg.items() if k not in {"kind", "dropout", *INPUTS})
 
 
 @pytest.mark.parametrize("model_cfg", RECURRENT + MLP, ids=_name)
 def test_padding_never_changes_a_samples_output(model_cfg):
     model = classifier(model_cfg)
-    sample = torch.randn(1, 5, META.num_features)
-    alone = model(sample, torch.tensor([5]))
-    # the same sample padded with junk-free zeros to 9 and 12 steps, next to a full-length one
+    alone = random_batch([5], 5)
+    expected = model(alone)[0]
+    # the same sample padded to 9 and 12 steps, next to a full-length one
     for total in (9, 12):
-        batch = torch.zeros(2, total, META.num_features)
-        batch[0, :5] = sample[0]
-        batch[1] = torch.randn(total, META.num_features)
-        padded = model(batch, torch.tensor([5, total]))
-        assert torch.allclose(padded[0], alone[0], atol=1e-6), (total, padded[0], alone[0])
+        batch = random_batch([5, total], total)
+        batch.inputs[0, :5], batch.categories[0, :5] = alone.inputs[0], alone.categories[0]
+        batch.inputs[0, 5:], batch.categories[0, 5:] = 0, 0
+        padded = model(batch)[0]
+        assert torch.allclose(padded, expected, atol=1e-6), (total, padded, expected)
 
 
 @pytest.mark.parametrize("model_cfg", RECURRENT[:3], ids=_name)
 def test_padding_values_are_never_read(model_cfg):
     model = classifier(model_cfg)
-    batch = torch.randn(2, 7, META.num_features)
-    lengths = torch.tensor([4, 7])
-    noisy = batch.clone()
-    noisy[0, 4:] = 1e3  # garbage where the first sample is padded
-    assert torch.allclose(model(batch, lengths), model(noisy, lengths), atol=1e-6)
+    batch = random_batch([4, 7], 7)
+    clean = model(batch)
+    batch.inputs[0, 4:] = 1e3  # garbage where the first sample is padded
+    batch.categories[0, 4:] = 1
+    assert torch.allclose(model(batch), clean, atol=1e-6)
 
 
 def test_output_has_one_logit_per_class_from_meta():
     for cfg in RECURRENT[:2] + MLP[:1]:
-        logits = classifier(cfg)(torch.randn(5, 12, 3), torch.full((5,), 12))
-        assert logits.shape == (5, META.num_classes)
+        assert classifier(cfg)(random_batch([12] * 5, 12)).shape == (5, META.num_classes)
+
+
+def test_input_width_comes_from_meta():
+    model = classifier(RECURRENT[0])
+    # three float channels plus two embedded columns of width 4
+    assert model.inputs.output_dim == 3 + 2 * 4
+    assert [t.num_embeddings for t in model.inputs.embeddings] == [5, 9]
+    frozen = classifier({**RECURRENT[0], "freeze_embeddings": True})
+    assert not any(t.weight.requires_grad for t in frozen.inputs.embeddings)
 
 
 def test_bidirectional_doubles_the_encoder_width():
@@ -89,19 +121,7 @@ def test_bidirectional_doubles_the_encoder_width():
 
 
 def test_class_weights_must_match_the_class_count():
-    from seqlab.errors import SeqlabError
-
     with pytest.raises(SeqlabError, match=r"class_weights has 2 values but the data has 4"):
-        SequenceClassifier(
-            model=MLP[0],
-            meta=META.to_dict(),
-            optim={**OPTIM, "class_weights": [1.0, 2.0]},
-            metrics={"average": "macro"},
-        )
-    weighted = SequenceClassifier(
-        model=MLP[0],
-        meta=META.to_dict(),
-        optim={**OPTIM, "class_weights": [1.0, 2.0, 1.0, 1.0]},
-        metrics={"average": "macro"},
-    )
+        classifier(MLP[0], class_weights=[1.0, 2.0])
+    weighted = classifier(MLP[0], class_weights=[1.0, 2.0, 1.0, 1.0])
     assert weighted.loss_fn.weight.tolist() == [1.0, 2.0, 1.0, 1.0]

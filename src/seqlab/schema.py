@@ -54,7 +54,17 @@ class MLPInput(Enum):
 
 
 @dataclass
-class MLPConfig:
+class InputConfig:
+    """How categorical ids (tokens, event types, items) become vectors; unused by purely
+    numeric data."""
+
+    embedding_dim: int = MISSING
+    embedding_dropout: float = MISSING
+    freeze_embeddings: bool = MISSING
+
+
+@dataclass
+class MLPConfig(InputConfig):
     kind: str = MISSING
     hidden_sizes: list[int] = MISSING
     activation: Activation = MISSING
@@ -75,7 +85,7 @@ class Pooling(Enum):
 
 
 @dataclass
-class RecurrentConfig:
+class RecurrentConfig(InputConfig):
     kind: str = MISSING
     cell: Cell = MISSING
     hidden_size: int = MISSING

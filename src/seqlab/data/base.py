@@ -4,7 +4,6 @@ A data kind (time series, text, events) only reads its source and hands over pad
 batching, trimming and the samplers live here once.
 """
 
-
 import lightning as L
 import numpy as np
 import torch

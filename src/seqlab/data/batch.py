@@ -1,6 +1,8 @@
 """The one batch type every data kind produces, and the dataset that builds it.
 
-Sequences are stored padded once, as one tensor; a batch is cut out of it with a single index
+Every sequence has float features and/or categorical ids (tokens, event types, items) per
+step; a kind without one of them stores an empty last dimension, so models and collation never
+branch on the data kind. Sequences are stored padded once; a batch is cut out with a single index
 operation and trimmed to its own longest sequence, so nothing runs per sample in Python.
 """
 
@@ -9,12 +11,16 @@ from dataclasses import dataclass
 import torch
 from torch.utils.data import Dataset
 
+PAD_ID = 0  # categorical id 0 is padding in every column; real values start at 1
+
 
 @dataclass
 class Batch:
-    """Padded inputs of shape (batch, time, features), the real length of each, the labels."""
+    """Padded float features (batch, time, features), categorical ids (batch, time, columns),
+    the real length of each sequence, and the labels."""
 
     inputs: torch.Tensor
+    categories: torch.Tensor
     lengths: torch.Tensor
     labels: torch.Tensor
 
@@ -25,10 +31,22 @@ class Batch:
 class SequenceDataset(Dataset):
     """Padded sequences with lengths and labels; the DataLoader fetches whole batches at once."""
 
-    def __init__(self, inputs: torch.Tensor, lengths: torch.Tensor, labels: torch.Tensor):
-        if not (len(inputs) == len(lengths) == len(labels)):
-            raise ValueError("inputs, lengths and labels must have the same first dimension")
-        self.inputs, self.lengths, self.labels = inputs, lengths, labels
+    def __init__(
+        self,
+        inputs: torch.Tensor | None,
+        categories: torch.Tensor | None,
+        lengths: torch.Tensor,
+        labels: torch.Tensor,
+    ):
+        count, steps = len(lengths), int(lengths.max()) if len(lengths) else 0
+        if inputs is None:
+            inputs = torch.zeros(count, steps, 0)
+        if categories is None:
+            categories = torch.zeros(count, inputs.shape[1], 0, dtype=torch.long)
+        if not (len(inputs) == len(categories) == count == len(labels)):
+            raise ValueError("inputs, categories, lengths and labels need the same first dimension")
+        self.inputs, self.categories = inputs, categories
+        self.lengths, self.labels = lengths, labels
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -41,7 +59,12 @@ class SequenceDataset(Dataset):
         index = torch.as_tensor(indices, dtype=torch.long)
         lengths = self.lengths[index]
         longest = int(lengths.max())
-        return Batch(self.inputs[index, :longest], lengths, self.labels[index])
+        return Batch(
+            self.inputs[index, :longest],
+            self.categories[index, :longest],
+            lengths,
+            self.labels[index],
+        )
 
 
 def collate_batch(batch: Batch) -> Batch:

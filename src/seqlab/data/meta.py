@@ -9,14 +9,19 @@ from dataclasses import asdict, dataclass
 
 @dataclass(frozen=True)
 class DataMeta:
-    num_features: int  # channels per time step
+    num_features: int  # float channels per time step (0 for pure token data)
     num_classes: int
     class_names: tuple[str, ...]
     max_length: int  # longest sequence in any split
+    # One entry per categorical column (tokens, event type, item, ...): the number of ids,
+    # padding (0) and unknown included. Empty for purely numeric series.
+    category_sizes: tuple[int, ...] = ()
+    category_names: tuple[str, ...] = ()
 
     def to_dict(self) -> dict:
-        return {**asdict(self), "class_names": list(self.class_names)}
+        values = asdict(self)
+        return {key: list(v) if isinstance(v, tuple) else v for key, v in values.items()}
 
     @classmethod
     def from_dict(cls, values: dict) -> "DataMeta":
-        return cls(**{**values, "class_names": tuple(values["class_names"])})
+        return cls(**{key: tuple(v) if isinstance(v, list) else v for key, v in values.items()})

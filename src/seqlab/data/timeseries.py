@@ -65,7 +65,7 @@ class UCRDataModule(SequenceDataModule):
         splits = {}
         for split, (series, labels) in parts.items():
             inputs, lengths = pad_sequences(series, max_length)
-            splits[split] = SequenceDataset(inputs, lengths, torch.from_numpy(labels))
+            splits[split] = SequenceDataset(inputs, None, lengths, torch.from_numpy(labels))
         meta = DataMeta(
             num_features=train.series[0].shape[1],
             num_classes=len(class_names),

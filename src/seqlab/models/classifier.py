@@ -17,6 +17,7 @@ from seqlab.data.meta import DataMeta
 from seqlab.errors import SeqlabError
 from seqlab.metrics import METRIC_NAMES, build_metrics, metric_inputs
 from seqlab.models import build_encoder
+from seqlab.models.inputs import InputLayer
 
 SPLITS = ("train", "val", "test")
 LOWER_IS_BETTER = {"loss"}
@@ -32,7 +33,13 @@ class SequenceClassifier(L.LightningModule):
         # Stored in checkpoints; the entry point logs the resolved config itself, flat.
         self.save_hyperparameters(logger=False)
         data_meta = DataMeta.from_dict(meta)
-        self.encoder = build_encoder(model, data_meta)
+        self.inputs = InputLayer(
+            data_meta,
+            model["embedding_dim"],
+            model["embedding_dropout"],
+            model["freeze_embeddings"],
+        )
+        self.encoder = build_encoder(model, data_meta, self.inputs.output_dim)
         self.head = nn.Sequential(
             nn.Dropout(model.get("dropout", 0.0)),
             nn.Linear(self.encoder.output_dim, data_meta.num_classes),
@@ -49,11 +56,13 @@ class SequenceClassifier(L.LightningModule):
         self.split_losses = nn.ModuleDict({f"{split}_": MeanMetric() for split in SPLITS})
         self.best: dict[str, float] = {}
 
-    def forward(self, inputs: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        return self.head(self.encoder(inputs, lengths))
+    def forward(self, batch: Batch) -> torch.Tensor:
+        """Class logits for a batch."""
+        steps = self.inputs(batch.inputs, batch.categories)
+        return self.head(self.encoder(steps, batch.lengths))
 
     def _step(self, batch: Batch, split: str) -> torch.Tensor:
-        logits = self(batch.inputs, batch.lengths)
+        logits = self(batch)
         loss = self.loss_fn(logits, batch.labels)
         probabilities = logits.detach().softmax(dim=-1)
         self.split_metrics[f"{split}_"].update(

@@ -12,7 +12,7 @@ ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid}
 class MLPEncoder(nn.Module):
     def __init__(
         self,
-        num_features: int,
+        input_dim: int,
         max_length: int,
         hidden_sizes: list[int],
         activation: str,
@@ -21,7 +21,7 @@ class MLPEncoder(nn.Module):
     ):
         super().__init__()
         self.input_mode, self.max_length = input, max_length
-        width = num_features * max_length if input == "flatten" else num_features
+        width = input_dim * max_length if input == "flatten" else input_dim
         layers: list[nn.Module] = []
         for size in hidden_sizes:
             layers += [nn.Dropout(dropout), nn.Linear(width, size), ACTIVATIONS[activation]()]

@@ -16,7 +16,7 @@ CELLS = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
 class RecurrentEncoder(nn.Module):
     def __init__(
         self,
-        num_features: int,
+        input_dim: int,
         cell: str,
         hidden_size: int,
         num_layers: int,
@@ -26,7 +26,7 @@ class RecurrentEncoder(nn.Module):
     ):
         super().__init__()
         self.rnn = CELLS[cell](
-            input_size=num_features,
+            input_size=input_dim,
             hidden_size=hidden_size,
             num_layers=num_layers,
             bidirectional=bidirectional,
