@@ -20,6 +20,7 @@ def eval_config(ckpt_path, output_dir) -> dict:
         "task_name": "eval",
         "seed": 42,
         "ckpt_path": str(ckpt_path),
+        "split": "test",
         "print_config": False,
         "trainer": {"accelerator": "cpu", "devices": 1, "enable_model_summary": False},
         "logger": {"csv": False, "wandb": {"enabled": False}},

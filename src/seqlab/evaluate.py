@@ -12,9 +12,11 @@ from seqlab.schema import EvalConfig, validate
 def main(cfg: DictConfig) -> None:
     try:
         config = validate(cfg, EvalConfig)
+        from seqlab.hydra_ddp import ddp_job_scope
         from seqlab.pipeline import evaluate
 
-        evaluate(config)
+        with ddp_job_scope():
+            evaluate(config)
     except SeqlabError as error:
         exit_with(error)
 

@@ -1,7 +1,7 @@
 """The two runs seqlab knows, from a validated config to metrics.json.
 
 train:    data -> meta -> model -> Trainer.fit -> Trainer.test(best checkpoint) -> metrics.json
-evaluate: checkpoint -> model + data config -> Trainer.test -> metrics.json
+evaluate: checkpoint -> model + data config -> Trainer.test (or .validate) -> metrics.json
 """
 
 import json
@@ -68,8 +68,8 @@ def evaluate(config: dict[str, Any]) -> dict[str, float]:
         )
     try:
         trainer = _trainer(config, run_dir, callbacks=[])
-        tested = trainer.test(module, datamodule=datamodule, verbose=False)
-        metrics = _floats(tested[0])
+        run = trainer.validate if config["split"] == "val" else trainer.test
+        metrics = _floats(run(module, datamodule=datamodule, verbose=False)[0])
         _write_metrics(run_dir, metrics, trainer)
     finally:
         finish_wandb()
@@ -79,6 +79,13 @@ def evaluate(config: dict[str, Any]) -> dict[str, float]:
 def _trainer(config: dict[str, Any], run_dir: Path, callbacks: list[Callback]) -> L.Trainer:
     loggers = build_loggers(config["logger"], run_dir, config)
     options = dict(config["trainer"])
+    if "spawn" in str(options.get("strategy", "")):
+        # Spawned workers receive torchmetrics' state tensors as shared memory, so every rank
+        # updates the same tensor and the metrics come out multiplied.
+        raise SeqlabError(
+            f"trainer.strategy={options['strategy']} is not supported (metric state "
+            "is shared between spawned processes); use trainer.strategy=ddp"
+        )
     if not any(isinstance(c, RichProgressBar) for c in callbacks):
         options.setdefault("enable_progress_bar", False)
     try:

@@ -196,12 +196,18 @@ class TrainConfig:
     ckpt_path: str | None = MISSING
 
 
+class EvalSplit(Enum):
+    test = "test"
+    val = "val"
+
+
 @dataclass
 class EvalConfig:
     task_name: str = MISSING
     experiment_name: str = MISSING
     seed: int = MISSING
     ckpt_path: str = MISSING
+    split: EvalSplit = MISSING
     trainer: dict[str, Any] = MISSING
     logger: LoggerConfig = MISSING
     paths: PathsConfig = MISSING

@@ -9,6 +9,7 @@ from omegaconf import DictConfig
 
 from seqlab import config_dir
 from seqlab.errors import SeqlabError, exit_with
+from seqlab.hydra_ddp import is_launching_process
 from seqlab.schema import TrainConfig, validate
 
 
@@ -16,13 +17,15 @@ from seqlab.schema import TrainConfig, validate
 def main(cfg: DictConfig) -> float | None:
     try:
         config = validate(cfg, TrainConfig)
-        if config["print_config"]:
+        if config["print_config"] and is_launching_process():
             from seqlab.console import print_config_tree
 
             print_config_tree(config)
+        from seqlab.hydra_ddp import ddp_job_scope
         from seqlab.pipeline import train
 
-        metrics = train(config)
+        with ddp_job_scope():
+            metrics = train(config)
     except SeqlabError as error:
         exit_with(error)
     # Returned for Hydra sweepers that optimise a metric.

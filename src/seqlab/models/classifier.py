@@ -85,7 +85,7 @@ class SequenceClassifier(L.LightningModule):
 
     def on_validation_epoch_end(self) -> None:
         values = self._log_epoch("val")
-        if not self.trainer.sanity_checking:
+        if self.trainer.state.fn == "fit" and not self.trainer.sanity_checking:
             self._log_best(values)
 
     def on_test_epoch_end(self) -> None:
@@ -100,7 +100,9 @@ class SequenceClassifier(L.LightningModule):
         }
         self.split_metrics[f"{split}_"].reset()
         self.split_losses[f"{split}_"].reset()
-        self.log_dict(values, on_step=False, on_epoch=True)
+        # Already equal on every rank; sync_dist only averages identical values (exactly) and
+        # keeps Lightning from warning about unsynchronised epoch-level logging.
+        self.log_dict(values, on_step=False, on_epoch=True, sync_dist=True)
         return {name: float(value) for name, value in values.items()}
 
     def _log_best(self, values: dict[str, float]) -> None:

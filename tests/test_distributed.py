@@ -1,0 +1,104 @@
+"""DDP with two CPU processes (gloo), run as subprocesses: exact metrics, one of each output per
+job, Hydra multirun with DDP, ddp_spawn refused."""
+
+import json
+from pathlib import Path
+
+import pytest
+from conftest import run_cli
+
+pytestmark = [pytest.mark.slow, pytest.mark.ddp]
+QUIET = ["print_config=false", "callbacks.progress_bar=false", "trainer.enable_model_summary=false"]
+# ItalyPowerDemand's 1029 test series split unevenly over two processes and 16-series batches.
+DATA = ["data.name=ItalyPowerDemand", "data.batch_size=16"]
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory) -> Path:
+    run_dir = tmp_path_factory.mktemp("single") / "run"
+    result = run_cli(
+        "seqlab.train",
+        *DATA,
+        *QUIET,
+        "model=gru",
+        "trainer.max_epochs=3",
+        "logger=csv",
+        f"hydra.run.dir={run_dir}",
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return next((run_dir / "checkpoints").glob("epoch*.ckpt"))
+
+
+def evaluate(checkpoint: Path, out: Path, *overrides: str) -> dict:
+    result = run_cli(
+        "seqlab.evaluate",
+        f"ckpt_path={checkpoint}",
+        "logger=csv",
+        f"hydra.run.dir={out}",
+        *overrides,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads((out / "metrics.json").read_text())
+
+
+@pytest.mark.parametrize("split", ["test", "val"])
+def test_two_processes_give_the_single_process_metrics(checkpoint, tmp_path, split):
+    single = evaluate(checkpoint, tmp_path / "single", f"split={split}")
+    ddp = evaluate(checkpoint, tmp_path / "ddp", f"split={split}", "trainer=ddp_cpu")
+    assert set(single) == set(ddp) and all(k.startswith(f"{split}/") for k in single)
+    for name in single:
+        assert ddp[name] == pytest.approx(single[name], abs=1e-6), name
+
+
+def test_ddp_training_writes_one_of_each(tmp_path):
+    run_dir = tmp_path / "run"
+    result = run_cli(
+        "seqlab.train",
+        *DATA,
+        "print_config=true",
+        "callbacks.progress_bar=false",
+        "trainer=ddp_cpu",
+        "trainer.max_epochs=2",
+        f"hydra.run.dir={run_dir}",
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert len(list((run_dir / "wandb").glob("offline-run-*"))) == 1
+    checkpoints = sorted(p.name for p in (run_dir / "checkpoints").iterdir())
+    assert len(checkpoints) == 2 and checkpoints[-1] == "last.ckpt", checkpoints
+    assert (run_dir / "metrics.json").is_file()
+    assert result.stdout.count("metrics.json") == 1  # the final table, printed once
+    assert result.stdout.count("config\n") == 1  # the config tree, printed once
+
+
+def test_hydra_multirun_with_ddp(tmp_path):
+    sweep = tmp_path / "sweep"
+    result = run_cli(
+        "seqlab.train",
+        "-m",
+        *DATA,
+        *QUIET,
+        "trainer=ddp_cpu",
+        "model=mlp,rnn",
+        "trainer.max_epochs=1",
+        f"hydra.sweep.dir={sweep}",
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    for job, cell in (("0", "mlp"), ("1", "rnn")):
+        job_dir = sweep / job
+        assert json.loads((job_dir / "metrics.json").read_text())["test/acc"] > 0
+        assert len(list((job_dir / "wandb").glob("offline-run-*"))) == 1
+        overrides = (job_dir / ".hydra" / "overrides.yaml").read_text()
+        assert f"model={cell}" in overrides
+    assert sorted(p.name for p in sweep.iterdir() if p.is_dir()) == ["0", "1"]
+
+
+def test_ddp_spawn_is_refused_with_the_fix(tmp_path):
+    result = run_cli(
+        "seqlab.train",
+        *QUIET,
+        "trainer=ddp_cpu",
+        "trainer.strategy=ddp_spawn",
+        f"hydra.run.dir={tmp_path}",
+    )
+    assert result.returncode == 2
+    assert "use trainer.strategy=ddp" in result.stderr
