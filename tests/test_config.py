@@ -4,9 +4,10 @@ from pathlib import Path
 
 import pytest
 
-from conftest import compose_train, run_cli
 from seqlab import config_dir
 from seqlab.errors import SeqlabError
+
+from conftest import compose_train, run_cli
 
 CONF = Path(config_dir())
 DATA_CONFIGS = sorted(p.stem for p in (CONF / "data").glob("*.yaml"))

@@ -5,6 +5,7 @@ import json
 from pathlib import Path
 
 import pytest
+
 from conftest import run_cli
 
 pytestmark = [pytest.mark.slow, pytest.mark.ddp]

@@ -4,9 +4,10 @@ import json
 
 import pytest
 
-from conftest import compose_train, quick_overrides
 from seqlab.metrics import METRIC_NAMES
 from seqlab.pipeline import evaluate, train
+
+from conftest import compose_train, quick_overrides
 
 pytestmark = pytest.mark.slow
 MODELS = ["mlp", "rnn", "lstm", "gru", "birnn", "bilstm", "bigru"]
