@@ -19,10 +19,13 @@ def flatten(config: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     return flat
 
 
-def build_loggers(logger_cfg: dict, run_dir: Path, config: dict[str, Any]) -> list[Logger]:
+def build_loggers(
+    logger_cfg: dict, run_dir: Path, config: dict[str, Any], wandb_id: str | None = None
+) -> list[Logger]:
+    """CSV and W&B loggers writing into run_dir; `wandb_id` continues an earlier W&B run."""
     loggers: list[Logger] = []
     if logger_cfg["csv"]:
-        loggers.append(CSVLogger(save_dir=run_dir, name="csv", version=""))
+        loggers.append(CSVLogger(save_dir=run_dir, name="csv", version=_free_csv_version(run_dir)))
     wandb_cfg = logger_cfg["wandb"]
     if wandb_cfg["enabled"]:
         if wandb_cfg["offline"]:
@@ -38,11 +41,21 @@ def build_loggers(logger_cfg: dict, run_dir: Path, config: dict[str, Any]) -> li
                 job_type=wandb_cfg["job_type"],
                 tags=list(wandb_cfg["tags"]),
                 name=run_dir.name,
+                id=wandb_id,
+                resume="allow" if wandb_id else None,
             )
         )
     for logger in loggers:
         logger.log_hyperparams(flatten(config))
     return loggers
+
+
+def _free_csv_version(run_dir: Path) -> str:
+    """Lightning's CSV logger deletes an existing metrics.csv; a resumed run logs beside it."""
+    version, attempt = "", 1
+    while (run_dir / "csv" / version / "metrics.csv").exists():
+        version, attempt = f"resume_{attempt}", attempt + 1
+    return version
 
 
 def finish_wandb() -> None:

@@ -10,19 +10,27 @@ from typing import Any
 
 import lightning as L
 from lightning.pytorch.callbacks import Callback, EarlyStopping, RichProgressBar
+from lightning.pytorch.loggers import Logger
 
 from seqlab.callbacks.checkpoint import TieBreakingCheckpoint
+from seqlab.callbacks.rng import RngStateCheckpoint
 from seqlab.console import print_metrics_table
 from seqlab.data import build_datamodule
 from seqlab.errors import SeqlabError
 from seqlab.loggers import build_loggers, finish_wandb
 from seqlab.models.classifier import SequenceClassifier, load_classifier
+from seqlab.resume import resume_point
 
 METRICS_FILE = "metrics.json"
 
 
 def train(config: dict[str, Any]) -> dict[str, float]:
-    run_dir = Path(config["paths"]["output_dir"])
+    resume = resume_point(
+        Path(config["paths"]["output_dir"]), config["ckpt_path"], config["resume"]
+    )
+    run_dir = resume.run_dir
+    if run_dir != Path(config["paths"]["output_dir"]):
+        print(f"resuming {run_dir} from {resume.ckpt_path}")
     L.seed_everything(config["seed"], workers=True, verbose=False)
     datamodule = build_datamodule(config["data"])
     datamodule.setup("fit")
@@ -35,9 +43,11 @@ def train(config: dict[str, Any]) -> dict[str, float]:
     )
     checkpoint = _checkpoint_callback(config["callbacks"]["checkpoint"], run_dir)
     try:
-        callbacks = [checkpoint, *_other_callbacks(config["callbacks"])]
-        trainer = _trainer({**config, "meta": module.hparams.meta}, run_dir, callbacks)
-        trainer.fit(module, datamodule=datamodule, ckpt_path=config["ckpt_path"])
+        callbacks = [checkpoint, RngStateCheckpoint(), *_other_callbacks(config["callbacks"])]
+        logged = {**config, "meta": module.hparams.meta}
+        loggers = build_loggers(config["logger"], run_dir, logged, wandb_id=resume.wandb_id)
+        trainer = _trainer(config["trainer"], run_dir, callbacks, loggers)
+        trainer.fit(module, datamodule=datamodule, ckpt_path=resume.ckpt_path)
         best_val = {
             k: float(v)
             for k, v in trainer.callback_metrics.items()
@@ -67,7 +77,8 @@ def evaluate(config: dict[str, Any]) -> dict[str, float]:
             "trained on"
         )
     try:
-        trainer = _trainer(config, run_dir, callbacks=[])
+        loggers = build_loggers(config["logger"], run_dir, config)
+        trainer = _trainer(config["trainer"], run_dir, [], loggers)
         run = trainer.validate if config["split"] == "val" else trainer.test
         metrics = _floats(run(module, datamodule=datamodule, verbose=False)[0])
         _write_metrics(run_dir, metrics, trainer)
@@ -76,9 +87,10 @@ def evaluate(config: dict[str, Any]) -> dict[str, float]:
     return metrics
 
 
-def _trainer(config: dict[str, Any], run_dir: Path, callbacks: list[Callback]) -> L.Trainer:
-    loggers = build_loggers(config["logger"], run_dir, config)
-    options = dict(config["trainer"])
+def _trainer(
+    options: dict[str, Any], run_dir: Path, callbacks: list[Callback], loggers: list[Logger]
+) -> L.Trainer:
+    options = dict(options)
     if "spawn" in str(options.get("strategy", "")):
         # Spawned workers receive torchmetrics' state tensors as shared memory, so every rank
         # updates the same tensor and the metrics come out multiplied.

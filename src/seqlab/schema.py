@@ -193,7 +193,8 @@ class TrainConfig:
     callbacks: CallbacksConfig = MISSING
     paths: PathsConfig = MISSING
     print_config: bool = MISSING
-    ckpt_path: str | None = MISSING
+    ckpt_path: str | None = MISSING  # a file, or "last": the newest earlier run's last.ckpt
+    resume: str | None = MISSING  # "auto" (= ckpt_path=last) or an earlier run dir
 
 
 class EvalSplit(Enum):

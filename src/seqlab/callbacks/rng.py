@@ -1,0 +1,33 @@
+"""Random-number state saved with every checkpoint, so a resumed run draws the same numbers.
+
+Lightning restores weights, optimiser, loops and callbacks but not the global generators, so a
+run resumed after a crash would shuffle and drop out differently from the uninterrupted one.
+States are stored as plain tensors and lists so the checkpoint still loads with weights_only.
+"""
+
+import random
+from typing import Any
+
+import numpy as np
+import torch
+from lightning.pytorch.callbacks import Callback
+
+
+class RngStateCheckpoint(Callback):
+    def state_dict(self) -> dict[str, Any]:
+        kind, keys, position, has_gauss, cached_gauss = np.random.get_state()
+        version, internal, gauss_next = random.getstate()
+        return {
+            "torch": torch.get_rng_state(),
+            "numpy": [kind, keys.tolist(), position, has_gauss, cached_gauss],
+            "python": [version, list(internal), gauss_next],
+        }
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        torch.set_rng_state(state_dict["torch"])
+        kind, keys, position, has_gauss, cached_gauss = state_dict["numpy"]
+        np.random.set_state(
+            (kind, np.array(keys, dtype=np.uint32), position, has_gauss, cached_gauss)
+        )
+        version, internal, gauss_next = state_dict["python"]
+        random.setstate((version, tuple(internal), gauss_next))

@@ -1,0 +1,68 @@
+"""A run killed with SIGKILL mid-epoch and resumed ends exactly like the uninterrupted run."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO_ROOT, run_cli
+
+pytestmark = pytest.mark.slow
+# Two series a batch: 20 steps an epoch, so the kill lands inside an epoch, not between two.
+RUN = [
+    "model=lstm",
+    "trainer.max_epochs=4",
+    "data.batch_size=2",
+    "print_config=false",
+    "callbacks.progress_bar=false",
+    "trainer.enable_model_summary=false",
+]
+
+
+def kill_after_first_checkpoint(run_dir: Path) -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "seqlab.train", *RUN, f"hydra.run.dir={run_dir}"],
+        cwd=REPO_ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    last = run_dir / "checkpoints" / "last.ckpt"
+    deadline = time.monotonic() + 600
+    while not last.exists() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    time.sleep(0.3)  # into the second epoch
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    assert last.exists(), "the run never wrote last.ckpt"
+    assert not (run_dir / "metrics.json").exists(), "the run finished before it was killed"
+
+
+def test_resume_after_sigkill_reproduces_the_uninterrupted_run(tmp_path):
+    full = run_cli("seqlab.train", *RUN, f"hydra.run.dir={tmp_path}/full")
+    assert full.returncode == 0, full.stderr[-3000:]
+
+    runs = tmp_path / "runs"
+    kill_after_first_checkpoint(runs / "killed")
+    resumed = run_cli("seqlab.train", *RUN, "resume=auto", f"hydra.run.dir={runs}/restart")
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert f"resuming {runs / 'killed'}" in resumed.stdout
+
+    # the resumed run finishes in the killed run's dir, with the same numbers
+    finished = json.loads((runs / "killed" / "metrics.json").read_text())
+    assert finished == json.loads((tmp_path / "full" / "metrics.json").read_text())
+    # and logs into the same W&B run id, and beside (not over) the first CSV log
+    run_ids = {p.name.rsplit("-", 1)[-1] for p in (runs / "killed" / "wandb").glob("offline-run-*")}
+    assert len(run_ids) == 1
+    assert (runs / "killed" / "csv" / "metrics.csv").is_file()
+    assert (runs / "killed" / "csv" / "resume_1" / "metrics.csv").is_file()
+
+
+def test_resume_with_nothing_to_resume_says_so(tmp_path):
+    result = run_cli("seqlab.train", *RUN, "ckpt_path=last", f"hydra.run.dir={tmp_path}/only")
+    assert result.returncode == 2
+    assert "nothing to resume" in result.stderr
