@@ -13,6 +13,7 @@ from lightning.pytorch.callbacks import Callback, EarlyStopping, RichProgressBar
 from lightning.pytorch.loggers import Logger
 
 from seqlab.callbacks.checkpoint import TieBreakingCheckpoint
+from seqlab.callbacks.finite import NonFiniteGuard
 from seqlab.callbacks.rng import RngStateCheckpoint
 from seqlab.console import print_metrics_table
 from seqlab.data import build_datamodule
@@ -43,7 +44,12 @@ def train(config: dict[str, Any]) -> dict[str, float]:
     )
     checkpoint = _checkpoint_callback(config["callbacks"]["checkpoint"], run_dir)
     try:
-        callbacks = [checkpoint, RngStateCheckpoint(), *_other_callbacks(config["callbacks"])]
+        callbacks = [
+            checkpoint,
+            RngStateCheckpoint(),
+            NonFiniteGuard(),
+            *_other_callbacks(config["callbacks"]),
+        ]
         logged = {**config, "meta": module.hparams.meta}
         loggers = build_loggers(config["logger"], run_dir, logged, wandb_id=resume.wandb_id)
         trainer = _trainer(config["trainer"], run_dir, callbacks, loggers)

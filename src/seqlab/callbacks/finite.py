@@ -1,0 +1,46 @@
+"""Stops training at the first non-finite loss or gradient, before it reaches the weights.
+
+A NaN or infinite value never recovers: every later step and checkpoint would be garbage. The
+run stops at once with the epoch, step and last finite gradient norm, and the checkpoints saved
+so far (the last good ones) stay as they are.
+"""
+
+import math
+from typing import Any
+
+import torch
+from lightning.pytorch.callbacks import Callback
+
+from seqlab.errors import SeqlabError
+
+HINT = "lower optim.lr or clip gradients (trainer.gradient_clip_val=1.0)"
+
+
+class NonFiniteError(SeqlabError):
+    """Training produced a NaN or infinite loss or gradient."""
+
+
+class NonFiniteGuard(Callback):
+    def __init__(self) -> None:
+        self.last_finite_norm: float | None = None
+
+    def on_before_backward(self, trainer: Any, pl_module: Any, loss: torch.Tensor) -> None:
+        if not torch.isfinite(loss).all():
+            self._stop(trainer, f"non-finite loss ({loss.detach().item()})")
+
+    def on_before_optimizer_step(self, trainer: Any, pl_module: Any, optimizer: Any) -> None:
+        # Lightning calls this before it clips, so the norm is the raw one.
+        gradients = [p.grad for p in pl_module.parameters() if p.grad is not None]
+        if not gradients:
+            return
+        norm = float(torch.nn.utils.get_total_norm(gradients))
+        if not math.isfinite(norm):
+            self._stop(trainer, f"non-finite gradient norm ({norm})")
+        self.last_finite_norm = norm
+
+    def _stop(self, trainer: Any, what: str) -> None:
+        last = "none yet" if self.last_finite_norm is None else f"{self.last_finite_norm:.4g}"
+        raise NonFiniteError(
+            f"{what} at epoch {trainer.current_epoch}, step {trainer.global_step} (last finite "
+            f"gradient norm: {last}); training stopped, earlier checkpoints kept; {HINT}"
+        )
