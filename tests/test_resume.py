@@ -24,7 +24,7 @@ RUN = [
 ]
 
 
-def kill_after_first_checkpoint(run_dir: Path) -> None:
+def kill_in_third_epoch(run_dir: Path) -> None:
     process = subprocess.Popen(
         [sys.executable, "-m", "seqlab.train", *RUN, f"hydra.run.dir={run_dir}"],
         cwd=REPO_ROOT,
@@ -35,7 +35,11 @@ def kill_after_first_checkpoint(run_dir: Path) -> None:
     deadline = time.monotonic() + 600
     while not last.exists() and process.poll() is None and time.monotonic() < deadline:
         time.sleep(0.02)
-    time.sleep(0.3)  # into the second epoch
+    # wait for the second epoch's rewrite (last.ckpt follows every epoch, not just the best)
+    first_write = last.stat().st_mtime_ns
+    while last.stat().st_mtime_ns == first_write and process.poll() is None:
+        time.sleep(0.02)
+    time.sleep(0.3)  # into the third epoch
     os.kill(process.pid, signal.SIGKILL)
     process.wait()
     assert last.exists(), "the run never wrote last.ckpt"
@@ -47,7 +51,7 @@ def test_resume_after_sigkill_reproduces_the_uninterrupted_run(tmp_path):
     assert full.returncode == 0, full.stderr[-3000:]
 
     runs = tmp_path / "runs"
-    kill_after_first_checkpoint(runs / "killed")
+    kill_in_third_epoch(runs / "killed")
     resumed = run_cli("seqlab.train", *RUN, "resume=auto", f"hydra.run.dir={runs}/restart")
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert f"resuming {runs / 'killed'}" in resumed.stdout

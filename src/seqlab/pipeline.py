@@ -12,7 +12,7 @@ import lightning as L
 from lightning.pytorch.callbacks import Callback, EarlyStopping, RichProgressBar
 from lightning.pytorch.loggers import Logger
 
-from seqlab.callbacks.checkpoint import TieBreakingCheckpoint
+from seqlab.callbacks.checkpoint import BestAndLastCheckpoint
 from seqlab.callbacks.finite import NonFiniteGuard
 from seqlab.callbacks.rng import RngStateCheckpoint
 from seqlab.console import print_metrics_table
@@ -116,8 +116,8 @@ def _trainer(
         ) from None
 
 
-def _checkpoint_callback(cfg: dict, run_dir: Path) -> TieBreakingCheckpoint:
-    return TieBreakingCheckpoint(
+def _checkpoint_callback(cfg: dict, run_dir: Path) -> BestAndLastCheckpoint:
+    return BestAndLastCheckpoint(
         dirpath=run_dir / "checkpoints",
         monitor=cfg["monitor"],
         mode=cfg["mode"],

@@ -1,4 +1,7 @@
-"""Best-checkpoint selection that breaks ties.
+"""Checkpointing: the best epoch with ties broken, and last.ckpt after every epoch.
+
+Lightning's ModelCheckpoint rewrites last.ckpt only when it saves a new best checkpoint, so after
+the best epoch a crash would lose every later epoch; here last.ckpt follows every validation.
 
 Small validation sets (GunPoint keeps 10 series) make F1 or accuracy saturate: many epochs reach
 val/f1 = 1.0, and Lightning's ModelCheckpoint keeps the first of them, often an undertrained
@@ -12,7 +15,7 @@ import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
 
 
-class TieBreakingCheckpoint(ModelCheckpoint):
+class BestAndLastCheckpoint(ModelCheckpoint):
     def __init__(
         self,
         *args: Any,
@@ -49,6 +52,22 @@ class TieBreakingCheckpoint(ModelCheckpoint):
         super()._update_best_and_save(current, trainer, monitor_candidates)
         if self.tie_breaker is not None:
             self.best_tie_value = float(monitor_candidates[self.tie_breaker])
+
+    # Lightning saves either at validation end or at train-epoch end; follow the same choice.
+    def on_validation_end(self, trainer: Any, pl_module: Any) -> None:
+        super().on_validation_end(trainer, pl_module)
+        if not self._should_save_on_train_epoch_end(trainer):
+            self._save_last_if_not_saved(trainer)
+
+    def on_train_epoch_end(self, trainer: Any, pl_module: Any) -> None:
+        super().on_train_epoch_end(trainer, pl_module)
+        if self._should_save_on_train_epoch_end(trainer):
+            self._save_last_if_not_saved(trainer)
+
+    def _save_last_if_not_saved(self, trainer: Any) -> None:
+        # _should_skip_saving_checkpoint is True once anything was saved at this global step.
+        if self.save_last and not self._should_skip_saving_checkpoint(trainer):
+            self._save_last_checkpoint(trainer, self._monitor_candidates(trainer))
 
     def state_dict(self) -> dict[str, Any]:
         return {**super().state_dict(), "best_tie_value": self.best_tie_value}
