@@ -3,6 +3,7 @@
 import json
 
 import pytest
+import torch
 
 from seqlab.metrics import METRIC_NAMES
 from seqlab.pipeline import evaluate, train
@@ -41,7 +42,8 @@ def test_each_model_trains_and_writes_metrics(model, tmp_path):
         for k in written
         if not k.endswith("loss") and not k.endswith("loss_best")
     )
-    assert (tmp_path / "checkpoints" / "last.ckpt").is_file()
+    last = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=True)
+    assert last["epoch"] == 2  # rewritten after every one of the three epochs
     assert (tmp_path / "csv" / "metrics.csv").is_file()
 
 
