@@ -12,6 +12,8 @@ import lightning as L
 from lightning.pytorch.callbacks import Callback, EarlyStopping, RichProgressBar
 
 from seqlab.callbacks.checkpoint import TieBreakingCheckpoint
+from seqlab.callbacks.plots import TestPlots
+from seqlab.callbacks.pruning import pruning_callbacks
 from seqlab.console import print_metrics_table
 from seqlab.data import build_datamodule
 from seqlab.errors import SeqlabError
@@ -19,6 +21,7 @@ from seqlab.loggers import build_loggers, finish_wandb
 from seqlab.models.classifier import SequenceClassifier, load_classifier
 
 METRICS_FILE = "metrics.json"
+PLOTS_DIR = "plots"
 
 
 def train(config: dict[str, Any]) -> dict[str, float]:
@@ -35,7 +38,13 @@ def train(config: dict[str, Any]) -> dict[str, float]:
     )
     checkpoint = _checkpoint_callback(config["callbacks"]["checkpoint"], run_dir)
     try:
-        callbacks = [checkpoint, *_other_callbacks(config["callbacks"])]
+        callbacks = [
+            checkpoint,
+            *_other_callbacks(config["callbacks"]),
+            TestPlots(run_dir / PLOTS_DIR, datamodule.meta.class_names),
+            # A search trial (hydra_plugins/seqlab_optuna_sweeper) prunes through this one.
+            *pruning_callbacks(),
+        ]
         trainer = _trainer({**config, "meta": module.hparams.meta}, run_dir, callbacks)
         trainer.fit(module, datamodule=datamodule, ckpt_path=config["ckpt_path"])
         best_val = {
@@ -67,7 +76,8 @@ def evaluate(config: dict[str, Any]) -> dict[str, float]:
             "trained on"
         )
     try:
-        trainer = _trainer(config, run_dir, callbacks=[])
+        plots = TestPlots(run_dir / PLOTS_DIR, module.hparams.meta["class_names"])
+        trainer = _trainer(config, run_dir, callbacks=[plots])
         tested = trainer.test(module, datamodule=datamodule, verbose=False)
         metrics = _floats(tested[0])
         _write_metrics(run_dir, metrics, trainer)
