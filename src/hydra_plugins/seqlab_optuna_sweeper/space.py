@@ -41,6 +41,17 @@ def to_overrides(values: dict[str, Any]) -> list[str]:
     ]
 
 
+def suggest(trial: Any, key: str, dist: Any) -> Any:
+    """Draw the trial's value through the public suggest API (so samplers see a normal trial)."""
+    from optuna.distributions import CategoricalDistribution, IntDistribution
+
+    if isinstance(dist, CategoricalDistribution):
+        return trial.suggest_categorical(key, dist.choices)
+    if isinstance(dist, IntDistribution):
+        return trial.suggest_int(key, dist.low, dist.high, step=dist.step, log=dist.log)
+    return trial.suggest_float(key, dist.low, dist.high, step=dist.step, log=dist.log)
+
+
 def sample_values(space: dict[str, Any]) -> dict[str, Any]:
     """One value per parameter (its low end or first choice), to check the space composes."""
     return {

@@ -1,4 +1,4 @@
-"""An Optuna search as a Hydra sweeper: ask a trial, launch its job, tell the result.
+"""An Optuna search as a Hydra sweeper: each trial draws its values, launches its job, reports.
 
 Why not hydra-optuna-sweeper: its stable release needs optuna<3 (no pruning with Lightning 2,
 sqlite only with SQLAlchemy<2), and it never hands the trial to the job, so no job can prune.
@@ -32,6 +32,10 @@ from seqlab.schema import TrainConfig, validate
 
 log = logging.getLogger(__name__)
 RESULTS_FILE = "optimization_results.yaml"
+
+
+class TrialFailed(Exception):
+    """A trial's job raised or gave no finite metric: Optuna records it FAIL and goes on."""
 
 
 class SeqlabOptunaSweeper(Sweeper):
@@ -97,18 +101,20 @@ class SeqlabOptunaSweeper(Sweeper):
             f"Optuna study {self.study_name!r}: {len(study.trials)} trials stored, "
             f"running {max(remaining, 0)} more; metric {self.metric} ({self.direction})"
         )
-        returns = []
-        for _ in range(remaining):
-            trial = study.ask(space)
-            overrides = fixed + search_space.to_overrides(trial.params)
-            job, state, value = self._run_trial(trial, overrides)
-            study.tell(trial, value, state=state)
-            if job is not None:
-                returns.append(job)
+        returns: list[JobReturn] = []
+
+        def objective(trial: Any) -> float:
+            values = {key: search_space.suggest(trial, key, d) for key, d in space.items()}
+            return self._run_trial(trial, fixed + search_space.to_overrides(values), returns)
+
+        # optimize (not a bare ask/tell loop) so that samplers may stop the study themselves
+        # (grid and brute-force samplers do once they have tried everything).
+        study.optimize(objective, n_trials=max(remaining, 0), catch=(TrialFailed,))
         self._write_results(study)
         return returns
 
-    def _run_trial(self, trial: Any, overrides: list[str]) -> tuple[JobReturn | None, Any, Any]:
+    def _run_trial(self, trial: Any, overrides: list[str], returns: list[JobReturn]) -> float:
+        """The job's metric, or TrialPruned / TrialFailed (recorded, and the search goes on)."""
         from optuna import TrialPruned
         from optuna.trial import TrialState
 
@@ -116,20 +122,14 @@ class SeqlabOptunaSweeper(Sweeper):
             try:
                 (job,) = self.launcher.launch([overrides], initial_job_idx=trial.number)
             except SystemExit:  # a seqlab error inside the job, already reported on stderr
-                log.warning(f"trial {trial.number} failed: the job exited")
-                return None, TrialState.FAIL, None
-        if job.status == JobStatus.COMPLETED:
-            value = _metric(job._return_value, self.metric)
-            if value is not None and math.isfinite(value):
-                return job, TrialState.COMPLETE, value
-            log.warning(f"trial {trial.number} failed: {self.metric} = {value}")
-            return job, TrialState.FAIL, None
-        error = job._return_value
-        if isinstance(error, TrialPruned):
-            log.info(f"trial {trial.number} pruned: {error}")
-            return job, TrialState.PRUNED, None
-        log.warning(f"trial {trial.number} failed: {type(error).__name__}: {error}")
-        return job, TrialState.FAIL, None
+                raise TrialFailed("the job exited with a seqlab error") from None
+        returns.append(job)
+        state, value, why = outcome(job, self.metric)
+        if state == TrialState.PRUNED:
+            raise TrialPruned(why)
+        if state == TrialState.FAIL:
+            raise TrialFailed(why)
+        return value
 
     def _check_space(self, space: dict[str, Any], fixed: list[str]) -> None:
         """Compose one trial's config per parameter before the search starts, so a typo in a
@@ -165,6 +165,22 @@ class SeqlabOptunaSweeper(Sweeper):
             )
         OmegaConf.save(OmegaConf.create(results), self.sweep_dir / RESULTS_FILE)
         log.info(f"Optuna results: {results}")
+
+
+def outcome(job: JobReturn, metric: str) -> tuple[Any, float | None, str]:
+    """The trial state and value a finished job gives, and why when it is not COMPLETE."""
+    from optuna import TrialPruned
+    from optuna.trial import TrialState
+
+    if job.status == JobStatus.COMPLETED:
+        value = _metric(job._return_value, metric)
+        if value is not None and math.isfinite(value):
+            return TrialState.COMPLETE, value, ""
+        return TrialState.FAIL, None, f"{metric} = {value}"
+    error = job._return_value
+    if isinstance(error, TrialPruned):
+        return TrialState.PRUNED, None, str(error)
+    return TrialState.FAIL, None, f"{type(error).__name__}: {error}"
 
 
 def _metric(returned: Any, name: str) -> float | None:
