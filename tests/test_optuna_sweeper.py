@@ -2,15 +2,17 @@
 outcomes, and tiny real searches that create the sqlite study, resume it, record a failing
 trial while going on, and prune."""
 
+import json
 import math
 
 import optuna
 import pytest
+import yaml
 from hydra.core.utils import JobReturn, JobStatus
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 from optuna.trial import TrialState
 
-from conftest import run_cli
+from conftest import REPO_ROOT, compose_train, run_cli
 from hydra_plugins.seqlab_optuna_sweeper import space
 from hydra_plugins.seqlab_optuna_sweeper.sweeper import outcome
 from seqlab.errors import SeqlabError
@@ -126,8 +128,6 @@ def test_search_stores_the_study_in_sqlite_and_goes_on_after_a_failed_trial(sear
     failed = next(t for t in first_two if t.state == TrialState.FAIL)
     assert set(stamps) == {str(done.number)}  # the failed job wrote no metrics
     assert (sweep / str(failed.number) / ".hydra" / "overrides.yaml").is_file()
-    import json
-
     metrics = json.loads((sweep / str(done.number) / "metrics.json").read_text())
     assert done.value == pytest.approx(metrics["val/f1_best"])
 
@@ -164,3 +164,19 @@ def test_unknown_search_space_parameter_stops_before_any_trial(tmp_path):
     assert len(lines) == 1 and "unknown search-space parameter" in lines[0], result.stderr
     assert "model.hiden_size" in lines[0]
     assert not (tmp_path / "sweep" / "optuna.db").exists()
+
+
+@pytest.mark.parametrize("name", ["mlp_optuna", "lstm_optuna"])
+def test_hparams_search_configs_compose_with_a_sample_of_their_space(name):
+    path = REPO_ROOT / "conf" / "hparams_search" / f"{name}.yaml"
+    sweeper = yaml.safe_load(path.read_text())["hydra"]["sweeper"]
+    assert sweeper["metric"] == "val/f1_best" and sweeper["direction"] == "maximize"
+    found, fixed = space.parse(sweeper["params"], [])
+    assert set(found) == set(sweeper["params"]) and not fixed
+    sample = space.sample_values(found)
+    config = compose_train([f"hparams_search={name}", *space.to_overrides(sample)])
+    assert config["experiment_name"] == name
+    for key, value in sample.items():
+        section, _, leaf = key.partition(".")
+        expected = yaml.safe_load(value) if isinstance(value, str) else value
+        assert config[section][leaf] == expected
