@@ -1,6 +1,7 @@
 """The command line end to end: seqlab-train with offline W&B read back by W&B's own CLI,
 seqlab-eval, bad checkpoints, and an installed wheel that finds its configs anywhere."""
 
+import csv
 import json
 import os
 import subprocess
@@ -69,6 +70,26 @@ def test_offline_wandb_run_holds_the_logged_test_f1(trained_run):
     assert config["model.cell"] == "gru"  # resolved, flat hyperparameters
     assert config["data.split_seed"] == 42
     assert config["meta.num_classes"] == 2
+
+
+def test_test_plots_are_pngs_in_the_run_dir_and_wandb_charts(trained_run):
+    run_dir, _ = trained_run
+    for name in ("roc_curve.png", "pr_curve.png", "confusion_matrix.png"):
+        assert (run_dir / "plots" / name).read_bytes()[:4] == b"\x89PNG"
+    summary = json.loads(wandb_inspect(run_dir, "--summary"))["summary"]
+    for chart in ("test/roc_curve_table", "test/pr_curve_table", "test/confusion_matrix_table"):
+        assert summary[chart]["_type"] == "table-file"
+
+
+def test_wandb_summaries_hold_the_best_epoch(trained_run):
+    """define_metric: val/f1 and val/auroc keep their max, val/loss its min, over epochs."""
+    run_dir, _ = trained_run
+    summary = json.loads(wandb_inspect(run_dir, "--summary"))["summary"]
+    history = list(csv.DictReader((run_dir / "csv" / "metrics.csv").open()))
+    for name, best in (("val/f1", max), ("val/auroc", max), ("val/loss", min)):
+        values = [float(row[name]) for row in history if row.get(name)]
+        goal = "max" if best is max else "min"
+        assert summary[name][goal] == pytest.approx(best(values), abs=1e-6)
 
 
 def test_offline_wandb_run_carries_group_job_type_and_tags(trained_run):
@@ -221,3 +242,6 @@ def test_multirun_gives_one_wandb_run_and_run_dir_per_job(tmp_path):
         job_dir = tmp_path / "sweep" / job
         assert (job_dir / "metrics.json").is_file()
         assert len(list((job_dir / "wandb").glob("offline-run-*"))) == 1
+        records = [json.loads(line) for line in wandb_inspect(job_dir).splitlines() if line]
+        run = next(r["run"] for r in records if r.get("type") == "run")
+        assert run["run_group"] == "sweep"  # every job of a sweep: the sweep dir's name

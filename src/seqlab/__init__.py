@@ -2,7 +2,10 @@
 
 from pathlib import Path
 
+from seqlab import resolvers
+
 __version__ = "0.1.0"
+resolvers.register()
 
 
 def config_dir() -> str:

@@ -6,6 +6,10 @@ from typing import Any
 
 from lightning.pytorch.loggers import CSVLogger, Logger, WandbLogger
 
+# W&B run tables show a metric's summary; by default that is the last epoch's value. These make
+# it the best epoch's, so runs sort by what they reached (the summary reads e.g. val/f1.max).
+WANDB_SUMMARIES = {"val/f1": "max", "val/auroc": "max", "val/loss": "min"}
+
 
 def flatten(config: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     """{'model': {'cell': 'lstm'}} -> {'model.cell': 'lstm'}: the form W&B tables filter on."""
@@ -31,20 +35,24 @@ def build_loggers(
         if wandb_cfg["offline"]:
             # Offline runs must never reach for the network, even if a key or URL is set.
             os.environ["WANDB_MODE"] = "offline"
-        loggers.append(
-            WandbLogger(
-                save_dir=str(run_dir),
-                offline=wandb_cfg["offline"],
-                project=wandb_cfg["project"],
-                entity=wandb_cfg["entity"],
-                group=wandb_cfg["group"],
-                job_type=wandb_cfg["job_type"],
-                tags=list(wandb_cfg["tags"]),
-                name=run_dir.name,
-                id=wandb_id,
-                resume="allow" if wandb_id else None,
-            )
+        wandb_logger = WandbLogger(
+            save_dir=str(run_dir),
+            offline=wandb_cfg["offline"],
+            project=wandb_cfg["project"],
+            entity=wandb_cfg["entity"],
+            group=wandb_cfg["group"],
+            job_type=wandb_cfg["job_type"],
+            tags=list(wandb_cfg["tags"]),
+            name=run_dir.name,
+            id=wandb_id,
+            resume="allow" if wandb_id else None,
         )
+        for name, summary in WANDB_SUMMARIES.items():
+            # Same x axis as Lightning gives every metric (it defines "*" this way).
+            wandb_logger.experiment.define_metric(
+                name, step_metric="trainer/global_step", summary=summary
+            )
+        loggers.append(wandb_logger)
     for logger in loggers:
         logger.log_hyperparams(flatten(config))
     return loggers

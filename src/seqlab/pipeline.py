@@ -14,6 +14,8 @@ from lightning.pytorch.loggers import Logger
 
 from seqlab.callbacks.checkpoint import BestAndLastCheckpoint
 from seqlab.callbacks.finite import NonFiniteGuard
+from seqlab.callbacks.plots import TestPlots
+from seqlab.callbacks.pruning import pruning_callbacks
 from seqlab.callbacks.rng import RngStateCheckpoint
 from seqlab.console import print_metrics_table
 from seqlab.data import build_datamodule
@@ -23,6 +25,7 @@ from seqlab.models.classifier import SequenceClassifier, load_classifier
 from seqlab.resume import resume_point
 
 METRICS_FILE = "metrics.json"
+PLOTS_DIR = "plots"
 
 
 def train(config: dict[str, Any]) -> dict[str, float]:
@@ -49,6 +52,9 @@ def train(config: dict[str, Any]) -> dict[str, float]:
             RngStateCheckpoint(),
             NonFiniteGuard(),
             *_other_callbacks(config["callbacks"]),
+            TestPlots(run_dir / PLOTS_DIR, datamodule.meta.class_names),
+            # A search trial (hydra_plugins/seqlab_optuna_sweeper) prunes through this one.
+            *pruning_callbacks(),
         ]
         logged = {**config, "meta": module.hparams.meta}
         loggers = build_loggers(config["logger"], run_dir, logged, wandb_id=resume.wandb_id)
@@ -83,8 +89,9 @@ def evaluate(config: dict[str, Any]) -> dict[str, float]:
             "trained on"
         )
     try:
+        plots = TestPlots(run_dir / PLOTS_DIR, module.hparams.meta["class_names"])
         loggers = build_loggers(config["logger"], run_dir, config)
-        trainer = _trainer(config["trainer"], run_dir, [], loggers)
+        trainer = _trainer(config["trainer"], run_dir, [plots], loggers)
         run = trainer.validate if config["split"] == "val" else trainer.test
         metrics = _floats(run(module, datamodule=datamodule, verbose=False)[0])
         _write_metrics(run_dir, metrics, trainer)

@@ -14,7 +14,7 @@ from seqlab.schema import TrainConfig, validate
 
 
 @hydra.main(version_base="1.3", config_path=config_dir(), config_name="train")
-def main(cfg: DictConfig) -> float | None:
+def main(cfg: DictConfig) -> dict[str, float]:
     try:
         config = validate(cfg, TrainConfig)
         if config["print_config"] and is_launching_process():
@@ -28,8 +28,8 @@ def main(cfg: DictConfig) -> float | None:
             metrics = train(config)
     except SeqlabError as error:
         exit_with(error)
-    # Returned for Hydra sweepers that optimise a metric.
-    return metrics.get(f"{config['callbacks']['checkpoint']['monitor']}_best")
+    # Returned for sweepers: the Optuna sweeper optimises the key its config names.
+    return metrics
 
 
 if __name__ == "__main__":

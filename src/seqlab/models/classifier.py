@@ -61,7 +61,8 @@ class SequenceClassifier(L.LightningModule):
         steps = self.inputs(batch.inputs, batch.categories)
         return self.head(self.encoder(steps, batch.lengths))
 
-    def _step(self, batch: Batch, split: str) -> torch.Tensor:
+    def _step(self, batch: Batch, split: str) -> tuple[torch.Tensor, torch.Tensor]:
+        """Update the split's metrics; return the loss and the class probabilities."""
         logits = self(batch)
         loss = self.loss_fn(logits, batch.labels)
         probabilities = logits.detach().softmax(dim=-1)
@@ -69,16 +70,18 @@ class SequenceClassifier(L.LightningModule):
             metric_inputs(probabilities, self.average), batch.labels
         )
         self.split_losses[f"{split}_"].update(loss.detach(), weight=len(batch))
-        return loss
+        return loss, probabilities
 
     def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
-        return self._step(batch, "train")
+        return self._step(batch, "train")[0]
 
     def validation_step(self, batch: Batch, batch_idx: int) -> None:
         self._step(batch, "val")
 
-    def test_step(self, batch: Batch, batch_idx: int) -> None:
-        self._step(batch, "test")
+    def test_step(self, batch: Batch, batch_idx: int) -> dict[str, torch.Tensor]:
+        """Returned for callbacks that need every test prediction (callbacks/plots.py)."""
+        _, probabilities = self._step(batch, "test")
+        return {"probabilities": probabilities, "labels": batch.labels}
 
     def on_train_epoch_end(self) -> None:
         self._log_epoch("train")
