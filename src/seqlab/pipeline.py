@@ -12,6 +12,7 @@ import lightning as L
 from lightning.pytorch.callbacks import Callback, EarlyStopping, RichProgressBar
 
 from seqlab.callbacks.checkpoint import TieBreakingCheckpoint
+from seqlab.callbacks.gradients import GradientDiagnostics
 from seqlab.console import print_metrics_table
 from seqlab.data import build_datamodule
 from seqlab.errors import SeqlabError
@@ -35,7 +36,7 @@ def train(config: dict[str, Any]) -> dict[str, float]:
     )
     checkpoint = _checkpoint_callback(config["callbacks"]["checkpoint"], run_dir)
     try:
-        callbacks = [checkpoint, *_other_callbacks(config["callbacks"])]
+        callbacks = [checkpoint, *_other_callbacks(config["callbacks"], run_dir)]
         trainer = _trainer({**config, "meta": module.hparams.meta}, run_dir, callbacks)
         trainer.fit(module, datamodule=datamodule, ckpt_path=config["ckpt_path"])
         best_val = {
@@ -103,7 +104,7 @@ def _checkpoint_callback(cfg: dict, run_dir: Path) -> TieBreakingCheckpoint:
     )
 
 
-def _other_callbacks(cfg: dict) -> list[Callback]:
+def _other_callbacks(cfg: dict, run_dir: Path) -> list[Callback]:
     callbacks: list[Callback] = []
     if cfg["early_stopping"]["enabled"]:
         callbacks.append(
@@ -115,6 +116,9 @@ def _other_callbacks(cfg: dict) -> list[Callback]:
         )
     if cfg["progress_bar"]:
         callbacks.append(RichProgressBar())
+    gradients = dict(cfg["gradients"])
+    if gradients.pop("enabled"):
+        callbacks.append(GradientDiagnostics(run_dir=run_dir, **gradients))
     return callbacks
 
 

@@ -167,10 +167,21 @@ class EarlyStoppingConfig:
 
 
 @dataclass
+class GradientsConfig:
+    enabled: bool = MISSING  # recurrent models only; an MLP says so once and skips
+    every_n_steps: int = MISSING  # log norms and ||dL/dh_t|| every this many optimizer steps
+    hidden_states: bool = MISSING  # ||dL/dh_t|| (a step-by-step forward on logged steps)
+    jump_factor: float = MISSING  # warn when the global norm exceeds this x its running median
+    median_window: int = MISSING  # steps in that running median
+    plots: bool = MISSING  # PNGs in <run dir>/gradients/ at the end of training
+
+
+@dataclass
 class CallbacksConfig:
     checkpoint: CheckpointConfig = MISSING
     early_stopping: EarlyStoppingConfig = MISSING
     progress_bar: bool = MISSING
+    gradients: GradientsConfig = MISSING
 
 
 @dataclass
