@@ -41,6 +41,26 @@ class UCRDataConfig:
     split_seed: int = MISSING
 
 
+class MemoryTask(Enum):
+    adding = "adding"
+    first_symbol = "first_symbol"
+
+
+@dataclass
+class MemoryDataConfig:
+    kind: str = MISSING
+    task: MemoryTask = MISSING
+    length: int = MISSING  # T, steps per sequence (2 or more)
+    noise: float = MISSING  # adding: std of value noise; first_symbol: distractor probability
+    num_classes: int = MISSING
+    num_train: int = MISSING
+    num_val: int = MISSING
+    num_test: int = MISSING
+    batch_size: int = MISSING
+    num_workers: int = MISSING
+    seed: int = MISSING
+
+
 class Activation(Enum):
     relu = "relu"
     tanh = "tanh"
@@ -219,7 +239,7 @@ class EvalConfig:
     print_config: bool = MISSING
 
 
-DATA_SCHEMAS: dict[str, type] = {"ucr": UCRDataConfig}
+DATA_SCHEMAS: dict[str, type] = {"ucr": UCRDataConfig, "memory": MemoryDataConfig}
 MODEL_SCHEMAS: dict[str, type] = {"mlp": MLPConfig, "recurrent": RecurrentConfig}
 
 
