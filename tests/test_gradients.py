@@ -102,10 +102,7 @@ def reference_hidden_grads(
             suffix, last = rnn(x[:, t + 1 :], initial)
             outputs.append(suffix)
             final = (last[0] if is_lstm else last)[-1]
-        if encoder.pooling == "last":
-            pooled = final
-        else:
-            pooled = torch.cat(outputs, dim=1).mean(dim=1)
+        pooled = final if encoder.pooling == "last" else torch.cat(outputs, dim=1).mean(dim=1)
         loss = F.cross_entropy(head(pooled), labels, reduction="sum")
         (grad,) = torch.autograd.grad(loss, h)
         norms.append(grad[-1].norm(dim=-1))
