@@ -82,6 +82,25 @@ def test_group_norms_match_torch_on_a_tiny_model():
     assert len(norms) == 8 + 3  # 8 recurrent groups, embeddings, head, global
 
 
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_a_logged_step_trains_exactly_as_the_fused_kernel(cell):
+    """The step-by-step forward of a logged step gives the fused kernel's outputs and parameter
+    gradients (two layers, both directions, padding): training is unchanged."""
+    encoder = classifier(recurrent(cell, layers=2, bidirectional=True, pooling="mean")).encoder
+    x, lengths = torch.randn(3, 7, encoder.rnn.input_size), torch.tensor([7, 2, 5])
+    results = []
+    for record in (False, True):
+        encoder.record_hidden_states = record
+        outputs = encoder(x, lengths)
+        results.append((outputs, torch.autograd.grad(outputs.square().sum(), encoder.parameters())))
+    (fused, fused_grads), (unrolled, unrolled_grads) = results
+    assert torch.allclose(fused, unrolled, atol=1e-6)
+    for a, b in zip(fused_grads, unrolled_grads, strict=True):
+        assert torch.allclose(a, b, atol=1e-5)
+    assert set(encoder.hidden_states) == {"l0", "l0_reverse", "l1", "l1_reverse"}
+    assert not encoder.record_hidden_states  # opt-in for one forward only
+
+
 def reference_hidden_grads(
     encoder: RecurrentEncoder, head: torch.nn.Module, x: torch.Tensor, labels: torch.Tensor
 ) -> torch.Tensor:
