@@ -1,5 +1,6 @@
-"""Cost of the gradient diagnostics: training time with callbacks.gradients on (its defaults)
-versus off, on experiment=gunpoint_lstm; plus the cost of one logged step against a plain one.
+"""Cost of the gradient diagnostics: training time with callbacks.gradients on (its defaults),
+on without the end-of-training PNGs, and off, on experiment=gunpoint_lstm; plus the cost of one
+logged step against a plain one.
 
     PYTHONPATH=src python benchmarks/gradients_overhead.py [--repeats 3] [--epochs 150]
 
@@ -24,11 +25,19 @@ from seqlab.schema import TrainConfig, validate
 RESULTS = Path(__file__).parent / "results" / "gradients_overhead.json"
 
 
-def config(enabled: bool, epochs: int, output_dir: str) -> dict:
+CONDITIONS = {  # name -> (callbacks.gradients.enabled, callbacks.gradients.plots)
+    "off": (False, True),
+    "on": (True, True),
+    "on, plots=false": (True, False),
+}
+
+
+def config(enabled: bool, epochs: int, output_dir: str, plots: bool = True) -> dict:
     overrides = [
         "experiment=gunpoint_lstm",
         f"trainer.max_epochs={epochs}",
         f"callbacks.gradients.enabled={str(enabled).lower()}",
+        f"callbacks.gradients.plots={str(plots).lower()}",
         "callbacks.progress_bar=false",
         "print_config=false",
         "trainer.enable_model_summary=false",
@@ -38,11 +47,12 @@ def config(enabled: bool, epochs: int, output_dir: str) -> dict:
         return validate(compose("train", overrides=overrides), TrainConfig)
 
 
-def time_training(enabled: bool, epochs: int) -> float:
+def time_training(condition: str, epochs: int) -> float:
     from seqlab.pipeline import train
 
+    enabled, plots = CONDITIONS[condition]
     with tempfile.TemporaryDirectory() as folder:
-        cfg = config(enabled, epochs, folder)
+        cfg = config(enabled, epochs, folder, plots)
         start = time.perf_counter()
         train(cfg)
         return time.perf_counter() - start
@@ -78,10 +88,10 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=150)
     args = parser.parse_args()
     os.environ.setdefault("WANDB_MODE", "offline")
-    runs: dict[str, list[float]] = {"off": [], "on": []}
+    runs: dict[str, list[float]] = {name: [] for name in CONDITIONS}
     for _ in range(args.repeats):
-        for name in ("off", "on"):
-            runs[name].append(time_training(name == "on", args.epochs))
+        for name in CONDITIONS:
+            runs[name].append(time_training(name, args.epochs))
     medians = {name: statistics.median(values) for name, values in runs.items()}
     steps = time_steps()
     result = {
@@ -91,16 +101,19 @@ def main() -> None:
         "torch_threads": torch.get_num_threads(),
         "runs_s": runs,
         "median_s": medians,
-        "overhead_pct": 100 * (medians["on"] / medians["off"] - 1),
+        "overhead_pct": {
+            name: 100 * (medians[name] / medians["off"] - 1) for name in CONDITIONS if name != "off"
+        },
         **steps,
     }
     RESULTS.parent.mkdir(exist_ok=True)
     RESULTS.write_text(json.dumps(result, indent=2) + "\n")
     print(f"| callbacks.gradients | median train() s over {args.repeats} | runs |")
     print("|---|---|---|")
-    for name in ("off", "on"):
+    for name in CONDITIONS:
         print(f"| {name} | {medians[name]:.1f} | {', '.join(f'{v:.1f}' for v in runs[name])} |")
-    print(f"overhead: {result['overhead_pct']:+.1f}%")
+    for name, value in result["overhead_pct"].items():
+        print(f"overhead ({name}): {value:+.1f}%")
     print(
         f"one forward+backward on a GunPoint batch: fused {steps['fused_ms']:.1f} ms, logged step "
         f"{steps['logged_ms']:.1f} ms"
