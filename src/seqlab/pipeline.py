@@ -14,6 +14,7 @@ from lightning.pytorch.loggers import Logger
 
 from seqlab.callbacks.checkpoint import BestAndLastCheckpoint
 from seqlab.callbacks.finite import NonFiniteGuard
+from seqlab.callbacks.gradients import GradientDiagnostics
 from seqlab.callbacks.plots import TestPlots
 from seqlab.callbacks.pruning import pruning_callbacks
 from seqlab.callbacks.rng import RngStateCheckpoint
@@ -51,7 +52,7 @@ def train(config: dict[str, Any]) -> dict[str, float]:
             checkpoint,
             RngStateCheckpoint(),
             NonFiniteGuard(),
-            *_other_callbacks(config["callbacks"]),
+            *_other_callbacks(config["callbacks"], run_dir),
             TestPlots(run_dir / PLOTS_DIR, datamodule.meta.class_names),
             # A search trial (hydra_plugins/seqlab_optuna_sweeper) prunes through this one.
             *pruning_callbacks(),
@@ -135,7 +136,7 @@ def _checkpoint_callback(cfg: dict, run_dir: Path) -> BestAndLastCheckpoint:
     )
 
 
-def _other_callbacks(cfg: dict) -> list[Callback]:
+def _other_callbacks(cfg: dict, run_dir: Path) -> list[Callback]:
     callbacks: list[Callback] = []
     if cfg["early_stopping"]["enabled"]:
         callbacks.append(
@@ -147,6 +148,9 @@ def _other_callbacks(cfg: dict) -> list[Callback]:
         )
     if cfg["progress_bar"]:
         callbacks.append(RichProgressBar())
+    gradients = dict(cfg["gradients"])
+    if gradients.pop("enabled"):
+        callbacks.append(GradientDiagnostics(run_dir=run_dir, **gradients))
     return callbacks
 
 

@@ -41,6 +41,26 @@ class UCRDataConfig:
     split_seed: int = MISSING
 
 
+class MemoryTask(Enum):
+    adding = "adding"
+    first_symbol = "first_symbol"
+
+
+@dataclass
+class MemoryDataConfig:
+    kind: str = MISSING
+    task: MemoryTask = MISSING
+    length: int = MISSING  # T, steps per sequence (2 or more)
+    noise: float = MISSING  # adding: std of value noise; first_symbol: distractor probability
+    num_classes: int = MISSING
+    num_train: int = MISSING
+    num_val: int = MISSING
+    num_test: int = MISSING
+    batch_size: int = MISSING
+    num_workers: int = MISSING
+    seed: int = MISSING
+
+
 class Activation(Enum):
     relu = "relu"
     tanh = "tanh"
@@ -167,10 +187,21 @@ class EarlyStoppingConfig:
 
 
 @dataclass
+class GradientsConfig:
+    enabled: bool = MISSING  # recurrent models only; an MLP says so once and skips
+    every_n_steps: int = MISSING  # log norms and ||dL/dh_t|| every this many optimizer steps
+    hidden_states: bool = MISSING  # ||dL/dh_t|| (a step-by-step forward on logged steps)
+    jump_factor: float = MISSING  # warn when the global norm exceeds this x its running median
+    median_window: int = MISSING  # steps in that running median
+    plots: bool = MISSING  # PNGs in <run dir>/gradients/ at the end of training
+
+
+@dataclass
 class CallbacksConfig:
     checkpoint: CheckpointConfig = MISSING
     early_stopping: EarlyStoppingConfig = MISSING
     progress_bar: bool = MISSING
+    gradients: GradientsConfig = MISSING
 
 
 @dataclass
@@ -215,7 +246,7 @@ class EvalConfig:
     print_config: bool = MISSING
 
 
-DATA_SCHEMAS: dict[str, type] = {"ucr": UCRDataConfig}
+DATA_SCHEMAS: dict[str, type] = {"ucr": UCRDataConfig, "memory": MemoryDataConfig}
 MODEL_SCHEMAS: dict[str, type] = {"mlp": MLPConfig, "recurrent": RecurrentConfig}
 
 

@@ -9,4 +9,8 @@ def build_datamodule(data_cfg: dict) -> SequenceDataModule:
         from seqlab.data.timeseries import UCRDataModule
 
         return UCRDataModule(**data_cfg)
+    if kind == "memory":
+        from seqlab.data.memory import MemoryDataModule
+
+        return MemoryDataModule(**data_cfg)
     raise ValueError(f"unknown data kind {kind!r}")

@@ -2,6 +2,10 @@
 
 Batches with padding are packed, so a padded step never reaches the recurrence in either
 direction; batches without padding skip packing (same numbers, less overhead).
+
+Gradient diagnostics set `record_hidden_states` for one training step: that step's forward then
+runs step by step (models/unrolled.py) so the total dL/dh_t can be read after its backward from
+`hidden_states`; every other forward uses the fused kernel.
 """
 
 import torch
@@ -9,6 +13,7 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from seqlab.models.pooling import masked_pool
+from seqlab.models.unrolled import HiddenStates, unrolled_forward
 
 CELLS = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
 
@@ -36,10 +41,15 @@ class RecurrentEncoder(nn.Module):
         self.pooling = pooling
         self.directions = 2 if bidirectional else 1
         self.output_dim = hidden_size * self.directions
+        self.record_hidden_states = False  # opt-in for the next forward with autograd on
+        self.hidden_states: HiddenStates = {}
 
     def forward(self, inputs: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         max_length = inputs.shape[1]
-        if bool((lengths == max_length).all()):
+        if self.record_hidden_states and torch.is_grad_enabled():
+            self.record_hidden_states = False
+            outputs, hidden, self.hidden_states = unrolled_forward(self.rnn, inputs, lengths)
+        elif bool((lengths == max_length).all()):
             outputs, hidden = self.rnn(inputs)
         else:
             packed = pack_padded_sequence(

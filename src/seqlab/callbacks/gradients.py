@@ -1,0 +1,252 @@
+"""Vanishing and exploding gradients, seen in the run itself.
+
+Every `every_n_steps` optimizer steps this logs (as `grad_norm/...` through every Lightning
+logger, so CSV and W&B both get them):
+- the gradient norm of each parameter group: input-to-hidden (`ih_l{k}[_reverse]`) and
+  hidden-to-hidden (`hh_l{k}[_reverse]`) weights with their biases, `embeddings`, `head`, and the
+  global norm before (`global`) and after (`global_clipped`) Lightning's gradient clipping;
+- ||dL/dh_t|| for every layer and direction (`dh_l{k}[_reverse]`): the norm of the total BPTT
+  gradient w.r.t. each hidden state, averaged over the real (unpadded) sequences of the batch,
+  and `dh_first_over_last_*`: its value at the step a direction reads first over the step it reads
+  last (well below 1: vanishing; above 1: exploding). See docs/gradients.md for the maths.
+W&B also gets the curve over t for the latest logged step and all logged curves together; at the
+end of training the run dir gets gradients/gradients.json and PNG plots.
+
+Every step it also compares the global norm with the median of the last `median_window` steps
+and warns when it jumps by more than `jump_factor` (an exploding step).
+"""
+
+import json
+import logging
+import re
+import statistics
+from collections import deque
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import torch
+from lightning.pytorch.callbacks import Callback
+from lightning.pytorch.loggers import WandbLogger
+
+from seqlab.errors import SeqlabError
+from seqlab.models.pooling import time_mask
+from seqlab.models.recurrent import RecurrentEncoder
+
+log = logging.getLogger(__name__)
+PREFIX = "grad_norm/"
+RESULTS_FILE = "gradients.json"
+_RNN_PARAMETER = re.compile(r"encoder\.rnn\.(?:weight|bias)_(ih|hh)_(l\d+(?:_reverse)?)")
+_MIN_HISTORY = 5  # global norms needed before a jump can be judged against their median
+
+
+def parameter_group(name: str) -> str:
+    """`encoder.rnn.weight_hh_l1_reverse` -> `hh_l1_reverse`; embeddings, head, other modules."""
+    match = _RNN_PARAMETER.fullmatch(name)
+    if match:
+        return f"{match[1]}_{match[2]}"
+    if name.startswith("inputs.embeddings."):
+        return "embeddings"
+    return name.split(".")[0]
+
+
+def group_norms(module: torch.nn.Module) -> dict[str, float]:
+    """L2 norm of the gradients of each parameter group and of all of them (`global`)."""
+    squares: dict[str, torch.Tensor] = {}
+    for name, parameter in module.named_parameters():
+        if parameter.grad is not None:
+            group = parameter_group(name)
+            square = parameter.grad.detach().float().pow(2).sum()
+            squares[group] = squares.get(group, 0.0) + square
+    norms = {group: float(total.sqrt()) for group, total in squares.items()}
+    norms["global"] = float(sum(squares.values(), torch.tensor(0.0)).sqrt())
+    return norms
+
+
+def global_norm(module: torch.nn.Module) -> float:
+    grads = [p.grad.detach().float() for p in module.parameters() if p.grad is not None]
+    return float(torch.linalg.vector_norm(torch.stack([g.norm() for g in grads]))) if grads else 0.0
+
+
+def hidden_gradient_curves(
+    states: dict[str, list[torch.Tensor]], lengths: torch.Tensor
+) -> tuple[dict[str, list[float]], dict[str, float]]:
+    """Mean over the batch of ||dL/dh_t|| per step t (padded steps excluded), per layer and
+    direction, and the ratio first-read step / last-read step averaged over sequences."""
+    curves, ratios = {}, {}
+    for name, hs in states.items():
+        grads = torch.stack([_grad_or_zero(h) for h in hs], dim=1)  # (batch, time, hidden)
+        norms = grads.norm(dim=-1)
+        real = time_mask(lengths, norms.shape[1]).to(norms.dtype)
+        counts = real.sum(dim=0)
+        curve = (norms * real).sum(dim=0) / counts.clamp(min=1)
+        # Steps no sequence in this batch reaches have no value (NaN, a gap in the plot).
+        curves[name] = curve.masked_fill(counts == 0, float("nan")).tolist()
+        rows = torch.arange(len(lengths))
+        first_step, last_step = torch.zeros_like(lengths), lengths - 1
+        if name.endswith("_reverse"):  # the reverse direction reads t = T-1 first
+            first_step, last_step = last_step, first_step
+        first = norms[rows, first_step].mean()
+        last = norms[rows, last_step].mean()
+        ratios[name] = float(first / last) if last > 0 else float("nan")
+    return curves, ratios
+
+
+def _grad_or_zero(h: torch.Tensor) -> torch.Tensor:
+    return h.grad.detach() if h.grad is not None else torch.zeros_like(h)
+
+
+class GradientDiagnostics(Callback):
+    def __init__(
+        self,
+        run_dir: Path,
+        every_n_steps: int,
+        hidden_states: bool,
+        jump_factor: float,
+        median_window: int,
+        plots: bool,
+    ):
+        if every_n_steps < 1:
+            raise SeqlabError(f"callbacks.gradients.every_n_steps={every_n_steps}; use 1 or more")
+        if jump_factor <= 1:
+            raise SeqlabError(
+                f"callbacks.gradients.jump_factor={jump_factor}; a jump factor must exceed 1"
+            )
+        if median_window < _MIN_HISTORY:
+            raise SeqlabError(
+                f"callbacks.gradients.median_window={median_window}; use {_MIN_HISTORY} or more"
+            )
+        self.run_dir = Path(run_dir)
+        self.every_n_steps, self.hidden_states = every_n_steps, hidden_states
+        self.jump_factor, self.plots = jump_factor, plots
+        self.recent: deque[float] = deque(maxlen=median_window)
+        self.encoder: RecurrentEncoder | None = None
+        self.due = False
+        self.lengths: torch.Tensor | None = None
+        self.history: dict[str, Any] = {"steps": [], "norms": [], "hidden": [], "ratios": []}
+
+    def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
+        encoder = getattr(pl_module, "encoder", None)
+        if isinstance(encoder, RecurrentEncoder):
+            self.encoder = encoder
+        elif stage == "fit":
+            log.warning(
+                "gradient diagnostics need a recurrent model; %s has no recurrent layer, so "
+                "they are skipped (set callbacks.gradients.enabled=false to silence this)",
+                type(encoder).__name__,
+            )
+
+    def on_train_batch_start(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, batch: Any, batch_idx: int
+    ) -> None:
+        if self.encoder is None:
+            return
+        self.due = trainer.global_step % self.every_n_steps == 0
+        if self.due and self.hidden_states:
+            self.encoder.record_hidden_states = True
+            self.lengths = batch.lengths
+
+    def on_before_optimizer_step(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, optimizer: Any
+    ) -> None:
+        """Runs after backward and before Lightning clips the gradients."""
+        if self.encoder is None:
+            return
+        if not self.due:
+            self.check_jump(trainer.global_step, global_norm(pl_module))
+            return
+        norms = group_norms(pl_module)
+        self.check_jump(trainer.global_step, norms["global"])
+        self.pending = {"norms": norms, "hidden": {}, "ratios": {}}
+        if self.encoder.hidden_states:
+            curves, ratios = hidden_gradient_curves(self.encoder.hidden_states, self.lengths)
+            self.encoder.hidden_states = {}  # frees the graph's saved states
+            self.pending.update(hidden=curves, ratios=ratios)
+
+    def on_train_batch_end(
+        self,
+        trainer: L.Trainer,
+        pl_module: L.LightningModule,
+        outputs: Any,
+        batch: Any,
+        batch_idx: int,
+    ) -> None:
+        """The optimizer has stepped; the gradients it used (clipped, if asked) are still there."""
+        if self.encoder is None or not self.due:
+            return
+        self.due = False
+        step = trainer.global_step - 1  # Lightning has already counted this optimizer step
+        pending = self.pending
+        pending["norms"]["global_clipped"] = global_norm(pl_module)
+        self.history["steps"].append(step)
+        for key in ("norms", "hidden", "ratios"):
+            self.history[key].append(pending[key])
+        scalars = {f"{PREFIX}{name}": value for name, value in pending["norms"].items()}
+        scalars.update(
+            {f"{PREFIX}dh_first_over_last_{name}": r for name, r in pending["ratios"].items()}
+        )
+        for logger in trainer.loggers:
+            logger.log_metrics(scalars, step=step)
+        if pending["hidden"]:
+            self._log_wandb_curves(trainer, step)
+
+    def check_jump(self, step: int, norm: float) -> bool:
+        """Warn when `norm` exceeds jump_factor times the median of the recent global norms."""
+        jumped = False
+        if len(self.recent) >= _MIN_HISTORY:
+            median = statistics.median(self.recent)
+            if median > 0 and norm > self.jump_factor * median:
+                jumped = True
+                log.warning(
+                    "step %d: the global gradient norm %.4g is %.1fx its running median %.4g "
+                    "(an exploding step; consider trainer.gradient_clip_val or a lower lr)",
+                    step,
+                    norm,
+                    norm / median,
+                    median,
+                )
+        self.recent.append(norm)
+        return jumped
+
+    def _log_wandb_curves(self, trainer: L.Trainer, step: int) -> None:
+        wandb_loggers = [lg for lg in trainer.loggers if isinstance(lg, WandbLogger)]
+        if not wandb_loggers:
+            return
+        import wandb
+
+        charts = {}
+        steps, curves = self.history["steps"], self.history["hidden"]
+        shown = _evenly_spaced(len(steps), 12)
+        for name, latest in curves[-1].items():
+            table = wandb.Table(
+                data=[[t + 1, v] for t, v in enumerate(latest)], columns=["t", "dL/dh_t"]
+            )
+            charts[f"{PREFIX}dh_{name}"] = wandb.plot.line(
+                table, "t", "dL/dh_t", title=f"||dL/dh_t|| {name}, step {step}"
+            )
+            charts[f"{PREFIX}dh_{name}_evolution"] = wandb.plot.line_series(
+                xs=list(range(1, len(latest) + 1)),
+                ys=[curves[i][name] for i in shown],
+                keys=[f"step {steps[i]}" for i in shown],
+                title=f"||dL/dh_t|| {name} over training",
+                xname="t",
+            )
+        for logger in wandb_loggers:
+            logger.experiment.log(charts)
+
+    def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if self.encoder is None or not trainer.is_global_zero or not self.history["steps"]:
+            return
+        folder = self.run_dir / "gradients"
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / RESULTS_FILE).write_text(json.dumps(self.history) + "\n")
+        if self.plots:
+            from seqlab.callbacks.gradient_plots import save_plots
+
+            save_plots(self.history, folder)
+
+
+def _evenly_spaced(count: int, most: int) -> list[int]:
+    if count <= most:
+        return list(range(count))
+    return sorted({round(i * (count - 1) / (most - 1)) for i in range(most)})

@@ -1,0 +1,140 @@
+"""Synthetic long-range memory tasks (`data=memory`): generated from the seed, no files.
+
+- `adding`: the adding problem of Hochreiter & Schmidhuber (1997), in the form of Le et al.
+  (2015): two float channels per step, a value drawn from U(0, 1) and a marker that is 1 at
+  exactly two steps (one in each half of the sequence) and 0 elsewhere. The regression target, the
+  sum of the two marked values, is cut into `num_classes` equally likely bins (2: is the sum above
+  1?) so the usual classification metrics apply. `noise` is the standard deviation of Gaussian
+  noise added to the value channel at unmarked steps (the label only depends on marked values).
+- `first_symbol`: remember the first symbol (in the spirit of Bengio et al. 1994's latch
+  problem): the first step holds one of `num_classes` symbols, the class; every later step is a
+  blank, or with probability `noise` a random distractor symbol. Symbols arrive as categorical
+  ids, so the model embeds them.
+
+The information sits at the start (the adding problem's first marker is somewhere in the first
+half) and the answer is read at the end, so the gradient has to cross up to T steps.
+"""
+
+import numpy as np
+import torch
+
+from seqlab.data.base import SequenceDataModule
+from seqlab.data.batch import PAD_ID, SequenceDataset
+from seqlab.data.meta import DataMeta
+from seqlab.errors import SeqlabError
+
+TASKS = ("adding", "first_symbol")
+SPLITS = ("train", "val", "test")
+BLANK_ID = PAD_ID + 1  # first_symbol: ids BLANK_ID + 1 .. BLANK_ID + num_classes are symbols
+
+
+class MemoryDataModule(SequenceDataModule):
+    def __init__(
+        self,
+        task: str,
+        length: int,
+        noise: float,
+        num_classes: int,
+        num_train: int,
+        num_val: int,
+        num_test: int,
+        batch_size: int,
+        num_workers: int = 0,
+        seed: int = 0,
+        kind: str = "memory",
+    ):
+        super().__init__(batch_size=batch_size, num_workers=num_workers)
+        _check(task, length, noise, num_classes, (num_train, num_val, num_test))
+        self.task, self.length, self.noise, self.num_classes = task, length, noise, num_classes
+        self.sizes = dict(zip(SPLITS, (num_train, num_val, num_test), strict=True))
+        self.seed = seed
+
+    def build_splits(self) -> tuple[dict[str, SequenceDataset], DataMeta]:
+        generate = adding_problem if self.task == "adding" else first_symbol
+        splits = {}
+        for index, split in enumerate(SPLITS):
+            # One independent stream per split: the test set never changes with num_train.
+            rng = np.random.default_rng([self.seed, index])
+            inputs, categories, labels = generate(
+                rng, self.sizes[split], self.length, self.noise, self.num_classes
+            )
+            lengths = torch.full((len(labels),), self.length, dtype=torch.long)
+            splits[split] = SequenceDataset(
+                _tensor(inputs), _tensor(categories), lengths, torch.from_numpy(labels)
+            )
+        if self.task == "adding":
+            meta = DataMeta(
+                num_features=2,
+                num_classes=self.num_classes,
+                class_names=tuple(f"sum_bin{i}" for i in range(self.num_classes)),
+                max_length=self.length,
+            )
+        else:
+            meta = DataMeta(
+                num_features=0,
+                num_classes=self.num_classes,
+                class_names=tuple(f"symbol{i}" for i in range(self.num_classes)),
+                max_length=self.length,
+                category_sizes=(BLANK_ID + 1 + self.num_classes,),
+                category_names=("symbol",),
+            )
+        return splits, meta
+
+
+def adding_problem(
+    rng: np.random.Generator, count: int, length: int, noise: float, num_classes: int
+) -> tuple[np.ndarray, None, np.ndarray]:
+    values = rng.uniform(0.0, 1.0, size=(count, length)).astype(np.float32)
+    half = length // 2
+    rows = np.arange(count)
+    first = rng.integers(0, half, size=count)
+    second = rng.integers(half, length, size=count)
+    markers = np.zeros((count, length), dtype=np.float32)
+    markers[rows, first] = markers[rows, second] = 1.0
+    total = values[rows, first] + values[rows, second]
+    if noise > 0:
+        jitter = rng.normal(0.0, noise, size=values.shape).astype(np.float32)
+        values = values + jitter * (1.0 - markers)
+    labels = np.searchsorted(sum_quantiles(num_classes), total, side="right")
+    return np.stack([values, markers], axis=-1), None, labels.astype(np.int64)
+
+
+def sum_quantiles(num_classes: int) -> np.ndarray:
+    """Inner bin edges that make the sum of two U(0, 1) values (triangular on [0, 2]) fall into
+    each of `num_classes` bins with equal probability: 2 classes -> [1.0]."""
+    q = np.arange(1, num_classes) / num_classes
+    return np.where(q <= 0.5, np.sqrt(2 * q), 2 - np.sqrt(2 * (1 - q)))
+
+
+def first_symbol(
+    rng: np.random.Generator, count: int, length: int, noise: float, num_classes: int
+) -> tuple[None, np.ndarray, np.ndarray]:
+    labels = rng.integers(0, num_classes, size=count)
+    symbols = BLANK_ID + 1 + rng.integers(0, num_classes, size=(count, length))
+    distract = rng.uniform(size=(count, length)) < noise
+    ids = np.where(distract, symbols, BLANK_ID)
+    ids[:, 0] = BLANK_ID + 1 + labels
+    return None, ids[..., None].astype(np.int64), labels.astype(np.int64)
+
+
+def _tensor(array: np.ndarray | None) -> torch.Tensor | None:
+    return None if array is None else torch.from_numpy(array)
+
+
+def _check(task: str, length: int, noise: float, num_classes: int, sizes: tuple) -> None:
+    if task not in TASKS:
+        raise SeqlabError(f"data.task={task!r} is unknown; use one of {list(TASKS)}")
+    if length < 2:
+        raise SeqlabError(
+            f"data.length={length}: a memory task needs at least 2 steps (information early, "
+            "answer at the end); set data.length=2 or more"
+        )
+    if num_classes < 2:
+        raise SeqlabError(f"data.num_classes={num_classes}; a classifier needs 2 or more")
+    if noise < 0 or (task == "first_symbol" and noise > 1):
+        allowed = "a probability in [0, 1]" if task == "first_symbol" else "0 or more"
+        raise SeqlabError(f"data.noise={noise}: for task={task} it must be {allowed}")
+    if min(sizes) < 1:
+        raise SeqlabError(
+            f"data.num_train/num_val/num_test={list(sizes)}; each split needs 1 sample or more"
+        )

@@ -1,0 +1,120 @@
+"""data=memory: determinism per seed, labels that follow the task's definition, T < 2 refused;
+and the memory-sweep report read back from job folders."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from seqlab.data import build_datamodule
+from seqlab.data.memory import BLANK_ID, MemoryDataModule, sum_quantiles
+from seqlab.errors import SeqlabError
+from seqlab.memory_report import write_report
+
+from conftest import compose_train, run_cli
+
+
+def memory(task: str, seed: int = 0, **options) -> MemoryDataModule:
+    settings = dict(
+        length=20, noise=0.0, num_classes=2, num_train=400, num_val=50, num_test=60, batch_size=8
+    )
+    module = MemoryDataModule(task, seed=seed, **{**settings, **options})
+    module.setup("fit")
+    return module
+
+
+@pytest.mark.parametrize("task", ["adding", "first_symbol"])
+def test_the_same_seed_gives_the_same_data_and_another_seed_other_data(task):
+    first, again, other = memory(task, 3), memory(task, 3), memory(task, 4)
+    for split in ("train", "val", "test"):
+        a, b, c = first.splits[split], again.splits[split], other.splits[split]
+        for name in ("inputs", "categories", "labels"):
+            assert torch.equal(getattr(a, name), getattr(b, name))
+        assert not torch.equal(a.inputs, c.inputs) or not torch.equal(a.categories, c.categories)
+    # the test split does not move when the training set grows
+    bigger = memory(task, 3, num_train=800)
+    assert torch.equal(bigger.splits["test"].labels, first.splits["test"].labels)
+
+
+def test_adding_labels_are_the_bin_of_the_sum_of_the_two_marked_values():
+    data = memory("adding", num_classes=4, noise=0.3).splits["train"]
+    values, markers = data.inputs[..., 0], data.inputs[..., 1]
+    assert torch.equal(markers.sum(dim=1), torch.full((400,), 2.0))
+    first, second = (markers[:, :10] == 1).any(dim=1), (markers[:, 10:] == 1).any(dim=1)
+    assert first.all() and second.all()  # one marker in each half
+    total = (values * markers).sum(dim=1).numpy()
+    edges = sum_quantiles(4)
+    assert np.array_equal(data.labels.numpy(), np.digitize(total, edges))
+    assert sum_quantiles(2).tolist() == [1.0]
+    counts = np.bincount(data.labels.numpy(), minlength=4)
+    assert counts.min() > 70  # four equally likely bins: 100 each expected
+    # noise touches unmarked values only, so some fall outside [0, 1]
+    assert (values < 0).any() and (values[markers == 1] >= 0).all()
+
+
+def test_first_symbol_labels_are_the_first_id_and_noise_is_the_distractor_rate():
+    module = memory("first_symbol", num_classes=5, noise=0.25, length=40)
+    data = module.splits["train"]
+    ids = data.categories[..., 0]
+    assert torch.equal(data.labels, ids[:, 0] - BLANK_ID - 1)
+    later = ids[:, 1:]
+    assert ((later == BLANK_ID) | ((later > BLANK_ID) & (later <= BLANK_ID + 5))).all()
+    assert (later != BLANK_ID).float().mean().item() == pytest.approx(0.25, abs=0.02)
+    assert module.meta.category_sizes == (BLANK_ID + 1 + 5,)
+    assert module.meta.num_features == 0 and data.inputs.shape == (400, 40, 0)
+
+
+@pytest.mark.parametrize(
+    "options,message",
+    [
+        ({"length": 1}, r"data.length=1: a memory task needs at least 2 steps"),
+        ({"num_classes": 1}, r"data.num_classes=1"),
+        ({"noise": 1.5, "task": "first_symbol"}, r"data.noise=1.5: .* probability"),
+    ],
+)
+def test_bad_memory_settings_are_refused(options, message):
+    settings = {"task": "adding", **options}
+    with pytest.raises(SeqlabError, match=message):
+        memory(**settings)
+
+
+def test_memory_config_composes_and_builds():
+    config = compose_train(["data=memory", "data.length=5", "data.num_train=10"])
+    module = build_datamodule(config["data"])
+    module.setup("fit")
+    assert module.meta.max_length == 5 and len(module.splits["train"]) == 10
+
+
+@pytest.mark.slow
+def test_t_below_two_fails_on_the_command_line_with_one_line(tmp_path):
+    result = run_cli("seqlab.train", "data=memory", "data.length=1", f"hydra.run.dir={tmp_path}")
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert lines[-1].startswith("seqlab: error: data.length=1:")
+    assert not (tmp_path / "metrics.json").exists()
+
+
+def test_the_sweep_report_tabulates_each_job(tmp_path):
+    jobs = [("rnn", 10, 0.9, 1e-3), ("rnn", 50, 0.3, 1e-9), ("lstm", 10, 1.0, 1e-2)]
+    for index, (cell, length, acc, ratio) in enumerate(jobs):
+        job = tmp_path / str(index)
+        (job / ".hydra").mkdir(parents=True)
+        (job / ".hydra" / "config.yaml").write_text(
+            f"model: {{cell: {cell}, num_layers: 1}}\ndata: {{length: {length}, num_classes: 4}}\n"
+        )
+        (job / "metrics.json").write_text(json.dumps({"test/acc": acc}))
+        (job / "gradients").mkdir()
+        history = {
+            "steps": [0],
+            "hidden": [{"l0": [ratio] + [1.0] * (length - 1)}],
+            "ratios": [{"l0": ratio}],
+        }
+        (job / "gradients" / "gradients.json").write_text(json.dumps(history))
+    written = write_report(tmp_path)
+    report = (tmp_path / "memory_report.md").read_text()
+    assert "| rnn | 0.900 | 0.300 |" in report
+    assert "| lstm | 1.000 |  |" in report  # lstm at T=50 did not run
+    assert "| rnn | 1.00e-03 | 1.00e-09 |" in report
+    assert "chance 0.250" in report
+    assert all(path.stat().st_size > 0 for path in written)
