@@ -12,11 +12,12 @@ import lightning as L
 from lightning.pytorch.callbacks import Callback, EarlyStopping, RichProgressBar
 
 from seqlab.callbacks.checkpoint import TieBreakingCheckpoint
-from seqlab.console import print_metrics_table
+from seqlab.console import print_metrics_table, print_parameter_table
 from seqlab.data import build_datamodule
 from seqlab.errors import SeqlabError
 from seqlab.loggers import build_loggers, finish_wandb
 from seqlab.models.classifier import SequenceClassifier, load_classifier
+from seqlab.models.summary import layer_parameters
 
 METRICS_FILE = "metrics.json"
 
@@ -37,6 +38,8 @@ def train(config: dict[str, Any]) -> dict[str, float]:
     try:
         callbacks = [checkpoint, *_other_callbacks(config["callbacks"])]
         trainer = _trainer({**config, "meta": module.hparams.meta}, run_dir, callbacks)
+        if trainer.is_global_zero and config["trainer"].get("enable_model_summary", True):
+            print_parameter_table(layer_parameters(module))
         trainer.fit(module, datamodule=datamodule, ckpt_path=config["ckpt_path"])
         best_val = {
             k: float(v)
