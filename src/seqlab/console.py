@@ -30,3 +30,14 @@ def print_metrics_table(metrics: dict[str, float], title: str) -> None:
     for name, value in metrics.items():
         table.add_row(name, f"{value:.4f}")
     console.print(table)
+
+
+def print_parameter_table(rows: list[tuple[str, str, int]]) -> None:
+    table = Table(title="parameters (exact, trainable)")
+    table.add_column("layer")
+    table.add_column("type")
+    table.add_column("params", justify="right")
+    for name, kind, count in rows:
+        table.add_row(name, kind, f"{count:,}")
+    table.add_row("total", "", f"{sum(count for _, _, count in rows):,}")
+    console.print(table)

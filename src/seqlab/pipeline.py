@@ -18,11 +18,12 @@ from seqlab.callbacks.gradients import GradientDiagnostics
 from seqlab.callbacks.plots import TestPlots
 from seqlab.callbacks.pruning import pruning_callbacks
 from seqlab.callbacks.rng import RngStateCheckpoint
-from seqlab.console import print_metrics_table
+from seqlab.console import print_metrics_table, print_parameter_table
 from seqlab.data import build_datamodule
 from seqlab.errors import SeqlabError
 from seqlab.loggers import build_loggers, finish_wandb
 from seqlab.models.classifier import SequenceClassifier, load_classifier
+from seqlab.models.summary import layer_parameters
 from seqlab.resume import resume_point
 
 METRICS_FILE = "metrics.json"
@@ -60,6 +61,8 @@ def train(config: dict[str, Any]) -> dict[str, float]:
         logged = {**config, "meta": module.hparams.meta}
         loggers = build_loggers(config["logger"], run_dir, logged, wandb_id=resume.wandb_id)
         trainer = _trainer(config["trainer"], run_dir, callbacks, loggers)
+        if trainer.is_global_zero and config["trainer"].get("enable_model_summary", True):
+            print_parameter_table(layer_parameters(module))
         trainer.fit(module, datamodule=datamodule, ckpt_path=resume.ckpt_path)
         best_val = {
             k: float(v)

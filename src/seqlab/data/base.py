@@ -1,7 +1,8 @@
 """What every seqlab data module shares: padded tensors, meta, loaders, exact DDP evaluation.
 
 A data kind (time series, text, events) only reads its source and hands over padded splits;
-batching, trimming and the samplers live here once.
+batching, trimming and the samplers (plain, or length-bucketed with `bucketing=True`) live here
+once.
 """
 
 import lightning as L
@@ -12,13 +13,17 @@ from lightning.pytorch.overrides.distributed import UnrepeatedDistributedSampler
 from torch.utils.data import DataLoader, SequentialSampler
 
 from seqlab.data.batch import SequenceDataset, collate_batch
+from seqlab.data.bucketing import BucketBatchSampler
 from seqlab.data.meta import DataMeta
 
 
-def pad_sequences(series: list[np.ndarray], max_length: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Stack (length, channels) arrays into one zero-padded (n, max_length, channels) tensor."""
+def pad_sequences(
+    series: list[np.ndarray], max_length: int, dtype: type = np.float32
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Stack (length, channels) arrays into one zero-padded (n, max_length, channels) tensor
+    (float features, or int64 ids where 0 is padding)."""
     channels = series[0].shape[1]
-    padded = np.zeros((len(series), max_length, channels), dtype=np.float32)
+    padded = np.zeros((len(series), max_length, channels), dtype=dtype)
     lengths = np.array([len(s) for s in series], dtype=np.int64)
     for row, values in enumerate(series):
         padded[row, : len(values)] = values
@@ -28,10 +33,20 @@ def pad_sequences(series: list[np.ndarray], max_length: int) -> tuple[torch.Tens
 class SequenceDataModule(L.LightningDataModule):
     """Subclasses implement `build_splits` and return train, val and test datasets plus meta."""
 
-    def __init__(self, batch_size: int, num_workers: int):
+    def __init__(
+        self,
+        batch_size: int,
+        num_workers: int,
+        bucketing: bool = False,
+        bucket_batches: int = 50,
+        seed: int = 0,
+    ):
         super().__init__()
         self.batch_size = batch_size
         self.num_workers = num_workers
+        # Length-bucketed batches (data/bucketing.py) for data whose lengths vary a lot; the
+        # seed fixes their order, epoch by epoch, the same on every rank.
+        self.bucketing, self.bucket_batches, self.seed = bucketing, bucket_batches, seed
         self.splits: dict[str, SequenceDataset] | None = None
         self._meta: DataMeta | None = None
 
@@ -60,6 +75,8 @@ class SequenceDataModule(L.LightningDataModule):
 
     def _loader(self, split: str, shuffle: bool) -> DataLoader:
         dataset = self.splits[split]
+        if self.bucketing:
+            return self._bucketed_loader(dataset, shuffle)
         sampler = None
         if not shuffle and dist.is_available() and dist.is_initialized():
             # Lightning's default DistributedSampler pads the last rank with repeated samples,
@@ -70,6 +87,28 @@ class SequenceDataModule(L.LightningDataModule):
             batch_size=self.batch_size,
             shuffle=shuffle if sampler is None else None,
             sampler=sampler,
+            collate_fn=collate_batch,
+            num_workers=self.num_workers,
+            persistent_workers=self.num_workers > 0,
+        )
+
+    def _bucketed_loader(self, dataset: SequenceDataset, shuffle: bool) -> DataLoader:
+        """Batches of similar lengths; each rank gets its own disjoint share (also for
+        evaluation, where every sample is seen exactly once)."""
+        distributed = dist.is_available() and dist.is_initialized()
+        sampler = BucketBatchSampler(
+            dataset.lengths,
+            batch_size=self.batch_size,
+            shuffle=shuffle,
+            seed=self.seed,
+            bucket_batches=self.bucket_batches,
+            num_replicas=dist.get_world_size() if distributed else 1,
+            rank=dist.get_rank() if distributed else 0,
+        )
+        return DataLoader(
+            dataset,
+            sampler=sampler,
+            batch_size=None,  # the sampler yields whole batches of indices
             collate_fn=collate_batch,
             num_workers=self.num_workers,
             persistent_workers=self.num_workers > 0,

@@ -51,8 +51,10 @@ class SequenceDataset(Dataset):
     def __len__(self) -> int:
         return len(self.labels)
 
-    def __getitem__(self, index: int) -> Batch:
-        return self.__getitems__([index])
+    def __getitem__(self, index: int | list[int]) -> Batch:
+        # A sampler that yields whole batches (data/bucketing.py, with batch_size=None) hands
+        # over a list of indices.
+        return self.__getitems__(index if isinstance(index, list) else [index])
 
     def __getitems__(self, indices: list[int]) -> Batch:
         # torch's DataLoader calls this with the sampler's whole batch of indices.

@@ -17,6 +17,10 @@ class DataMeta:
     # padding (0) and unknown included. Empty for purely numeric series.
     category_sizes: tuple[int, ...] = ()
     category_names: tuple[str, ...] = ()
+    # Special ids of the categorical columns: padding is always 0 (batch.PAD_ID); token data
+    # also reserves an id for values never seen in training.
+    padding_id: int = 0
+    unknown_id: int | None = None
 
     def to_dict(self) -> dict:
         values = asdict(self)

@@ -12,6 +12,7 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
+from seqlab.errors import SeqlabError
 from seqlab.models.pooling import masked_pool
 from seqlab.models.unrolled import HiddenStates, unrolled_forward
 
@@ -28,6 +29,7 @@ class RecurrentEncoder(nn.Module):
         bidirectional: bool,
         dropout: float,
         pooling: str,
+        single_bias: bool = False,
     ):
         super().__init__()
         self.rnn = CELLS[cell](
@@ -38,6 +40,8 @@ class RecurrentEncoder(nn.Module):
             dropout=dropout if num_layers > 1 else 0.0,
             batch_first=True,
         )
+        if single_bias:
+            _drop_hidden_bias(self.rnn, cell)
         self.pooling = pooling
         self.directions = 2 if bidirectional else 1
         self.output_dim = hidden_size * self.directions
@@ -69,3 +73,23 @@ class RecurrentEncoder(nn.Module):
         h_n = hidden[0] if isinstance(hidden, tuple) else hidden  # LSTM returns (h_n, c_n)
         top_layer = h_n[-self.directions :]  # (directions, batch, hidden)
         return top_layer.transpose(0, 1).reshape(h_n.shape[1], -1)
+
+
+def _drop_hidden_bias(rnn: nn.RNNBase, cell: str) -> None:
+    """Replace each hidden-to-hidden bias by a zero buffer: one bias per gate, as in Keras.
+
+    For RNN and LSTM the two torch biases only ever appear as a sum, so one of them is
+    redundant and the model family is unchanged (LSTM(64 -> 128): 98,816 parameters, Keras's
+    count, instead of 99,328). The fused kernel still receives four tensors per layer.
+    """
+    if cell == "gru":
+        # the GRU's hidden bias sits inside the reset gate's product, so it is not redundant;
+        # torch's GRU already equals Keras's default GRU (reset_after=True, two biases)
+        raise SeqlabError(
+            "model.single_bias=true applies to rnn and lstm cells; torch's GRU already has "
+            "Keras's default GRU parameters (reset_after=True), set model.single_bias=false"
+        )
+    for name in [n for n in rnn._parameters if n.startswith("bias_hh")]:
+        bias = rnn._parameters.pop(name)
+        rnn.register_buffer(name, torch.zeros_like(bias.data))
+    rnn._init_flat_weights()  # the kernel's weight list now holds the buffers

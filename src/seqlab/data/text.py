@@ -1,0 +1,323 @@
+"""Text classification (`data=text`, `data=r8`, `data=sst2`, `data=sms_spam`).
+
+read the source -> empty texts (error, or dropped with a count) -> optional top-K classes ->
+carve the missing test/validation splits (stratified, seeded) -> encode labels on the training
+split -> train the tokeniser on the training split only -> token ids per split, cached as Arrow
+files through `datasets` under a fingerprint of everything that shapes them -> padded id tensors.
+
+Token ids travel as the one categorical column of a seqlab Batch (id 0 padding, 1 unknown), so
+every model embeds them through the shared input layer.
+"""
+
+import hashlib
+import json
+import logging
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from seqlab.data import tokenize
+from seqlab.data.base import SequenceDataModule
+from seqlab.data.batch import PAD_ID, SequenceDataset
+from seqlab.data.meta import DataMeta
+from seqlab.data.splits import encode_labels, stratified_split
+from seqlab.data.text_sources import RawText, ReadOptions, read_embedded, read_file, read_hub
+from seqlab.errors import SeqlabError
+
+log = logging.getLogger(__name__)
+
+CACHE_VERSION = 1  # bump when the cached layout or the tokenisation code changes
+SPLITS = ("train", "val", "test")
+
+
+class TextDataModule(SequenceDataModule):
+    def __init__(
+        self,
+        embedded: str | None = "reuters-r8",
+        hf_name: str | None = None,
+        hf_config: str | None = None,
+        offline: bool = False,
+        root: str | None = None,
+        train_file: str | None = None,
+        val_file: str | None = None,
+        test_file: str | None = None,
+        format: str = "auto",
+        text_column: str = "text",
+        label_column: str = "label",
+        encoding: str = "utf-8",
+        decode_errors: str = "strict",
+        empty_text: str = "error",
+        top_classes: int | None = None,
+        positive_class: str | None = None,
+        val_fraction: float = 0.1,
+        test_fraction: float = 0.2,
+        tokenizer: str = "word",
+        vocab_size: int = 20000,
+        min_frequency: int = 1,
+        lowercase: bool = True,
+        max_length: int | None = None,
+        cache_dir: str | None = None,
+        batch_size: int = 64,
+        num_workers: int = 0,
+        bucketing: bool = True,
+        bucket_batches: int = 50,
+        split_seed: int = 0,
+        kind: str = "text",
+    ):
+        super().__init__(batch_size, num_workers, bucketing, bucket_batches, seed=split_seed)
+        self.source = {"embedded": embedded, "hf_name": hf_name, "hf_config": hf_config}
+        self.offline, self.root = offline, root
+        self.files = {"train": train_file, "val": val_file, "test": test_file}
+        self.read_options = ReadOptions(format, text_column, label_column, encoding, decode_errors)
+        self.empty_text, self.top_classes, self.positive_class = (
+            empty_text,
+            top_classes,
+            positive_class,
+        )
+        self.val_fraction, self.test_fraction, self.split_seed = (
+            val_fraction,
+            test_fraction,
+            split_seed,
+        )
+        self.tokenizer_settings = {
+            "kind": tokenizer,
+            "vocab_size": vocab_size,
+            "min_frequency": min_frequency,
+            "lowercase": lowercase,
+            "max_length": max_length,
+        }
+        self.cache_dir = cache_dir
+        self.tokenizer = None
+        self.cache_hit: bool | None = None  # set by setup: were the token ids read from cache?
+
+    def build_splits(self) -> tuple[dict[str, SequenceDataset], DataMeta]:
+        raw = self.read_source()
+        for name, part in raw.items():
+            raw[name] = self._handle_empty(part)
+        if self.top_classes is not None:
+            raw = _keep_top_classes(raw, self.top_classes)
+        raw = self._carve_missing_splits(raw)
+        labels, class_names = self._encode_labels(raw)
+        ids = self._token_ids({name: [t or "" for t in raw[name].texts] for name in SPLITS})
+        max_length = max(max(len(row) for row in rows) for rows in ids.values())
+        splits = {}
+        for name in SPLITS:
+            categories, lengths = _pad_ids(ids[name], max_length)
+            splits[name] = SequenceDataset(
+                None, categories, lengths, torch.from_numpy(labels[name])
+            )
+        meta = DataMeta(
+            num_features=0,
+            num_classes=len(class_names),
+            class_names=class_names,
+            max_length=max_length,
+            category_sizes=(self.tokenizer.get_vocab_size(),),
+            category_names=("tokens",),
+            padding_id=PAD_ID,
+            unknown_id=tokenize.UNK_ID,
+        )
+        return splits, meta
+
+    def read_source(self) -> dict[str, RawText]:
+        hf_name, embedded = self.source["hf_name"], self.source["embedded"]
+        if hf_name and self.files["train"]:
+            raise SeqlabError(
+                f"data.hf_name={hf_name} and data.train_file={self.files['train']} are both "
+                "set; keep one source (set the other to null)"
+            )
+        if hf_name:
+            return read_hub(
+                hf_name,
+                self.source["hf_config"],
+                self.read_options,
+                cache_dir=str(Path(self.cache_dir) / "hf") if self.cache_dir else None,
+                offline=self.offline,
+            )
+        if self.files["train"]:
+            return {
+                name: read_file(self._path(file), self.read_options)
+                for name, file in self.files.items()
+                if file
+            }
+        if any(self.files.values()):
+            raise SeqlabError("data.val_file/test_file are set but not data.train_file; set it")
+        if not embedded:
+            raise SeqlabError(
+                "no text source: set data.hf_name, data.train_file or data.embedded (e.g. data=r8)"
+            )
+        return read_embedded(embedded, self.read_options)
+
+    def _path(self, file: str) -> Path:
+        path = Path(file).expanduser()
+        return path if path.is_absolute() or not self.root else Path(self.root) / path
+
+    def _handle_empty(self, part: RawText) -> RawText:
+        empty = [i for i, text in enumerate(part.texts) if text is None or not text.strip()]
+        if not empty:
+            return part
+        if self.empty_text == "error":
+            raise SeqlabError(
+                f"{part.where(empty[0])}: empty text ({len(empty)} in {part.origin}); fill or "
+                "remove those rows, or set data.empty_text=drop to drop them (counted in the log)"
+            )
+        log.warning("%s: dropped %d row(s) with empty text", part.origin, len(empty))
+        dropped = set(empty)
+        return part.subset([i for i in range(len(part.texts)) if i not in dropped])
+
+    def _carve_missing_splits(self, raw: dict[str, RawText]) -> dict[str, RawText]:
+        """A source without a test split gives `test_fraction` of its data to test, then one
+        without a validation split gives `val_fraction` of the rest to validation; both
+        stratified by class and fixed by split_seed."""
+        for held_out, fraction in (("test", self.test_fraction), ("val", self.val_fraction)):
+            if held_out in raw:
+                continue
+            train = raw["train"]
+            _, codes = np.unique(np.array(train.labels), return_inverse=True)
+            keep, take = stratified_split(codes, fraction, self.split_seed)
+            raw["train"], raw[held_out] = train.subset(list(keep)), train.subset(list(take))
+            log.info(
+                "%s: %d rows held out as %s (fraction %s, seed %d)",
+                train.origin,
+                len(take),
+                held_out,
+                fraction,
+                self.split_seed,
+            )
+        return raw
+
+    def _encode_labels(self, raw: dict[str, RawText]) -> tuple[dict[str, np.ndarray], tuple]:
+        train = np.array(raw["train"].labels)
+        encoded = {}
+        for name in ("val", "test"):
+            encoded["train"], encoded[name], class_names = encode_labels(
+                train, np.array(raw[name].labels), raw["train"].origin, raw[name].origin
+            )
+        if self.positive_class is not None:
+            encoded, class_names = _positive_class_second(encoded, class_names, self.positive_class)
+        return encoded, class_names
+
+    def _token_ids(self, texts: dict[str, list[str]]) -> dict[str, list[np.ndarray]]:
+        """Train (or load) the tokeniser and tokenise each split, through the cache."""
+        settings = {"version": CACHE_VERSION, **self.tokenizer_settings}
+        tokenizer_key = _fingerprint(settings, texts["train"])
+        folder = Path(self.cache_dir) / "text" / tokenizer_key if self.cache_dir else None
+        tokenizer_file = folder / "tokenizer.json" if folder else None
+        if tokenizer_file is not None and tokenizer_file.is_file():
+            from tokenizers import Tokenizer
+
+            self.tokenizer = Tokenizer.from_file(str(tokenizer_file))
+        else:
+            self.tokenizer = tokenize.train_tokenizer(texts["train"], **self.tokenizer_settings)
+            if tokenizer_file is not None:
+                folder.mkdir(parents=True, exist_ok=True)
+                _write_atomically(tokenizer_file, self.tokenizer.to_str())
+        keys = {
+            name: _fingerprint({"tokenizer": tokenizer_key}, rows) for name, rows in texts.items()
+        }
+        arrow_files = {
+            name: folder / f"{name}-{key}.arrow" if folder else None for name, key in keys.items()
+        }
+        self.cache_hit = all(f is not None and f.is_file() for f in arrow_files.values())
+        log.info(
+            "token ids %s %s",
+            "read from the cache in" if self.cache_hit else "computed",
+            folder or "(no cache: data.cache_dir is null)",
+        )
+        ids = {
+            name: _tokenised(rows, self.tokenizer, keys[name], arrow_files[name])
+            for name, rows in texts.items()
+        }
+        for name, rows in ids.items():
+            empty = [i for i, row in enumerate(rows) if len(row) == 0]
+            if empty:
+                # text with no token left (only characters the normaliser removes): one unknown
+                # token keeps the row, so no label is silently lost
+                log.warning("%s: %d text(s) gave no tokens; each is one [UNK]", name, len(empty))
+                for i in empty:
+                    rows[i] = np.array([tokenize.UNK_ID], dtype=np.int64)
+        return ids
+
+
+def _tokenised(
+    texts: list[str], tokenizer, fingerprint: str, arrow_file: Path | None
+) -> list[np.ndarray]:
+    """Token ids per text; with a cache file, `datasets` reads it back instead of tokenising."""
+    import datasets
+    import pyarrow.compute as pc
+
+    datasets.disable_progress_bars()
+    dataset = datasets.Dataset.from_dict({"text": texts})
+    mapped = dataset.map(
+        lambda batch: {"input_ids": tokenize.encode(tokenizer, batch["text"])},
+        batched=True,
+        batch_size=1000,
+        remove_columns=["text"],
+        cache_file_name=str(arrow_file) if arrow_file else None,
+        load_from_cache_file=True,
+        new_fingerprint=fingerprint,
+    )
+    column = mapped.data.column("input_ids").combine_chunks()
+    values = column.flatten().to_numpy(zero_copy_only=False).astype(np.int64)
+    lengths = pc.list_value_length(column).to_numpy(zero_copy_only=False).astype(np.int64)
+    return np.split(values, np.cumsum(lengths)[:-1])
+
+
+def _pad_ids(rows: list[np.ndarray], max_length: int) -> tuple[torch.Tensor, torch.Tensor]:
+    lengths = np.array([len(row) for row in rows], dtype=np.int64)
+    padded = np.full((len(rows), max_length, 1), PAD_ID, dtype=np.int64)
+    row_index = np.repeat(np.arange(len(rows)), lengths)
+    step_index = np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+    padded[row_index, step_index, 0] = np.concatenate(rows) if rows else []
+    return torch.from_numpy(padded), torch.from_numpy(lengths)
+
+
+def _fingerprint(settings: dict, texts: list[str]) -> str:
+    digest = hashlib.sha256(json.dumps(settings, sort_keys=True).encode())
+    for text in texts:
+        digest.update(text.encode("utf-8", errors="surrogatepass"))
+        digest.update(b"\x00")
+    return digest.hexdigest()[:16]
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    # DDP ranks set up at the same time; a rename never leaves a half-written file behind
+    temporary = path.with_suffix(f".{os.getpid()}.tmp")
+    temporary.write_text(text)
+    os.replace(temporary, path)
+
+
+def _keep_top_classes(raw: dict[str, RawText], count: int) -> dict[str, RawText]:
+    """Keep the `count` most frequent training classes (ties by name); drop the other rows of
+    every split, counted in the log."""
+    if count < 2:
+        raise SeqlabError(f"data.top_classes={count}: a classifier needs at least 2 classes")
+    labels, frequencies = np.unique(np.array(raw["train"].labels), return_counts=True)
+    ranked = sorted(zip(labels.tolist(), frequencies.tolist(), strict=True), key=lambda x: -x[1])
+    kept = {label for label, _ in ranked[:count]}
+    for name, part in raw.items():
+        keep = [i for i, label in enumerate(part.labels) if label in kept]
+        if len(keep) < len(part.labels):
+            log.info(
+                "%s: dropped %d row(s) outside the %d most frequent classes",
+                part.origin,
+                len(part.labels) - len(keep),
+                count,
+            )
+        raw[name] = part.subset(keep)
+    return raw
+
+
+def _positive_class_second(
+    encoded: dict[str, np.ndarray], class_names: tuple[str, ...], positive: str
+) -> tuple[dict[str, np.ndarray], tuple[str, ...]]:
+    """Binary metrics score class index 1; put the named positive class there."""
+    if len(class_names) != 2 or positive not in class_names:
+        raise SeqlabError(
+            f"data.positive_class={positive!r} needs two classes including it; the data has "
+            f"{list(class_names)}"
+        )
+    if class_names[1] == positive:
+        return encoded, class_names
+    return {name: 1 - labels for name, labels in encoded.items()}, class_names[::-1]
