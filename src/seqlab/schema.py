@@ -41,6 +41,77 @@ class UCRDataConfig:
     split_seed: int = MISSING
 
 
+class EventFormat(Enum):
+    auto = "auto"  # from the file suffix: .csv, .tsv/.tab, .parquet, otherwise whitespace
+    csv = "csv"
+    tsv = "tsv"
+    whitespace = "whitespace"
+    parquet = "parquet"
+
+
+class DuplicatePolicy(Enum):
+    error = "error"  # stop and name the first duplicate row
+    drop = "drop"  # keep the first of identical rows, log how many were dropped
+    keep = "keep"  # identical rows are separate events (e.g. two equal purchases); log the count
+
+
+class NumericTransform(Enum):
+    log1p = "log1p"  # sign(x) * log(1 + |x|) before scaling: amounts and counts are skewed
+    none = "none"
+
+
+class TimeFeature(Enum):
+    gap = "gap"  # time since the entity's previous event (0 for its first)
+    age = "age"  # time from the event to the cutoff: how long ago, seen from the prediction
+
+
+@dataclass
+class EventColumnsConfig:
+    entity: str = MISSING  # customer or session id: one sequence each
+    time: str = MISSING
+    categorical: list[str] = MISSING  # embedded; rare and unseen values share one id
+    numeric: list[str] = MISSING  # scaled on the training part only
+
+
+@dataclass
+class CutoffConfig:
+    """Where history ends and the label window begins; set exactly one of the two."""
+
+    time: str | None = MISSING  # one date for every entity, e.g. "1997-10-01"
+    events: int | None = MISSING  # each entity's first N events are its history (k)
+
+
+@dataclass
+class EventLabelConfig:
+    # Positive when the entity has at least this many events after the cutoff (in the window).
+    min_events: int = MISSING
+    window: str | None = MISSING  # pandas Timedelta after the cutoff, e.g. "273D"; None: no end
+
+
+@dataclass
+class EventsDataConfig:
+    kind: str = MISSING
+    name: str = MISSING
+    path: str | None = MISSING  # None: CDNOW_master.txt from the lifetimes wheel
+    format: EventFormat = MISSING
+    columns: EventColumnsConfig = MISSING
+    time_format: str = MISSING  # auto | unix (seconds) | a strftime format such as %Y%m%d
+    time_unit: str = MISSING  # unit of gap/age before log1p: s, min, h, D
+    duplicates: DuplicatePolicy = MISSING
+    cutoff: CutoffConfig = MISSING
+    label: EventLabelConfig = MISSING
+    max_length: int = MISSING  # keep each entity's most recent N history events
+    min_count: int = MISSING  # categorical values seen fewer times in training are "rare"
+    numeric_transform: NumericTransform = MISSING
+    time_features: list[TimeFeature] = MISSING
+    top_categories: int = MISSING  # baselines: counts of the K most frequent values per column
+    val_fraction: float = MISSING
+    test_fraction: float = MISSING
+    batch_size: int = MISSING
+    num_workers: int = MISSING
+    split_seed: int = MISSING
+
+
 class Activation(Enum):
     relu = "relu"
     tanh = "tanh"
@@ -208,7 +279,7 @@ class EvalConfig:
     print_config: bool = MISSING
 
 
-DATA_SCHEMAS: dict[str, type] = {"ucr": UCRDataConfig}
+DATA_SCHEMAS: dict[str, type] = {"ucr": UCRDataConfig, "events": EventsDataConfig}
 MODEL_SCHEMAS: dict[str, type] = {"mlp": MLPConfig, "recurrent": RecurrentConfig}
 
 

@@ -15,10 +15,13 @@ from seqlab.data.batch import SequenceDataset, collate_batch
 from seqlab.data.meta import DataMeta
 
 
-def pad_sequences(series: list[np.ndarray], max_length: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Stack (length, channels) arrays into one zero-padded (n, max_length, channels) tensor."""
+def pad_sequences(
+    series: list[np.ndarray], max_length: int, dtype: type = np.float32
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Stack (length, channels) arrays into one zero-padded (n, max_length, channels) tensor;
+    float features by default, or categorical ids (dtype=np.int64, 0 = padding)."""
     channels = series[0].shape[1]
-    padded = np.zeros((len(series), max_length, channels), dtype=np.float32)
+    padded = np.zeros((len(series), max_length, channels), dtype=dtype)
     lengths = np.array([len(s) for s in series], dtype=np.int64)
     for row, values in enumerate(series):
         padded[row, : len(values)] = values
