@@ -12,7 +12,7 @@ PINS := torch==2.13.0 lightning==2.6.6 hydra-core==1.3.8 omegaconf==2.3.1 torchm
 	wandb==0.31.0 datasets==5.2.0 numpy==2.4.6 pandas==3.1.1 scikit-learn==1.9.1 rich==15.0.0 \
 	matplotlib==3.11.2 pytest==9.2.0 ruff==0.17.6 hatchling==1.33.0
 # Embedded datasets: read as data files, never imported, so installed without dependencies.
-DATA_PACKAGES := sktime==1.2.0
+DATA_PACKAGES := sktime==1.2.0 lifetimes==0.11.3
 
 .DEFAULT_GOAL := help
 

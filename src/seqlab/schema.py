@@ -279,6 +279,53 @@ class EvalConfig:
     print_config: bool = MISSING
 
 
+class Baseline(Enum):
+    logreg = "logreg"  # logistic regression on log-scaled, standardised aggregates
+    tree = "tree"  # a single decision tree
+    gboost = "gboost"  # histogram gradient boosting
+
+
+@dataclass
+class LogRegOptions:
+    C: float = MISSING
+    max_iter: int = MISSING
+
+
+@dataclass
+class TreeOptions:
+    max_depth: int = MISSING
+    min_samples_leaf: int = MISSING
+
+
+@dataclass
+class GBoostOptions:
+    max_iter: int = MISSING
+    learning_rate: float = MISSING
+    max_leaf_nodes: int = MISSING
+    min_samples_leaf: int = MISSING
+
+
+@dataclass
+class BaselineModelsConfig:
+    models: list[Baseline] = MISSING
+    logreg: LogRegOptions = MISSING
+    tree: TreeOptions = MISSING
+    gboost: GBoostOptions = MISSING
+
+
+@dataclass
+class BaselinesConfig:
+    task_name: str = MISSING
+    experiment_name: str = MISSING
+    seed: int = MISSING
+    data: Any = MISSING
+    baselines: BaselineModelsConfig = MISSING
+    metrics: MetricsConfig = MISSING
+    logger: LoggerConfig = MISSING
+    paths: PathsConfig = MISSING
+    print_config: bool = MISSING
+
+
 DATA_SCHEMAS: dict[str, type] = {"ucr": UCRDataConfig, "events": EventsDataConfig}
 MODEL_SCHEMAS: dict[str, type] = {"mlp": MLPConfig, "recurrent": RecurrentConfig}
 
