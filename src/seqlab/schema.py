@@ -326,6 +326,22 @@ class BaselinesConfig:
     print_config: bool = MISSING
 
 
+@dataclass
+class CompareConfig:
+    task_name: str = MISSING
+    experiment_name: str = MISSING
+    seed: int = MISSING  # only resolves data.split_seed; each run uses one of `seeds`
+    seeds: list[int] = MISSING
+    models: list[str] = MISSING  # names in conf/model/
+    baselines: list[Baseline] = MISSING
+    train: dict[str, Any] = MISSING  # merged into every network's train config
+    data: Any = MISSING
+    metrics: MetricsConfig = MISSING
+    logger: LoggerConfig = MISSING
+    paths: PathsConfig = MISSING
+    print_config: bool = MISSING
+
+
 DATA_SCHEMAS: dict[str, type] = {"ucr": UCRDataConfig, "events": EventsDataConfig}
 MODEL_SCHEMAS: dict[str, type] = {"mlp": MLPConfig, "recurrent": RecurrentConfig}
 
