@@ -115,7 +115,7 @@ def events_config(path, **changes) -> dict:
     config = {
         "kind": "events",
         "name": "synthetic",
-        "path": str(path),
+        "path": None if path is None else str(path),
         "format": "auto",
         "columns": {
             "entity": "customer",
