@@ -298,3 +298,18 @@ def test_per_entity_cutoff_uses_the_first_k_events(tmp_path, shared_datasets):
         module.history.labels.tolist() == expected.sort_index(key=lambda s: s.astype(str)).tolist()
     )
     assert all(int(d.lengths.min()) == int(d.lengths.max()) == 3 for d in module.splits.values())
+
+
+def test_padding_back_to_back_sequences_equals_padding_each():
+    from seqlab.data.base import pad_flat, pad_sequences
+
+    rng = np.random.default_rng(0)
+    series = [rng.normal(size=(n, 3)) for n in (4, 1, 7, 2)]
+    padded, lengths = pad_sequences(series, 8)
+    assert lengths.tolist() == [4, 1, 7, 2]
+    for row, values in enumerate(series):
+        assert torch.allclose(padded[row, : len(values)], torch.from_numpy(values).float())
+        assert torch.count_nonzero(padded[row, len(values) :]) == 0
+    ids, _ = pad_flat(np.arange(1, 15)[:, None], lengths.numpy(), 8, dtype=np.int64)
+    assert ids.dtype == torch.int64
+    assert ids[2, :, 0].tolist() == [6, 7, 8, 9, 10, 11, 12, 0]

@@ -18,7 +18,7 @@ import pandas as pd
 import torch
 from sklearn.preprocessing import StandardScaler
 
-from seqlab.data.base import SequenceDataModule, pad_sequences
+from seqlab.data.base import SequenceDataModule, pad_flat
 from seqlab.data.batch import PAD_ID, SequenceDataset
 from seqlab.data.event_features import aggregate_features, top_values
 from seqlab.data.event_log import cdnow_path, read_event_log
@@ -135,12 +135,9 @@ class EventDataModule(SequenceDataModule):
         max_length = int(lengths_all.max())
         splits = {}
         for split, codes in self.entity_splits.items():
-            rows = in_split == split
-            boundaries = np.cumsum(lengths_all[codes])[:-1]
-            inputs, lengths = pad_sequences(np.split(values[rows], boundaries), max_length)
-            categories, _ = pad_sequences(
-                np.split(ids[rows], boundaries), max_length, dtype=np.int64
-            )
+            rows = in_split == split  # the split's entities' events, back to back
+            inputs, lengths = pad_flat(values[rows], lengths_all[codes], max_length)
+            categories, _ = pad_flat(ids[rows], lengths_all[codes], max_length, dtype=np.int64)
             splits[split] = SequenceDataset(
                 inputs, categories, lengths, torch.from_numpy(self.history.labels[codes])
             )
