@@ -1,6 +1,9 @@
 """Classical baselines, a short network training on an event log, and the comparison run."""
 
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -94,7 +97,12 @@ def test_baselines_run_writes_metrics_per_baseline(event_log, tmp_path):
     config = composed(
         "baselines",
         BaselinesConfig,
-        ["logger=csv", "baselines.tree.min_samples_leaf=5", "baselines.gboost.min_samples_leaf=5"],
+        [
+            "logger=csv",
+            "baselines.tree.min_samples_leaf=5",
+            "baselines.gboost.min_samples_leaf=5",
+            "baselines.gboost.max_iter=20",  # OpenMP threads crawl on a loaded 2-core machine
+        ],
         tmp_path,
         data=events_config(event_log),
     )
@@ -125,7 +133,13 @@ def test_compare_writes_table_chart_and_one_row_per_model(event_log, tmp_path):
     config = composed(
         "compare",
         CompareConfig,
-        ["seeds=[1,2]", "models=[gru]", "baselines=[logreg]", "train.trainer.max_epochs=2"],
+        [
+            "seeds=[1,2]",
+            "models=[gru]",
+            "baselines=[logreg]",
+            "train.trainer.max_epochs=2",
+            "experiment_name=compare_synthetic",
+        ],
         tmp_path,
         data=events_config(event_log),
     )
@@ -146,6 +160,25 @@ def test_compare_writes_table_chart_and_one_row_per_model(event_log, tmp_path):
     assert len(list(tmp_path.glob("wandb/offline-run-*"))) == 1
     assert len(list(tmp_path.glob("seed*/*/wandb/offline-run-*"))) == 2
     assert len(list(tmp_path.glob("seed*/baselines/*/wandb/offline-run-*"))) == 2
+    for run_dir, job_type in [
+        (tmp_path, "compare"),
+        (tmp_path / "seed1/baselines/logreg-seed1", "baseline"),
+        (tmp_path / "seed2/gru", "train"),
+    ]:
+        run = wandb_run_record(run_dir)
+        assert (run["job_type"], run["run_group"]) == (job_type, "compare_synthetic")
+
+
+def wandb_run_record(run_dir) -> dict:
+    (offline_run,) = run_dir.glob("wandb/offline-run-*")
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "wandb"), "leet", "inspect", "--json", str(offline_run)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    records = [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
+    return next(r["run"] for r in records if r.get("type") == "run")
 
 
 def compare_run(config: dict) -> pd.DataFrame:
