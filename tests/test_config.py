@@ -123,3 +123,13 @@ def test_run_dir_timestamps_carry_microseconds():
     result = run_cli("seqlab.train", "--cfg", "hydra", timeout=60)
     run_dir = next(line for line in result.stdout.splitlines() if line.strip().startswith("dir:"))
     assert "outputs/${task_name}/runs/${now:%Y-%m-%d_%H-%M-%S_%f}" in run_dir
+
+
+def test_eval_runs_are_labelled_eval_in_wandb():
+    from hydra import compose, initialize_config_dir
+
+    from seqlab.schema import EvalConfig, validate
+
+    with initialize_config_dir(config_dir=config_dir(), version_base="1.3"):
+        cfg = compose("eval", overrides=["ckpt_path=x.ckpt", "paths.output_dir=/nonexistent"])
+    assert validate(cfg, EvalConfig)["logger"]["wandb"]["job_type"] == "eval"

@@ -121,6 +121,77 @@ class TextDataConfig:
     split_seed: int = MISSING  # carved splits and the bucketed batch order
 
 
+class EventFormat(Enum):
+    auto = "auto"  # from the file suffix: .csv, .tsv/.tab, .parquet, otherwise whitespace
+    csv = "csv"
+    tsv = "tsv"
+    whitespace = "whitespace"
+    parquet = "parquet"
+
+
+class DuplicatePolicy(Enum):
+    error = "error"  # stop and name the first duplicate row
+    drop = "drop"  # keep the first of identical rows, log how many were dropped
+    keep = "keep"  # identical rows are separate events (e.g. two equal purchases); log the count
+
+
+class NumericTransform(Enum):
+    log1p = "log1p"  # sign(x) * log(1 + |x|) before scaling: amounts and counts are skewed
+    none = "none"
+
+
+class TimeFeature(Enum):
+    gap = "gap"  # time since the entity's previous event (0 for its first)
+    age = "age"  # time from the event to the cutoff: how long ago, seen from the prediction
+
+
+@dataclass
+class EventColumnsConfig:
+    entity: str = MISSING  # customer or session id: one sequence each
+    time: str = MISSING
+    categorical: list[str] = MISSING  # embedded; rare and unseen values share one id
+    numeric: list[str] = MISSING  # scaled on the training part only
+
+
+@dataclass
+class CutoffConfig:
+    """Where history ends and the label window begins; set exactly one of the two."""
+
+    time: str | None = MISSING  # one date for every entity, e.g. "1997-10-01"
+    events: int | None = MISSING  # each entity's first N events are its history (k)
+
+
+@dataclass
+class EventLabelConfig:
+    # Positive when the entity has at least this many events after the cutoff (in the window).
+    min_events: int = MISSING
+    window: str | None = MISSING  # pandas Timedelta after the cutoff, e.g. "273D"; None: no end
+
+
+@dataclass
+class EventsDataConfig:
+    kind: str = MISSING
+    name: str = MISSING
+    path: str | None = MISSING  # None: CDNOW_master.txt from the lifetimes wheel
+    format: EventFormat = MISSING
+    columns: EventColumnsConfig = MISSING
+    time_format: str = MISSING  # auto | unix (seconds) | a strftime format such as %Y%m%d
+    time_unit: str = MISSING  # unit of gap/age before log1p: s, min, h, D
+    duplicates: DuplicatePolicy = MISSING
+    cutoff: CutoffConfig = MISSING
+    label: EventLabelConfig = MISSING
+    max_length: int = MISSING  # keep each entity's most recent N history events
+    min_count: int = MISSING  # categorical values seen fewer times in training are "rare"
+    numeric_transform: NumericTransform = MISSING
+    time_features: list[TimeFeature] = MISSING
+    top_categories: int = MISSING  # baselines: counts of the K most frequent values per column
+    val_fraction: float = MISSING
+    test_fraction: float = MISSING
+    batch_size: int = MISSING
+    num_workers: int = MISSING
+    split_seed: int = MISSING
+
+
 class Activation(Enum):
     relu = "relu"
     tanh = "tanh"
@@ -309,10 +380,74 @@ class EvalConfig:
     print_config: bool = MISSING
 
 
+class Baseline(Enum):
+    logreg = "logreg"  # logistic regression on log-scaled, standardised aggregates
+    tree = "tree"  # a single decision tree
+    gboost = "gboost"  # histogram gradient boosting
+
+
+@dataclass
+class LogRegOptions:
+    C: float = MISSING
+    max_iter: int = MISSING
+
+
+@dataclass
+class TreeOptions:
+    max_depth: int = MISSING
+    min_samples_leaf: int = MISSING
+
+
+@dataclass
+class GBoostOptions:
+    max_iter: int = MISSING
+    learning_rate: float = MISSING
+    max_leaf_nodes: int = MISSING
+    min_samples_leaf: int = MISSING
+
+
+@dataclass
+class BaselineModelsConfig:
+    models: list[Baseline] = MISSING
+    logreg: LogRegOptions = MISSING
+    tree: TreeOptions = MISSING
+    gboost: GBoostOptions = MISSING
+
+
+@dataclass
+class BaselinesConfig:
+    task_name: str = MISSING
+    experiment_name: str = MISSING
+    seed: int = MISSING
+    data: Any = MISSING
+    baselines: BaselineModelsConfig = MISSING
+    metrics: MetricsConfig = MISSING
+    logger: LoggerConfig = MISSING
+    paths: PathsConfig = MISSING
+    print_config: bool = MISSING
+
+
+@dataclass
+class CompareConfig:
+    task_name: str = MISSING
+    experiment_name: str = MISSING
+    seed: int = MISSING  # only resolves data.split_seed; each run uses one of `seeds`
+    seeds: list[int] = MISSING
+    models: list[str] = MISSING  # names in conf/model/
+    baselines: list[Baseline] = MISSING
+    train: dict[str, Any] = MISSING  # merged into every network's train config
+    data: Any = MISSING
+    metrics: MetricsConfig = MISSING
+    logger: LoggerConfig = MISSING
+    paths: PathsConfig = MISSING
+    print_config: bool = MISSING
+
+
 DATA_SCHEMAS: dict[str, type] = {
     "ucr": UCRDataConfig,
     "memory": MemoryDataConfig,
     "text": TextDataConfig,
+    "events": EventsDataConfig,
 }
 MODEL_SCHEMAS: dict[str, type] = {"mlp": MLPConfig, "recurrent": RecurrentConfig}
 

@@ -17,4 +17,8 @@ def build_datamodule(data_cfg: dict) -> SequenceDataModule:
         from seqlab.data.text import TextDataModule
 
         return TextDataModule(**data_cfg)
+    if kind == "events":
+        from seqlab.data.events import EventDataModule
+
+        return EventDataModule(**data_cfg)
     raise ValueError(f"unknown data kind {kind!r}")

@@ -1,0 +1,113 @@
+"""Classical baselines on aggregate features of the same event history, scored like the networks.
+
+Each baseline sees the same entities, splits and history as the sequence models (the event data
+module's `aggregate_splits`), is fitted on the training part only, and is scored on validation
+and test with seqlab's own metric collection on its predicted probabilities, so its numbers are
+the networks' numbers. Every baseline writes `<run_dir>/<name>-seed<seed>/metrics.json` and its
+own W&B run (job_type `baseline`, the experiment's group).
+"""
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import log_loss
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import FunctionTransformer, StandardScaler
+from sklearn.tree import DecisionTreeClassifier
+
+from seqlab.console import print_metrics_table
+from seqlab.data import build_datamodule
+from seqlab.errors import SeqlabError
+from seqlab.loggers import build_loggers, finish_wandb
+from seqlab.metrics import build_metrics, metric_inputs
+from seqlab.pipeline import METRICS_FILE
+
+BASELINES = ("logreg", "tree", "gboost")
+
+
+def signed_log1p(values: np.ndarray) -> np.ndarray:
+    """Counts and amounts are heavily skewed; a linear model sees them on a log scale."""
+    return np.sign(values) * np.log1p(np.abs(values))
+
+
+def build_baseline(name: str, options: dict, seed: int) -> Any:
+    if name == "logreg":
+        # Scaled inside the pipeline, so the scaler is fitted on the training part only.
+        return make_pipeline(
+            FunctionTransformer(signed_log1p),
+            StandardScaler(),
+            LogisticRegression(C=options["C"], max_iter=options["max_iter"]),
+        )
+    if name == "tree":
+        return DecisionTreeClassifier(
+            max_depth=options["max_depth"],
+            min_samples_leaf=options["min_samples_leaf"],
+            random_state=seed,
+        )
+    if name == "gboost":
+        return HistGradientBoostingClassifier(
+            max_iter=options["max_iter"],
+            learning_rate=options["learning_rate"],
+            max_leaf_nodes=options["max_leaf_nodes"],
+            min_samples_leaf=options["min_samples_leaf"],
+            early_stopping=False,
+            random_state=seed,
+        )
+    raise SeqlabError(f"baselines.models: unknown baseline {name!r}; use some of {BASELINES}")
+
+
+def score(probabilities: np.ndarray, labels: np.ndarray, average: str, split: str) -> dict:
+    """seqlab's five metrics plus cross-entropy, under the networks' names (`test/auroc`, ...)."""
+    collection = build_metrics(probabilities.shape[1], average, prefix=f"{split}/")
+    collection.update(
+        metric_inputs(torch.as_tensor(probabilities, dtype=torch.float32), average),
+        torch.as_tensor(labels, dtype=torch.long),
+    )
+    values = {name: float(value) for name, value in collection.compute().items()}
+    values[f"{split}/loss"] = float(log_loss(labels, probabilities, labels=[0, 1]))
+    return values
+
+
+def run_baselines(config: dict[str, Any]) -> dict[str, dict[str, float]]:
+    """Fit and score every configured baseline; returns {name: metrics}."""
+    run_dir = Path(config["paths"]["output_dir"])
+    datamodule = build_datamodule(config["data"])
+    if not hasattr(datamodule, "aggregate_splits"):
+        raise SeqlabError(
+            f"baselines need event data (data=events, cdnow or yoochoose), not "
+            f"data.kind={config['data']['kind']!r}"
+        )
+    parts = datamodule.aggregate_splits()
+    train_x, train_y = parts["train"]
+    results = {}
+    for name in config["baselines"]["models"]:
+        model = build_baseline(name, config["baselines"][name], config["seed"])
+        model.fit(train_x.to_numpy(), train_y)
+        metrics: dict[str, float] = {}
+        for split in ("val", "test"):
+            features, labels = parts[split]
+            probabilities = model.predict_proba(features.to_numpy())
+            metrics |= score(probabilities, labels, config["metrics"]["average"], split)
+        metrics = dict(sorted(metrics.items()))
+        _record(run_dir / f"{name}-seed{config['seed']}", metrics, {**config, "baseline": name})
+        results[name] = metrics
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / METRICS_FILE).write_text(json.dumps(results, indent=2) + "\n")
+    return results
+
+
+def _record(model_dir: Path, metrics: dict[str, float], config: dict[str, Any]) -> None:
+    model_dir.mkdir(parents=True, exist_ok=True)
+    (model_dir / METRICS_FILE).write_text(json.dumps(metrics, indent=2) + "\n")
+    try:
+        for logger in build_loggers(config["logger"], model_dir, config):
+            logger.log_metrics(metrics, step=0)
+            logger.finalize("success")
+    finally:
+        finish_wandb()
+    print_metrics_table(metrics, title=f"{config['baseline']}: {model_dir / METRICS_FILE}")

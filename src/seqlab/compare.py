@@ -1,0 +1,142 @@
+"""seqlab-compare data=cdnow seeds=[1,2,3]: baselines and networks on one data config.
+
+For every seed it runs the classical baselines and each network (`seqlab.pipeline.train` on the
+composed train config of `model=<name>`), all on the comparison's data config with
+`split_seed` = the seed, so a seed's runs share one split. Each run keeps its own run dir (under
+this one) and W&B run in the comparison's group; the comparison then writes table.md,
+table.csv, runs.csv and chart.png here and logs the table and chart to W&B (job_type compare).
+"""
+
+from pathlib import Path
+from typing import Any
+
+import hydra
+from omegaconf import DictConfig, OmegaConf
+
+from seqlab import config_dir
+from seqlab.errors import SeqlabError, exit_with
+from seqlab.schema import BaselinesConfig, CompareConfig, TrainConfig, validate
+
+
+@hydra.main(version_base="1.3", config_path=config_dir(), config_name="compare")
+def main(cfg: DictConfig) -> None:
+    try:
+        config = validate(cfg, CompareConfig)
+        compare(config)
+    except SeqlabError as error:
+        exit_with(error)
+
+
+def compare(config: dict[str, Any]) -> Any:
+    """Run everything and write the table; returns it (a DataFrame, one row per model)."""
+    import pandas as pd
+
+    from seqlab.classical import run_baselines
+    from seqlab.comparison_table import plot_chart, summarise, write_tables
+    from seqlab.pipeline import train
+
+    if config["data"]["kind"] != "events":
+        raise SeqlabError("seqlab-compare needs event data (data=events, cdnow or yoochoose)")
+    if not config["seeds"]:
+        raise SeqlabError("seqlab-compare needs at least one seed, e.g. seeds=[1,2,3]")
+    run_dir = Path(config["paths"]["output_dir"])
+    rows = []
+    for seed in config["seeds"]:
+        seed_dir = run_dir / f"seed{seed}"
+        baseline_cfg = _composed(
+            "baselines",
+            BaselinesConfig,
+            config,
+            seed,
+            seed_dir / "baselines",
+            [f"baselines.models=[{','.join(config['baselines'])}]"],
+            job_type="baseline",
+        )
+        for name, metrics in run_baselines(baseline_cfg).items():
+            rows.append({"model": name, "family": "baseline", "seed": seed, **metrics})
+        for model in config["models"]:
+            train_cfg = _composed(
+                "train",
+                TrainConfig,
+                config,
+                seed,
+                seed_dir / model,
+                [f"model={model}"],
+                job_type="train",
+                merge=config["train"],
+            )
+            metrics = train(train_cfg)
+            rows.append({"model": model, "family": "network", "seed": seed, **metrics})
+
+    runs = pd.DataFrame(rows)
+    table = summarise(runs)
+    write_tables(runs, table, run_dir)
+    chart = run_dir / "chart.png"
+    plot_chart(table, chart, title=f"{config['data']['name']}: test metrics")
+    _log_to_wandb(config, run_dir, table, chart)
+    print((run_dir / "table.md").read_text())
+    return table
+
+
+def _composed(
+    name: str,
+    schema: type,
+    compare_cfg: dict[str, Any],
+    seed: int,
+    output_dir: Path,
+    overrides: list[str],
+    job_type: str,
+    merge: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The config `seqlab-train` / `seqlab-baselines` would run, with the comparison's data,
+    metrics average, group and loggers."""
+    overrides = [
+        f"seed={seed}",
+        f"experiment_name={compare_cfg['experiment_name']}",
+        f"metrics.average={compare_cfg['metrics']['average']}",
+        f"paths.output_dir={output_dir}",
+        "print_config=false",
+        *overrides,
+    ]
+    composed = _compose(name, overrides)
+    if merge:
+        composed = OmegaConf.merge(composed, merge)
+    config = validate(composed, schema)
+    config["data"] = {**compare_cfg["data"], "split_seed": seed}
+    logger = compare_cfg["logger"]
+    config["logger"] = {**logger, "wandb": {**logger["wandb"], "job_type": job_type}}
+    return config
+
+
+def _compose(name: str, overrides: list[str]) -> DictConfig:
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+    from hydra.errors import HydraException
+
+    try:
+        if GlobalHydra.instance().is_initialized():  # inside seqlab-compare's own Hydra app
+            return compose(name, overrides=overrides)
+        with initialize_config_dir(config_dir=config_dir(), version_base="1.3"):
+            return compose(name, overrides=overrides)
+    except HydraException as error:
+        first = str(error).strip().splitlines()[0]
+        raise SeqlabError(f"config: {first}; check models and baselines") from None
+
+
+def _log_to_wandb(config: dict[str, Any], run_dir: Path, table, chart: Path) -> None:
+    from lightning.pytorch.loggers import WandbLogger
+
+    from seqlab.loggers import build_loggers, finish_wandb
+
+    try:
+        for logger in build_loggers(config["logger"], run_dir, config):
+            if isinstance(logger, WandbLogger):
+                logger.log_table(key="comparison", dataframe=table.fillna(0.0))
+                logger.log_image(key="chart", images=[str(chart)])
+            logger.finalize("success")
+    finally:
+        finish_wandb()
+
+
+if __name__ == "__main__":
+    main()

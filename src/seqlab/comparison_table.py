@@ -1,0 +1,68 @@
+"""The comparison's outputs: per-seed rows -> mean and spread per model -> table.md, table.csv,
+runs.csv and a bar chart, all in the comparison's run dir."""
+
+from pathlib import Path
+
+import pandas as pd
+
+from seqlab.metrics import METRIC_NAMES
+
+LABELS = {"acc": "accuracy", "precision": "precision", "recall": "recall", "f1": "F1"}
+LABELS["auroc"] = "ROC-AUC"
+
+
+def summarise(runs: pd.DataFrame) -> pd.DataFrame:
+    """One row per model (in first-run order): n seeds and the mean and sample std of each
+    test metric."""
+    order = list(dict.fromkeys(runs["model"]))
+    grouped = runs.groupby(["model", "family"], sort=False)
+    table = grouped[[f"test/{m}" for m in METRIC_NAMES]].agg(["mean", "std"])
+    table.columns = [f"{metric.removeprefix('test/')}_{stat}" for metric, stat in table.columns]
+    table.insert(0, "seeds", grouped.size())
+    table = table.reset_index().set_index("model").loc[order].reset_index()
+    return table
+
+
+def write_tables(runs: pd.DataFrame, table: pd.DataFrame, run_dir: Path) -> None:
+    runs.to_csv(run_dir / "runs.csv", index=False)
+    table.to_csv(run_dir / "table.csv", index=False, float_format="%.6f")
+    header = ["model", "family", "seeds", *(LABELS[m] for m in METRIC_NAMES)]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for row in table.itertuples(index=False):
+        cells = [row.model, row.family, str(row.seeds)]
+        cells += [
+            f"{getattr(row, f'{m}_mean'):.4f} ± {getattr(row, f'{m}_std'):.4f}"
+            for m in METRIC_NAMES
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    note = "\n\nTest split; mean ± sample standard deviation over seeds (split and model seed).\n"
+    (run_dir / "table.md").write_text("\n".join(lines) + note)
+
+
+def plot_chart(table: pd.DataFrame, path: Path, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axis = plt.subplots(figsize=(10, 4.5))
+    width = 0.8 / len(table)
+    for index, row in enumerate(table.itertuples(index=False)):
+        positions = [m + (index - (len(table) - 1) / 2) * width for m in range(len(METRIC_NAMES))]
+        axis.bar(
+            positions,
+            [getattr(row, f"{m}_mean") for m in METRIC_NAMES],
+            width,
+            yerr=[getattr(row, f"{m}_std") for m in METRIC_NAMES],
+            capsize=2,
+            label=row.model,
+            hatch="//" if row.family == "baseline" else None,
+        )
+    axis.set_xticks(range(len(METRIC_NAMES)), [LABELS[m] for m in METRIC_NAMES])
+    axis.set_ylim(0, 1)
+    axis.set_ylabel("test score (mean ± std over seeds)")
+    axis.set_title(title)
+    axis.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+    plt.close(figure)

@@ -1,0 +1,189 @@
+"""Customer event logs (`data=events`, `data=cdnow`, `data=yoochoose`).
+
+read + check the log -> cut at the cutoff (labels from after, history from before) -> split
+entities (seeded, stratified; no entity in two splits) -> fit the categorical vocabularies and
+the numeric scaler on the training entities' history -> one sequence per entity of its most
+recent `max_length` events: categorical ids (0 padding, 1 rare/unseen, 2.. known values) and
+scaled numeric values plus the time features (gap since the previous event, age at the cutoff).
+
+The classical baselines read `aggregate_splits()`: the same entities, splits and history.
+"""
+
+import logging
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from sklearn.preprocessing import StandardScaler
+
+from seqlab.data.base import SequenceDataModule, pad_flat
+from seqlab.data.batch import PAD_ID, SequenceDataset
+from seqlab.data.event_features import aggregate_features, top_values
+from seqlab.data.event_log import cdnow_path, read_event_log
+from seqlab.data.event_window import EventHistory, cut_history
+from seqlab.data.meta import DataMeta
+from seqlab.data.splits import stratified_split
+from seqlab.errors import SeqlabError
+
+log = logging.getLogger(__name__)
+
+UNKNOWN_ID = 1  # rare values and values never seen in the training part
+FIRST_KNOWN_ID = 2
+SPLITS = ("train", "val", "test")
+CLASS_NAMES = ("inactive", "active")  # fewer / at least label.min_events events after cutoff
+
+
+class EventDataModule(SequenceDataModule):
+    def __init__(
+        self,
+        name: str,
+        path: str | None,
+        columns: dict,
+        cutoff: dict,
+        label: dict,
+        format: str = "auto",
+        time_format: str = "auto",
+        time_unit: str = "D",
+        duplicates: str = "drop",
+        max_length: int = 50,
+        min_count: int = 2,
+        numeric_transform: str = "log1p",
+        time_features: tuple[str, ...] = ("gap", "age"),
+        top_categories: int = 10,
+        val_fraction: float = 0.15,
+        test_fraction: float = 0.15,
+        batch_size: int = 256,
+        num_workers: int = 0,
+        split_seed: int = 0,
+        kind: str = "events",
+    ):
+        super().__init__(batch_size=batch_size, num_workers=num_workers)
+        self.name, self.path, self.format = name, path, format
+        self.columns, self.cutoff, self.label = columns, cutoff, label
+        self.time_format, self.time_unit, self.duplicates = time_format, time_unit, duplicates
+        self.max_length, self.min_count = max_length, min_count
+        self.numeric_transform, self.time_features = numeric_transform, list(time_features)
+        self.top_categories = top_categories
+        self.val_fraction, self.test_fraction = val_fraction, test_fraction
+        self.split_seed = split_seed
+
+    # -- shared by the sequence models and the baselines ---------------------------------------
+
+    @cached_property
+    def history(self) -> EventHistory:
+        if self.max_length < 1:
+            raise SeqlabError(f"data.max_length={self.max_length} must be at least 1")
+        path = cdnow_path() if self.path is None else Path(self.path).expanduser()
+        events = read_event_log(path, self.format, self.columns, self.time_format, self.duplicates)
+        return cut_history(events, self.cutoff, self.label, self.time_unit)
+
+    @cached_property
+    def entity_splits(self) -> dict[str, np.ndarray]:
+        """Entity codes per split, sorted; stratified by label and fixed by split_seed."""
+        fractions = (self.val_fraction, self.test_fraction)
+        if min(fractions) <= 0 or sum(fractions) >= 1:
+            raise SeqlabError(
+                f"data.val_fraction={self.val_fraction} and data.test_fraction="
+                f"{self.test_fraction} must be positive and sum to less than 1"
+            )
+        labels = self.history.labels
+        if len(np.unique(labels)) < 2:
+            raise SeqlabError(
+                f"every entity has label {CLASS_NAMES[labels[0]]!r}; change data.cutoff or "
+                "data.label so both outcomes occur"
+            )
+        rest, test = stratified_split(labels, self.test_fraction, self.split_seed)
+        fit, val = stratified_split(
+            labels[rest], self.val_fraction / (1 - self.test_fraction), self.split_seed
+        )
+        return {"train": rest[fit], "val": rest[val], "test": test}
+
+    def aggregate_splits(self) -> dict[str, tuple[pd.DataFrame, np.ndarray]]:
+        """Per split: the aggregate feature table (one row per entity) and the labels."""
+        events = self.history.events
+        train = events[events["code"].isin(self.entity_splits["train"])]
+        categorical = list(self.columns["categorical"])
+        top = top_values(train, categorical, self.top_categories)
+        table = aggregate_features(events, list(self.columns["numeric"]), categorical, top)
+        return {
+            split: (table.loc[codes], self.history.labels[codes])
+            for split, codes in self.entity_splits.items()
+        }
+
+    # -- sequences ------------------------------------------------------------------------------
+
+    def build_splits(self) -> tuple[dict[str, SequenceDataset], DataMeta]:
+        events = self.history.events
+        # Keep each entity's most recent max_length events (events are sorted by time).
+        recent = events[events.groupby("code").cumcount(ascending=False) < self.max_length]
+        split_of = np.empty(len(self.history.entities), dtype=object)
+        for split, codes in self.entity_splits.items():
+            split_of[codes] = split
+        in_split = split_of[recent["code"].to_numpy()]
+        train_rows = in_split == "train"
+
+        categorical = list(self.columns["categorical"])
+        ids, sizes = _encode_categories(recent, categorical, train_rows, self.min_count)
+        values = self._step_values(recent)
+        if values.shape[1]:
+            values = StandardScaler().fit(values[train_rows]).transform(values)
+        values = values.astype(np.float32)
+
+        lengths_all = np.bincount(recent["code"].to_numpy(), minlength=len(split_of))
+        max_length = int(lengths_all.max())
+        splits = {}
+        for split, codes in self.entity_splits.items():
+            rows = in_split == split  # the split's entities' events, back to back
+            inputs, lengths = pad_flat(values[rows], lengths_all[codes], max_length)
+            categories, _ = pad_flat(ids[rows], lengths_all[codes], max_length, dtype=np.int64)
+            splits[split] = SequenceDataset(
+                inputs, categories, lengths, torch.from_numpy(self.history.labels[codes])
+            )
+        meta = DataMeta(
+            num_features=values.shape[1],
+            num_classes=len(CLASS_NAMES),
+            class_names=CLASS_NAMES,
+            max_length=max_length,
+            category_sizes=sizes,
+            category_names=tuple(categorical),
+        )
+        return splits, meta
+
+    def _step_values(self, events: pd.DataFrame) -> np.ndarray:
+        """Numeric columns then time features, one row per event, before scaling."""
+        columns = [events[name].to_numpy() for name in self.columns["numeric"]]
+        columns += [events[name].to_numpy() for name in self.time_features]
+        if not columns:
+            return np.zeros((len(events), 0))
+        values = np.stack(columns, axis=1).astype(np.float64)
+        if self.numeric_transform == "log1p":
+            values = np.sign(values) * np.log1p(np.abs(values))
+        return values
+
+
+def _encode_categories(
+    events: pd.DataFrame, columns: list[str], train_rows: np.ndarray, min_count: int
+) -> tuple[np.ndarray, tuple[int, ...]]:
+    """(events, columns) ids and each column's id count (padding and rare included).
+
+    A value gets its own id when it occurs at least min_count times in the training part's
+    history; all other values, and values first seen in validation or test, share UNKNOWN_ID.
+    """
+    ids = np.full((len(events), len(columns)), PAD_ID, dtype=np.int64)
+    sizes = []
+    for position, column in enumerate(columns):
+        values = events[column].to_numpy()
+        counts = pd.Series(values[train_rows]).value_counts()
+        known = pd.Index(np.sort(counts.index[counts >= min_count].to_numpy()))
+        index = known.get_indexer(values)
+        ids[:, position] = np.where(index < 0, UNKNOWN_ID, index + FIRST_KNOWN_ID)
+        sizes.append(len(known) + FIRST_KNOWN_ID)
+        log.info(
+            "%s: %d known values; %d events get the rare/unseen id",
+            column,
+            len(known),
+            (index < 0).sum(),
+        )
+    return ids, tuple(sizes)
