@@ -19,7 +19,7 @@ SHARED_DATASETS = REPO_ROOT.parent / "shared" / "datasets"
 def isolated_wandb(tmp_path_factory, monkeypatch):
     """W&B stages files under the user's home unless told otherwise; keep each test's apart."""
     wandb_home = tmp_path_factory.mktemp("wandb_home")
-    for name in ("WANDB_DIR", "WANDB_DATA_DIR", "WANDB_CACHE_DIR", "WANDB_CONFIG_DIR"):
+    for name in WANDB_DIRS:
         monkeypatch.setenv(name, str(wandb_home))
     monkeypatch.setenv("WANDB_MODE", "offline")
     monkeypatch.setenv("WANDB_SILENT", "true")
@@ -44,6 +44,14 @@ def quick_overrides(*extra: str) -> list[str]:
         "trainer.enable_model_summary=false",
         *extra,
     ]
+
+
+WANDB_DIRS = ("WANDB_DIR", "WANDB_DATA_DIR", "WANDB_CACHE_DIR", "WANDB_CONFIG_DIR")
+
+
+def wandb_env(folder: Path) -> dict[str, str]:
+    """Environment that keeps a subprocess's W&B files (staging, cache, settings) in folder."""
+    return {name: str(folder) for name in WANDB_DIRS}
 
 
 def run_cli(

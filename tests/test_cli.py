@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO_ROOT, run_cli
+from conftest import REPO_ROOT, run_cli, wandb_env
 
 pytestmark = pytest.mark.slow
 BIN = Path(sys.executable).parent
@@ -19,11 +19,7 @@ BIN = Path(sys.executable).parent
 @pytest.fixture(scope="module")
 def trained_run(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
     run_dir = tmp_path_factory.mktemp("cli") / "run"
-    wandb_home = tmp_path_factory.mktemp("wandb_home")
-    env = {
-        name: str(wandb_home)
-        for name in ("WANDB_DIR", "WANDB_DATA_DIR", "WANDB_CACHE_DIR", "WANDB_CONFIG_DIR")
-    }
+    env = wandb_env(tmp_path_factory.mktemp("wandb_home"))
     result = run_cli(
         "seqlab.train",
         "model=gru",
@@ -222,11 +218,7 @@ def test_installed_wheel_finds_its_configs_from_any_folder(tmp_path):
 
 
 def test_multirun_gives_one_wandb_run_and_run_dir_per_job(tmp_path):
-    wandb_home = tmp_path / "wandb_home"
-    env = {
-        name: str(wandb_home)
-        for name in ("WANDB_DIR", "WANDB_DATA_DIR", "WANDB_CACHE_DIR", "WANDB_CONFIG_DIR")
-    }
+    env = wandb_env(tmp_path / "wandb_home")
     result = run_cli(
         "seqlab.train",
         "-m",
