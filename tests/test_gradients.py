@@ -196,6 +196,16 @@ def test_the_exploding_step_warning_fires_on_a_jump(tmp_path, caplog):
     assert "step 7" in caplog.text and "exploding" in caplog.text
 
 
+def test_a_jump_below_min_norm_is_no_explosion(tmp_path, caplog):
+    callback = diagnostics(tmp_path, jump_factor=5.0, min_norm=1.0)
+    with caplog.at_level(logging.WARNING, logger="seqlab.callbacks.gradients"):
+        for step, norm in enumerate([0.03, 0.035, 0.03, 0.04, 0.03, 0.7]):
+            callback.check_jump(step, norm)  # 20x the median, but a small norm
+        assert not caplog.records
+        callback.check_jump(6, 2.0)
+    assert len(caplog.records) == 1 and "step 6" in caplog.text
+
+
 def test_an_mlp_is_skipped_with_one_message(tmp_path, caplog):
     mlp = {
         "kind": "mlp",

@@ -327,6 +327,7 @@ class GradientsConfig:
     hidden_states: bool = MISSING  # ||dL/dh_t|| (a step-by-step forward on logged steps)
     jump_factor: float = MISSING  # warn when the global norm exceeds this x its running median
     median_window: int = MISSING  # steps in that running median
+    min_norm: float = MISSING  # norms below this never count as exploding
     plots: bool = MISSING  # PNGs in <run dir>/gradients/ at the end of training
 
 

@@ -13,7 +13,7 @@ W&B also gets the curve over t for the latest logged step and all logged curves 
 end of training the run dir gets gradients/gradients.json and PNG plots.
 
 Every step it also compares the global norm with the median of the last `median_window` steps
-and warns when it jumps by more than `jump_factor` (an exploding step).
+and warns when it jumps by more than `jump_factor` and above `min_norm` (an exploding step).
 """
 
 import json
@@ -105,6 +105,7 @@ class GradientDiagnostics(Callback):
         jump_factor: float,
         median_window: int,
         plots: bool,
+        min_norm: float = 1.0,
     ):
         if every_n_steps < 1:
             raise SeqlabError(f"callbacks.gradients.every_n_steps={every_n_steps}; use 1 or more")
@@ -119,6 +120,7 @@ class GradientDiagnostics(Callback):
         self.run_dir = Path(run_dir)
         self.every_n_steps, self.hidden_states = every_n_steps, hidden_states
         self.jump_factor, self.plots = jump_factor, plots
+        self.min_norm = min_norm
         self.recent: deque[float] = deque(maxlen=median_window)
         self.encoder: RecurrentEncoder | None = None
         self.due = False
@@ -191,11 +193,13 @@ class GradientDiagnostics(Callback):
             self._log_wandb_curves(trainer, step)
 
     def check_jump(self, step: int, norm: float) -> bool:
-        """Warn when `norm` exceeds jump_factor times the median of the recent global norms."""
+        """Warn when `norm` exceeds jump_factor times the median of the recent global norms and
+        min_norm: once a model has converged its median is tiny, and a hard batch lifting the
+        norm from 0.03 to 0.7 is no explosion."""
         jumped = False
         if len(self.recent) >= _MIN_HISTORY:
             median = statistics.median(self.recent)
-            if median > 0 and norm > self.jump_factor * median:
+            if median > 0 and norm > max(self.jump_factor * median, self.min_norm):
                 jumped = True
                 log.warning(
                     "step %d: the global gradient norm %.4g is %.1fx its running median %.4g "
