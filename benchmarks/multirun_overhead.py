@@ -43,8 +43,8 @@ def timed_run_job(*args, **kwargs):
     return run_job(*args, **kwargs)
 
 
-def with_timer(cfg):
-    return [*other_callbacks(cfg), FirstStep()]
+def with_timer(*args):
+    return [*other_callbacks(*args), FirstStep()]
 
 
 # Hydra re-imports its launcher module while scanning plugins, and it then picks up this one.
