@@ -8,7 +8,7 @@ logger, so CSV and W&B both get them):
 - ||dL/dh_t|| for every layer and direction (`dh_l{k}[_reverse]`): the norm of the total BPTT
   gradient w.r.t. each hidden state, averaged over the real (unpadded) sequences of the batch,
   and `dh_first_over_last_*`: its value at the step a direction reads first over the step it reads
-  last (well below 1: vanishing; above 1: exploding). See docs/gradients.md for the maths.
+  last (well below 1: vanishing; above 1: exploding). The README explains the maths.
 W&B also gets the curve over t for the latest logged step and all logged curves together; at the
 end of training the run dir gets gradients/gradients.json and PNG plots.
 
