@@ -25,11 +25,14 @@ RUN = [
 
 
 def kill_in_third_epoch(run_dir: Path) -> None:
+    # A session of its own, so the kill takes the whole process group (W&B's service too), as a
+    # crashed machine would; a lingering W&B service would hold the run id for a while.
     process = subprocess.Popen(
         [sys.executable, "-m", "seqlab.train", *RUN, f"hydra.run.dir={run_dir}"],
         cwd=REPO_ROOT,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        start_new_session=True,
     )
     last = run_dir / "checkpoints" / "last.ckpt"
     deadline = time.monotonic() + 600
@@ -40,7 +43,7 @@ def kill_in_third_epoch(run_dir: Path) -> None:
     while last.stat().st_mtime_ns == first_write and process.poll() is None:
         time.sleep(0.02)
     time.sleep(0.3)  # into the third epoch
-    os.kill(process.pid, signal.SIGKILL)
+    os.killpg(process.pid, signal.SIGKILL)
     process.wait()
     assert last.exists(), "the run never wrote last.ckpt"
     assert not (run_dir / "metrics.json").exists(), "the run finished before it was killed"

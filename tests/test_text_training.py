@@ -29,6 +29,7 @@ def tiny_files(tmp_path):
         f"data.cache_dir={tmp_path / 'cache'}",
         "data.batch_size=16",
         "optim.lr=0.01",
+        "optim.scheduler=none",  # a constant rate: six epochs are too few for a cosine decay
         "trainer.max_epochs=6",
     ]
 
