@@ -51,8 +51,9 @@ def workload_config(workload: Workload, folder: Path, epochs: int) -> dict:
 
 def seqlab_run(workload: Workload, epochs: int) -> dict:
     """One seqlab-train run through the pipeline; returns its clock readings."""
-    import seqlab.pipeline
     from lightning.pytorch.callbacks import Callback
+
+    import seqlab.pipeline
 
     clock: dict = {"starts": [], "first_step": None}
 

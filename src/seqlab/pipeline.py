@@ -12,6 +12,7 @@ import lightning as L
 from lightning.pytorch.callbacks import Callback, EarlyStopping, RichProgressBar
 from lightning.pytorch.loggers import Logger
 
+from seqlab.callbacks.async_io import OrderedAsyncCheckpointIO
 from seqlab.callbacks.checkpoint import BestAndLastCheckpoint
 from seqlab.callbacks.finite import NonFiniteGuard
 from seqlab.callbacks.gradients import GradientDiagnostics
@@ -114,6 +115,9 @@ def _trainer(
         )
     if not any(isinstance(c, RichProgressBar) for c in callbacks):
         options.setdefault("enable_progress_bar", False)
+    # Checkpoint files are written by a background thread (last.ckpt after every epoch would
+    # otherwise stall short epochs on the file write); see callbacks/async_io.py.
+    options.setdefault("plugins", [OrderedAsyncCheckpointIO()])
     try:
         return L.Trainer(
             default_root_dir=run_dir, logger=loggers or False, callbacks=callbacks, **options

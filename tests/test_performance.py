@@ -1,0 +1,66 @@
+"""The pieces changed for speed keep their behaviour: background checkpoint writes stay in
+order and complete, RNG states in checkpoints round-trip (old list form included), the shared
+gradient norm is the norm, and the benchmark workloads compose."""
+
+import io
+import random
+import sys
+
+import numpy as np
+import torch
+from lightning.fabric.plugins import TorchCheckpointIO
+
+from seqlab.callbacks.async_io import OrderedAsyncCheckpointIO
+from seqlab.callbacks.rng import RngStateCheckpoint
+
+from conftest import REPO_ROOT, compose_train
+
+
+def test_background_writes_and_removals_keep_their_order(tmp_path):
+    io_plugin = OrderedAsyncCheckpointIO(TorchCheckpointIO())  # a Trainer sets this one itself
+    path = tmp_path / "epoch000.ckpt"
+    weights = torch.arange(4.0)
+    io_plugin.save_checkpoint({"w": weights}, path)
+    weights += 10  # the training thread moves on: the file holds the values at save time
+    io_plugin.remove_checkpoint(path)  # queued behind the write, so it removes the written file
+    io_plugin.save_checkpoint({"w": weights}, tmp_path / "last.ckpt")
+    io_plugin.teardown()  # what the Trainer calls when fit ends: waits for every write
+    assert not path.exists()
+    assert torch.equal(torch.load(tmp_path / "last.ckpt")["w"], torch.arange(4.0) + 10)
+
+
+def test_rng_states_round_trip_through_a_weights_only_checkpoint():
+    callback = RngStateCheckpoint()
+    random.seed(3), np.random.seed(4), torch.manual_seed(5)
+    np.random.normal()  # leaves a cached Gaussian in numpy's state
+    buffer = io.BytesIO()
+    torch.save(callback.state_dict(), buffer)
+    expected = (random.random(), np.random.normal(), torch.rand(1).item())
+    random.seed(0), np.random.seed(0), torch.manual_seed(0)
+    buffer.seek(0)
+    callback.load_state_dict(torch.load(buffer, weights_only=True))
+    assert (random.random(), np.random.normal(), torch.rand(1).item()) == expected
+
+
+def test_rng_states_saved_as_lists_still_load():
+    random.seed(7), np.random.seed(8)
+    kind, keys, position, has_gauss, cached = np.random.get_state()
+    version, internal, gauss_next = random.getstate()
+    old = {
+        "torch": torch.get_rng_state(),
+        "numpy": [kind, keys.tolist(), position, has_gauss, cached],
+        "python": [version, list(internal), gauss_next],
+    }
+    expected = (random.random(), np.random.rand())
+    RngStateCheckpoint().load_state_dict(old)
+    assert (random.random(), np.random.rand()) == expected
+
+
+def test_benchmark_workloads_compose(tmp_path):
+    sys.path.insert(0, str(REPO_ROOT / "benchmarks"))
+    from workloads import WORKLOADS
+
+    for workload in WORKLOADS:
+        extra = workload.prepare(tmp_path) if workload.prepare else []
+        config = compose_train([*workload.overrides, *extra], tmp_path / workload.name)
+        assert config["model"]["kind"] == "recurrent"
