@@ -5,12 +5,16 @@ gradient norm is the norm, and the benchmark workloads compose."""
 import io
 import random
 import sys
+from types import SimpleNamespace
 
 import numpy as np
+import pytest
 import torch
 from lightning.fabric.plugins import TorchCheckpointIO
 
 from seqlab.callbacks.async_io import OrderedAsyncCheckpointIO
+from seqlab.callbacks.finite import NonFiniteGuard, measured_norm
+from seqlab.callbacks.gradients import global_norm
 from seqlab.callbacks.rng import RngStateCheckpoint
 
 from conftest import REPO_ROOT, compose_train
@@ -64,3 +68,15 @@ def test_benchmark_workloads_compose(tmp_path):
         extra = workload.prepare(tmp_path) if workload.prepare else []
         config = compose_train([*workload.overrides, *extra], tmp_path / workload.name)
         assert config["model"]["kind"] == "recurrent"
+
+
+def test_the_guard_shares_the_raw_gradient_norm_of_its_step_only():
+    module = torch.nn.Linear(3, 2)
+    module(torch.randn(4, 3)).pow(2).sum().backward()
+    guard = NonFiniteGuard()
+    trainer = SimpleNamespace(callbacks=[guard], global_step=7, current_epoch=0)
+    assert measured_norm(trainer) is None  # nothing measured yet: callers compute it themselves
+    guard.on_before_optimizer_step(trainer, module, None)
+    assert measured_norm(trainer) == pytest.approx(global_norm(module), rel=1e-6)
+    trainer.global_step = 8  # the next step's gradients are not the measured ones
+    assert measured_norm(trainer) is None
