@@ -11,11 +11,16 @@ import numpy as np
 import pytest
 import torch
 from lightning.fabric.plugins import TorchCheckpointIO
+from torchmetrics import MeanMetric
 
 from seqlab.callbacks.async_io import OrderedAsyncCheckpointIO
 from seqlab.callbacks.finite import NonFiniteGuard, measured_norm
 from seqlab.callbacks.gradients import global_norm
 from seqlab.callbacks.rng import RngStateCheckpoint
+from seqlab.data.batch import Batch
+from seqlab.data.meta import DataMeta
+from seqlab.metrics import build_metrics
+from seqlab.models.classifier import SequenceClassifier
 
 from conftest import REPO_ROOT, compose_train
 
@@ -80,3 +85,29 @@ def test_the_guard_shares_the_raw_gradient_norm_of_its_step_only():
     assert measured_norm(trainer) == pytest.approx(global_norm(module), rel=1e-6)
     trainer.global_step = 8  # the next step's gradients are not the measured ones
     assert measured_norm(trainer) is None
+
+
+def test_one_metric_update_per_epoch_equals_one_per_batch():
+    meta = DataMeta(num_features=2, num_classes=3, class_names=("a", "b", "c"), max_length=5)
+    model_cfg = {"kind": "recurrent", "cell": "gru", "hidden_size": 4, "num_layers": 1}
+    model_cfg |= {"bidirectional": False, "dropout": 0.0, "pooling": "mean"}
+    model_cfg |= {"embedding_dim": 2, "embedding_dropout": 0.0, "freeze_embeddings": False}
+    module = SequenceClassifier(model_cfg, meta.to_dict(), {}, {"average": "macro"})
+    reference, mean_loss = build_metrics(3, "macro", prefix="val/"), MeanMetric()
+    generator = torch.Generator().manual_seed(0)
+    for size in (4, 7, 1):  # uneven batches, as the last one of an epoch often is
+        batch = Batch(
+            torch.randn(size, 5, 2, generator=generator),
+            torch.zeros(size, 5, 0, dtype=torch.long),
+            torch.randint(1, 6, (size,), generator=generator),
+            torch.randint(0, 3, (size,), generator=generator),
+        )
+        loss, probabilities = module._step(batch, "val")
+        reference.update(probabilities, batch.labels)
+        mean_loss.update(loss.detach(), weight=size)
+    module._update_metrics("val")
+    assert module.pending["val"] == []
+    computed = module.split_metrics["val_"].compute()
+    for name, value in reference.compute().items():
+        assert torch.allclose(computed[name], value, atol=1e-7), name
+    assert torch.allclose(module.split_losses["val_"].compute(), mean_loss.compute(), atol=1e-7)
