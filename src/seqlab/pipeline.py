@@ -62,11 +62,9 @@ def train(config: dict[str, Any]) -> dict[str, float]:
         loggers = build_loggers(config["logger"], run_dir, logged, wandb_id=resume.wandb_id)
         trainer = _trainer(config["trainer"], run_dir, callbacks, loggers)
         trainer.fit(module, datamodule=datamodule, ckpt_path=resume.ckpt_path)
-        best_val = {
-            k: float(v)
-            for k, v in trainer.callback_metrics.items()
-            if k.startswith("val/") and k.endswith("_best")
-        }
+        # From the module, which restores them from a checkpoint too: a run resumed after its
+        # last epoch (killed while testing) validates nothing, so logs no val/*_best itself.
+        best_val = dict(module.best)
         best_path = checkpoint.best_model_path or None
         tested = trainer.test(
             module, datamodule=datamodule, ckpt_path=best_path, verbose=False, weights_only=True
