@@ -66,6 +66,9 @@ test: $(STAMP) ## Run the test suite (slow tests included)
 test-fast: $(STAMP) ## Run the tests that train nothing and launch nothing
 	$(BIN)/pytest -m "not slow" $(ARGS)
 
+bench: $(STAMP) ## Benchmarks vs a plain PyTorch loop, throughput, start-up, memory, data prep -> benchmarks/results/<date>.{json,md} (ARGS="--quick")
+	OMP_NUM_THREADS=1 $(BIN)/python benchmarks/bench.py $(ARGS)
+
 lint: $(STAMP) ## Check style with ruff
 	$(BIN)/ruff check src tests benchmarks
 
@@ -80,5 +83,5 @@ clean: ## Remove run outputs and caches (keeps .venv)
 distclean: clean ## Also remove .venv
 	rm -rf $(VENV)
 
-.PHONY: help install train eval sweep report wandb-sweep wandb-agent test test-fast lint format \
+.PHONY: help install train eval sweep report wandb-sweep wandb-agent test test-fast bench lint format \
 	clean distclean

@@ -10,7 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO_ROOT, run_cli
+from seqlab.pipeline import train
+
+from conftest import REPO_ROOT, compose_train, quick_overrides, run_cli
 
 pytestmark = pytest.mark.slow
 # Two series a batch: 20 steps an epoch, so the kill lands inside an epoch, not between two.
@@ -73,3 +75,14 @@ def test_resume_with_nothing_to_resume_says_so(tmp_path):
     result = run_cli("seqlab.train", *RUN, "ckpt_path=last", f"hydra.run.dir={tmp_path}/only")
     assert result.returncode == 2
     assert "nothing to resume" in result.stderr
+
+
+def test_a_run_resumed_after_its_last_epoch_keeps_its_best_values(tmp_path):
+    """Killed while testing: the resumed fit has no epoch left to validate, so the val/*_best
+    values come back from the checkpoint (a faster epoch made the SIGKILL test land there)."""
+    full = train(compose_train(quick_overrides("trainer.max_epochs=2"), tmp_path / "full"))
+    last = tmp_path / "full" / "checkpoints" / "last.ckpt"
+    again = compose_train(
+        quick_overrides("trainer.max_epochs=2", f"ckpt_path={last}"), tmp_path / "again"
+    )
+    assert train(again) == full

@@ -12,6 +12,7 @@ import lightning as L
 from lightning.pytorch.callbacks import Callback, EarlyStopping, RichProgressBar
 from lightning.pytorch.loggers import Logger
 
+from seqlab.callbacks.async_io import OrderedAsyncCheckpointIO
 from seqlab.callbacks.checkpoint import BestAndLastCheckpoint
 from seqlab.callbacks.finite import NonFiniteGuard
 from seqlab.callbacks.gradients import GradientDiagnostics
@@ -64,11 +65,9 @@ def train(config: dict[str, Any]) -> dict[str, float]:
         if trainer.is_global_zero and config["trainer"].get("enable_model_summary", True):
             print_parameter_table(layer_parameters(module))
         trainer.fit(module, datamodule=datamodule, ckpt_path=resume.ckpt_path)
-        best_val = {
-            k: float(v)
-            for k, v in trainer.callback_metrics.items()
-            if k.startswith("val/") and k.endswith("_best")
-        }
+        # From the module, which restores them from a checkpoint too: a run resumed after its
+        # last epoch (killed while testing) validates nothing, so logs no val/*_best itself.
+        best_val = dict(module.best)
         best_path = checkpoint.best_model_path or None
         tested = trainer.test(
             module, datamodule=datamodule, ckpt_path=best_path, verbose=False, weights_only=True
@@ -117,6 +116,9 @@ def _trainer(
         )
     if not any(isinstance(c, RichProgressBar) for c in callbacks):
         options.setdefault("enable_progress_bar", False)
+    # Checkpoint files are written by a background thread (last.ckpt after every epoch would
+    # otherwise stall short epochs on the file write); see callbacks/async_io.py.
+    options.setdefault("plugins", [OrderedAsyncCheckpointIO()])
     try:
         return L.Trainer(
             default_root_dir=run_dir, logger=loggers or False, callbacks=callbacks, **options

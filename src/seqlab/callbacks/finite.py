@@ -23,6 +23,7 @@ class NonFiniteError(SeqlabError):
 class NonFiniteGuard(Callback):
     def __init__(self) -> None:
         self.last_finite_norm: float | None = None
+        self.measured_step: int | None = None  # global step of last_finite_norm
 
     def on_before_backward(self, trainer: Any, pl_module: Any, loss: torch.Tensor) -> None:
         if not torch.isfinite(loss).all():
@@ -36,7 +37,7 @@ class NonFiniteGuard(Callback):
         norm = float(torch.nn.utils.get_total_norm(gradients))
         if not math.isfinite(norm):
             self._stop(trainer, f"non-finite gradient norm ({norm})")
-        self.last_finite_norm = norm
+        self.last_finite_norm, self.measured_step = norm, trainer.global_step
 
     def _stop(self, trainer: Any, what: str) -> None:
         last = "none yet" if self.last_finite_norm is None else f"{self.last_finite_norm:.4g}"
@@ -44,3 +45,13 @@ class NonFiniteGuard(Callback):
             f"{what} at epoch {trainer.current_epoch}, step {trainer.global_step} (last finite "
             f"gradient norm: {last}); training stopped, earlier checkpoints kept; {HINT}"
         )
+
+
+def measured_norm(trainer: Any) -> float | None:
+    """The raw global gradient norm of the current optimizer step if a NonFiniteGuard already
+    measured it (every seqlab run has one, ahead of the other callbacks): other callbacks reuse
+    it instead of walking every gradient again on every step."""
+    for callback in trainer.callbacks:
+        if isinstance(callback, NonFiniteGuard) and callback.measured_step == trainer.global_step:
+            return callback.last_finite_norm
+    return None

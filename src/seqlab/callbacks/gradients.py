@@ -29,6 +29,7 @@ import torch
 from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.loggers import WandbLogger
 
+from seqlab.callbacks.finite import measured_norm
 from seqlab.errors import SeqlabError
 from seqlab.models.pooling import time_mask
 from seqlab.models.recurrent import RecurrentEncoder
@@ -155,7 +156,8 @@ class GradientDiagnostics(Callback):
         if self.encoder is None:
             return
         if not self.due:
-            self.check_jump(trainer.global_step, global_norm(pl_module))
+            norm = measured_norm(trainer)
+            self.check_jump(trainer.global_step, global_norm(pl_module) if norm is None else norm)
             return
         norms = group_norms(pl_module)
         self.check_jump(trainer.global_step, norms["global"])

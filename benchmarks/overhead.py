@@ -1,0 +1,194 @@
+"""seqlab's full training path against a hand-written PyTorch loop, in one process.
+
+    PYTHONPATH=src python benchmarks/overhead.py [--workload parity] [--repeats 5] [--epochs 32]
+
+seqlab side: the config composed with Hydra's compose API and validated by seqlab.schema, then
+seqlab.pipeline.train itself (the SequenceClassifier with all five metrics per split, CSV and
+offline W&B logging, the rich progress bar, best + last checkpoints every epoch, the RNG,
+non-finite and gradient-diagnostics callbacks, the test of the best checkpoint and its plots).
+The only addition is a clock callback appended to the pipeline's callbacks.
+
+Plain side: the same encoder and head (seqlab.models.build_encoder), the same data module's
+loaders (so the same batches), optimiser, cosine schedule, gradient clipping and number of
+optimizer steps; with validation, a no-grad pass over the validation loader computing loss and
+accuracy by hand. No metrics library, no logging, no checkpoints, no progress bar.
+
+Seconds per epoch on both sides: epoch-start to epoch-start over every epoch after the first
+(warm-up), so whatever happens once per epoch (validation, metric compute, logging, checkpoint
+saving, loader set-up) is inside. Runs alternate seqlab / plain so both see the same load.
+"""
+
+import argparse
+import contextlib
+import io
+import json
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from common import RESULTS_DIR, compose_train, isolate_wandb, pin_threads, spread
+from workloads import WORKLOADS, Workload
+
+
+def per_epoch(starts: list[float]) -> float:
+    """Mean seconds per epoch between the starts of epoch 1 and of the last epoch."""
+    return (starts[-1] - starts[1]) / (len(starts) - 2)
+
+
+def workload_config(workload: Workload, folder: Path, epochs: int) -> dict:
+    extra = workload.prepare(folder) if workload.prepare else []
+    return compose_train(
+        [
+            *workload.overrides,
+            *extra,
+            f"trainer.max_epochs={epochs}",
+            "print_config=false",
+            f"paths.output_dir={folder / 'run'}",
+        ]
+    )
+
+
+def seqlab_run(workload: Workload, epochs: int) -> dict:
+    """One seqlab-train run through the pipeline; returns its clock readings."""
+    from lightning.pytorch.callbacks import Callback
+
+    import seqlab.pipeline
+
+    clock: dict = {"starts": [], "first_step": None}
+
+    class EpochClock(Callback):
+        def on_train_epoch_start(self, trainer, pl_module) -> None:
+            clock["starts"].append(time.perf_counter())
+
+        def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+            clock["first_step"] = clock["first_step"] or time.perf_counter()
+
+        def on_train_end(self, trainer, pl_module) -> None:
+            clock["fit_end"] = time.perf_counter()
+
+    other_callbacks = seqlab.pipeline._other_callbacks
+    seqlab.pipeline._other_callbacks = lambda cfg, run_dir: [
+        *other_callbacks(cfg, run_dir),
+        EpochClock(),
+    ]
+    try:
+        with tempfile.TemporaryDirectory() as folder:
+            isolate_wandb(Path(folder) / "wandb_home")
+            start = time.perf_counter()
+            config = workload_config(workload, Path(folder), epochs)
+            composed = time.perf_counter()
+            # The progress bar still renders (to a buffer, as it would to a pipe).
+            with contextlib.redirect_stdout(io.StringIO()):
+                seqlab.pipeline.train(config)
+            end = time.perf_counter()
+    finally:
+        seqlab.pipeline._other_callbacks = other_callbacks
+    return {
+        "epoch_s": per_epoch(clock["starts"]),
+        "compose_s": composed - start,
+        "to_first_step_s": clock["first_step"] - composed,
+        "after_fit_s": end - clock["fit_end"],  # test of the best checkpoint, plots, files
+        "total_s": end - start,
+    }
+
+
+def plain_run(workload: Workload, epochs: int) -> dict:
+    """The hand-written loop on the same model, batches and optimizer steps."""
+    import torch
+    from torch import nn
+
+    from seqlab.data import build_datamodule
+    from seqlab.models import build_encoder
+    from seqlab.models.inputs import InputLayer
+
+    with tempfile.TemporaryDirectory() as folder:
+        config = workload_config(workload, Path(folder), epochs)
+        torch.manual_seed(config["seed"])
+        data = build_datamodule(config["data"])
+        data.setup("fit")
+        model_cfg, optim = config["model"], config["optim"]
+        assert (optim["name"], optim["scheduler"]) == ("adamw", "cosine"), "the loop mirrors these"
+        inputs = InputLayer(data.meta, model_cfg["embedding_dim"], 0.0, False)
+        encoder = build_encoder(model_cfg, data.meta, inputs.output_dim)
+        head = nn.Linear(encoder.output_dim, data.meta.num_classes)
+        params = [*inputs.parameters(), *encoder.parameters(), *head.parameters()]
+        optimizer = torch.optim.AdamW(params, lr=optim["lr"], weight_decay=optim["weight_decay"])
+        scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs)
+        clip = config["trainer"].get("gradient_clip_val")
+        loss_fn = nn.CrossEntropyLoss()
+        train_loader, val_loader = data.train_dataloader(), data.val_dataloader()
+
+        def forward(batch):
+            return head(encoder(inputs(batch.inputs, batch.categories), batch.lengths))
+
+        starts = []
+        for _ in range(epochs):
+            starts.append(time.perf_counter())
+            encoder.train()
+            for batch in train_loader:
+                optimizer.zero_grad(set_to_none=True)
+                loss = loss_fn(forward(batch), batch.labels)
+                loss.backward()
+                if clip:
+                    torch.nn.utils.clip_grad_norm_(params, clip)
+                optimizer.step()
+            scheduler.step()
+            if workload.validation:
+                encoder.eval()
+                with torch.no_grad():
+                    outputs = [(forward(b), b.labels) for b in val_loader]
+                    logits = torch.cat([o for o, _ in outputs])
+                    labels = torch.cat([y for _, y in outputs])
+                    _ = float(loss_fn(logits, labels))
+                    _ = float((logits.argmax(dim=1) == labels).float().mean())
+    return {"epoch_s": per_epoch(starts)}
+
+
+def measure(workload: Workload, repeats: int, epochs: int) -> dict:
+    seqlab, plain = [], []
+    for _ in range(repeats):
+        plain.append(plain_run(workload, epochs))
+        seqlab.append(seqlab_run(workload, epochs))
+    seqlab_s = [r["epoch_s"] for r in seqlab]
+    plain_s = [r["epoch_s"] for r in plain]
+    diffs = [s - p for s, p in zip(seqlab_s, plain_s, strict=True)]  # paired by alternation
+    ratios = [s / p for s, p in zip(seqlab_s, plain_s, strict=True)]
+    return {
+        "workload": workload.name,
+        "note": workload.note,
+        "validation": workload.validation,
+        "epochs": epochs,
+        "repeats": repeats,
+        "seqlab_epoch_s": spread(seqlab_s),
+        "plain_epoch_s": spread(plain_s),
+        "diff_epoch_s": spread(diffs),
+        "ratio": spread(ratios),
+        "seqlab_compose_s": statistics.median(r["compose_s"] for r in seqlab),
+        "seqlab_to_first_step_s": statistics.median(r["to_first_step_s"] for r in seqlab),
+        "seqlab_after_fit_s": statistics.median(r["after_fit_s"] for r in seqlab),
+        "seqlab_total_s": statistics.median(r["total_s"] for r in seqlab),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workload", action="append", help="default: all")
+    parser.add_argument("--repeats", type=int, help="default: the workload's")
+    parser.add_argument("--epochs", type=int, help="default: the workload's")
+    parser.add_argument("--threads", type=int, default=1)
+    args = parser.parse_args()
+    pin_threads(args.threads)
+    results = []
+    for workload in WORKLOADS:
+        if args.workload and workload.name not in args.workload:
+            continue
+        result = measure(workload, args.repeats or workload.repeats, args.epochs or workload.epochs)
+        results.append(result)
+        print(json.dumps(result, indent=2), flush=True)
+    RESULTS_DIR.mkdir(exist_ok=True)
+    (RESULTS_DIR / "overhead_latest.json").write_text(json.dumps(results, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,161 @@
+"""How long a user waits: printing the composed config, and command start to first training step;
+plus peak memory of the default run. Each in a fresh process, as a user runs it.
+
+    PYTHONPATH=src python benchmarks/startup.py [--repeats 3]
+
+- `seqlab-train --cfg job` (composes and prints; must not import torch or lightning);
+- `import seqlab.pipeline` in a fresh interpreter: every heavy import a run needs;
+- command start to the first training step of `experiment=gunpoint_lstm` (default loggers:
+  CSV + offline W&B, progress bar, config tree printed), through benchmarks/first_step.py;
+- peak RSS of that default experiment for a few epochs (/usr/bin/time -f %M, the training
+  process; W&B's service process is separate).
+"""
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from common import REPO_ROOT, isolate_wandb
+
+DEFAULT_RUN = ["experiment=gunpoint_lstm"]
+
+
+def _env(threads: int) -> dict:
+    """Only the additions; every call merges them into os.environ as it is then (W&B dirs)."""
+    src = str(REPO_ROOT / "src")
+    path = os.environ.get("PYTHONPATH")
+    return {"PYTHONPATH": f"{src}:{path}" if path else src, "OMP_NUM_THREADS": str(threads)}
+
+
+def _timed(command: list[str], env: dict) -> float:
+    start = time.perf_counter()
+    subprocess.run(
+        command, cwd=REPO_ROOT, env={**os.environ, **env}, check=True, capture_output=True
+    )
+    return time.perf_counter() - start
+
+
+def cfg_job(env: dict, repeats: int) -> dict:
+    command = [sys.executable, "-m", "seqlab.train", *DEFAULT_RUN, "--cfg", "job"]
+    times = [_timed(command, env) for _ in range(repeats)]
+    probe = (
+        "import sys; sys.argv = ['seqlab-train', 'experiment=gunpoint_lstm', '--cfg', 'job'];"
+        "from seqlab.train import main\ntry: main()\nexcept SystemExit: pass\n"
+        "print('HEAVY', sorted({'torch', 'lightning', 'torchmetrics', 'wandb', 'datasets'}"
+        " & set(sys.modules)))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=REPO_ROOT,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+    ).stdout
+    heavy = next(line for line in out.splitlines() if line.startswith("HEAVY"))
+    return {
+        "cfg_job_s": statistics.median(times),
+        "cfg_job_runs_s": times,
+        "cfg_job_imports": heavy,
+    }
+
+
+def import_pipeline(env: dict, repeats: int) -> float:
+    """Seconds `import seqlab.pipeline` takes inside a fresh interpreter (timed there: the
+    process's own exit, about 1.5 s after importing lightning here, is no part of a start)."""
+    code = (
+        "import time; t = time.perf_counter(); import seqlab.pipeline; "
+        "print(time.perf_counter() - t)"
+    )
+    runs = [
+        float(
+            subprocess.run(
+                [sys.executable, "-c", code],
+                cwd=REPO_ROOT,
+                env={**os.environ, **env},
+                check=True,
+                capture_output=True,
+                text=True,
+            ).stdout.split()[-1]
+        )
+        for _ in range(repeats)
+    ]
+    return statistics.median(runs)
+
+
+def to_first_step(env: dict, repeats: int) -> dict:
+    times = []
+    for _ in range(repeats):
+        with tempfile.TemporaryDirectory() as folder:
+            isolate_wandb(Path(folder) / "wandb_home")
+            marker = Path(folder) / "first_step"
+            command = [
+                sys.executable,
+                str(REPO_ROOT / "benchmarks" / "first_step.py"),
+                *DEFAULT_RUN,
+                "trainer.max_epochs=1",
+                f"hydra.run.dir={folder}/run",
+            ]
+            start = time.time()
+            subprocess.run(
+                command,
+                cwd=REPO_ROOT,
+                env={**os.environ, **env, "FIRST_STEP_FILE": str(marker)},
+                check=True,
+                capture_output=True,
+            )
+            times.append(float(marker.read_text()) - start)
+    return {"to_first_step_s": statistics.median(times), "to_first_step_runs_s": times}
+
+
+def peak_rss(env: dict, epochs: int) -> dict:
+    time_bin = shutil.which("time") or "/usr/bin/time"
+    with tempfile.TemporaryDirectory() as folder:
+        isolate_wandb(Path(folder) / "wandb_home")
+        report = Path(folder) / "rss"
+        command = [
+            time_bin,
+            "-f",
+            "%M",
+            "-o",
+            str(report),
+            sys.executable,
+            "-m",
+            "seqlab.train",
+            *DEFAULT_RUN,
+            f"trainer.max_epochs={epochs}",
+            f"hydra.run.dir={folder}/run",
+        ]
+        subprocess.run(
+            command, cwd=REPO_ROOT, env={**os.environ, **env}, check=True, capture_output=True
+        )
+        kib = int(report.read_text().split()[-1])
+    return {"peak_rss_mib": kib / 1024, "peak_rss_epochs": epochs}
+
+
+def measure(repeats: int, threads: int, rss_epochs: int = 20) -> dict:
+    env = _env(threads)
+    return {
+        **cfg_job(env, repeats),
+        "import_pipeline_s": import_pipeline(env, repeats),
+        **to_first_step(env, repeats),
+        **peak_rss(env, rss_epochs),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=1)
+    args = parser.parse_args()
+    print(json.dumps(measure(args.repeats, args.threads), indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,113 @@
+"""The pieces changed for speed keep their behaviour: background checkpoint writes stay in
+order and complete, RNG states in checkpoints round-trip (old list form included), the shared
+gradient norm is the norm, and the benchmark workloads compose."""
+
+import io
+import random
+import sys
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import torch
+from lightning.fabric.plugins import TorchCheckpointIO
+from torchmetrics import MeanMetric
+
+from seqlab.callbacks.async_io import OrderedAsyncCheckpointIO
+from seqlab.callbacks.finite import NonFiniteGuard, measured_norm
+from seqlab.callbacks.gradients import global_norm
+from seqlab.callbacks.rng import RngStateCheckpoint
+from seqlab.data.batch import Batch
+from seqlab.data.meta import DataMeta
+from seqlab.metrics import build_metrics
+from seqlab.models.classifier import SequenceClassifier
+
+from conftest import REPO_ROOT, compose_train
+
+
+def test_background_writes_and_removals_keep_their_order(tmp_path):
+    io_plugin = OrderedAsyncCheckpointIO(TorchCheckpointIO())  # a Trainer sets this one itself
+    path = tmp_path / "epoch000.ckpt"
+    weights = torch.arange(4.0)
+    io_plugin.save_checkpoint({"w": weights}, path)
+    weights += 10  # the training thread moves on: the file holds the values at save time
+    io_plugin.remove_checkpoint(path)  # queued behind the write, so it removes the written file
+    io_plugin.save_checkpoint({"w": weights}, tmp_path / "last.ckpt")
+    io_plugin.teardown()  # what the Trainer calls when fit ends: waits for every write
+    assert not path.exists()
+    assert torch.equal(torch.load(tmp_path / "last.ckpt")["w"], torch.arange(4.0) + 10)
+
+
+def test_rng_states_round_trip_through_a_weights_only_checkpoint():
+    callback = RngStateCheckpoint()
+    random.seed(3), np.random.seed(4), torch.manual_seed(5)
+    np.random.normal()  # leaves a cached Gaussian in numpy's state
+    buffer = io.BytesIO()
+    torch.save(callback.state_dict(), buffer)
+    expected = (random.random(), np.random.normal(), torch.rand(1).item())
+    random.seed(0), np.random.seed(0), torch.manual_seed(0)
+    buffer.seek(0)
+    callback.load_state_dict(torch.load(buffer, weights_only=True))
+    assert (random.random(), np.random.normal(), torch.rand(1).item()) == expected
+
+
+def test_rng_states_saved_as_lists_still_load():
+    random.seed(7), np.random.seed(8)
+    kind, keys, position, has_gauss, cached = np.random.get_state()
+    version, internal, gauss_next = random.getstate()
+    old = {
+        "torch": torch.get_rng_state(),
+        "numpy": [kind, keys.tolist(), position, has_gauss, cached],
+        "python": [version, list(internal), gauss_next],
+    }
+    expected = (random.random(), np.random.rand())
+    RngStateCheckpoint().load_state_dict(old)
+    assert (random.random(), np.random.rand()) == expected
+
+
+def test_benchmark_workloads_compose(tmp_path):
+    sys.path.insert(0, str(REPO_ROOT / "benchmarks"))
+    from workloads import WORKLOADS
+
+    for workload in WORKLOADS:
+        extra = workload.prepare(tmp_path) if workload.prepare else []
+        config = compose_train([*workload.overrides, *extra], tmp_path / workload.name)
+        assert config["model"]["kind"] == "recurrent"
+
+
+def test_the_guard_shares_the_raw_gradient_norm_of_its_step_only():
+    module = torch.nn.Linear(3, 2)
+    module(torch.randn(4, 3)).pow(2).sum().backward()
+    guard = NonFiniteGuard()
+    trainer = SimpleNamespace(callbacks=[guard], global_step=7, current_epoch=0)
+    assert measured_norm(trainer) is None  # nothing measured yet: callers compute it themselves
+    guard.on_before_optimizer_step(trainer, module, None)
+    assert measured_norm(trainer) == pytest.approx(global_norm(module), rel=1e-6)
+    trainer.global_step = 8  # the next step's gradients are not the measured ones
+    assert measured_norm(trainer) is None
+
+
+def test_one_metric_update_per_epoch_equals_one_per_batch():
+    meta = DataMeta(num_features=2, num_classes=3, class_names=("a", "b", "c"), max_length=5)
+    model_cfg = {"kind": "recurrent", "cell": "gru", "hidden_size": 4, "num_layers": 1}
+    model_cfg |= {"bidirectional": False, "dropout": 0.0, "pooling": "mean"}
+    model_cfg |= {"embedding_dim": 2, "embedding_dropout": 0.0, "freeze_embeddings": False}
+    module = SequenceClassifier(model_cfg, meta.to_dict(), {}, {"average": "macro"})
+    reference, mean_loss = build_metrics(3, "macro", prefix="val/"), MeanMetric()
+    generator = torch.Generator().manual_seed(0)
+    for size in (4, 7, 1):  # uneven batches, as the last one of an epoch often is
+        batch = Batch(
+            torch.randn(size, 5, 2, generator=generator),
+            torch.zeros(size, 5, 0, dtype=torch.long),
+            torch.randint(1, 6, (size,), generator=generator),
+            torch.randint(0, 3, (size,), generator=generator),
+        )
+        loss, probabilities = module._step(batch, "val")
+        reference.update(probabilities, batch.labels)
+        mean_loss.update(loss.detach(), weight=size)
+    module._update_metrics("val")
+    assert module.pending["val"] == []
+    computed = module.split_metrics["val_"].compute()
+    for name, value in reference.compute().items():
+        assert torch.allclose(computed[name], value, atol=1e-7), name
+    assert torch.allclose(module.split_losses["val_"].compute(), mean_loss.compute(), atol=1e-7)
