@@ -3,7 +3,7 @@
 last.ckpt is rewritten after every epoch (callbacks/checkpoint.py), and on short epochs that
 write was the largest part of seqlab's per-epoch overhead: replacing an existing file costs
 milliseconds on some filesystems (2.2 ms for a 230 kB file on the ext4 `discard` mount where
-seqlab was benchmarked, 0.13 ms for a new file; see docs/performance.md), while turning the
+seqlab was benchmarked, 0.13 ms for a new file; see the README, Performance), while turning the
 checkpoint into bytes takes well under one.
 
 Lightning's AsyncCheckpointIO clones every tensor of the checkpoint on the training thread (a
