@@ -54,6 +54,14 @@ def wandb_env(folder: Path) -> dict[str, str]:
     return {name: str(folder) for name in WANDB_DIRS}
 
 
+def subprocess_env(extra: dict | None = None) -> dict[str, str]:
+    """This environment for a command, without the W&B service token that in-process tests
+    leave behind: a child would attach to that shared service, as a user's shell never does
+    (and a killed child's open run would then block its own resume)."""
+    environment = {k: v for k, v in os.environ.items() if k != "WANDB_SERVICE"}
+    return {**environment, **(extra or {})}
+
+
 def run_cli(
     module: str, *args: str, cwd: Path = REPO_ROOT, timeout: int = 300, env: dict | None = None
 ) -> subprocess.CompletedProcess:
@@ -63,7 +71,7 @@ def run_cli(
         capture_output=True,
         text=True,
         timeout=timeout,
-        env={**os.environ, **(env or {})},
+        env=subprocess_env(env),
     )
 
 

@@ -12,7 +12,7 @@ import pytest
 
 from seqlab.pipeline import train
 
-from conftest import REPO_ROOT, compose_train, quick_overrides, run_cli
+from conftest import REPO_ROOT, compose_train, quick_overrides, run_cli, subprocess_env
 
 pytestmark = pytest.mark.slow
 # Two series a batch: 20 steps an epoch, so the kill lands inside an epoch, not between two.
@@ -27,14 +27,15 @@ RUN = [
 
 
 def kill_in_third_epoch(run_dir: Path) -> None:
-    # A session of its own, so the kill takes the whole process group (W&B's service too), as a
-    # crashed machine would; a lingering W&B service would hold the run id for a while.
+    # A session of its own, so the kill takes the whole process group (its W&B service too), as
+    # a crashed machine would.
     process = subprocess.Popen(
         [sys.executable, "-m", "seqlab.train", *RUN, f"hydra.run.dir={run_dir}"],
         cwd=REPO_ROOT,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,
+        env=subprocess_env(),
     )
     last = run_dir / "checkpoints" / "last.ckpt"
     deadline = time.monotonic() + 600
