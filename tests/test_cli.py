@@ -97,6 +97,11 @@ def test_offline_wandb_run_carries_group_job_type_and_tags(trained_run):
     assert run["tags"] == ["ci", "smoke"]
     history = [r for r in records if r.get("type") == "history"]
     assert history, "no history records"
+    # the gradient diagnostics' ||dL/dh_t|| curves, logged as W&B tables at the end of training
+    (offline_run,) = (run_dir / "wandb").glob("offline-run-*")
+    tables = {p.name for p in (offline_run / "files" / "media" / "table").rglob("*.json")}
+    assert any("dh_l0" in name and "evolution" not in name for name in tables), tables
+    assert any("dh_l0_evolution" in name for name in tables), tables
 
 
 def test_seqlab_eval_rebuilds_the_model_from_the_checkpoint(trained_run, tmp_path):

@@ -9,8 +9,8 @@ logger, so CSV and W&B both get them):
   gradient w.r.t. each hidden state, averaged over the real (unpadded) sequences of the batch,
   and `dh_first_over_last_*`: its value at the step a direction reads first over the step it reads
   last (well below 1: vanishing; above 1: exploding). The README explains the maths.
-W&B also gets the curve over t for the latest logged step and all logged curves together; at the
-end of training the run dir gets gradients/gradients.json and PNG plots.
+At the end of training W&B gets the curve over t of the latest logged step and the logged curves
+together (as charts), and the run dir gets gradients/gradients.json and PNG plots.
 
 Every step it also compares the global norm with the median of the last `median_window` steps
 and warns when it jumps by more than `jump_factor` and above `min_norm` (an exploding step).
@@ -191,8 +191,6 @@ class GradientDiagnostics(Callback):
         )
         for logger in trainer.loggers:
             logger.log_metrics(scalars, step=step)
-        if pending["hidden"]:
-            self._log_wandb_curves(trainer, step)
 
     def check_jump(self, step: int, norm: float) -> bool:
         """Warn when `norm` exceeds jump_factor times the median of the recent global norms and
@@ -214,7 +212,10 @@ class GradientDiagnostics(Callback):
         self.recent.append(norm)
         return jumped
 
-    def _log_wandb_curves(self, trainer: L.Trainer, step: int) -> None:
+    def _log_wandb_curves(self, trainer: L.Trainer) -> None:
+        """The curve of the latest logged step and its evolution, as W&B charts. Logged once,
+        at the end of training: building W&B tables at every logged step cost about 10% of a
+        short run's time."""
         wandb_loggers = [lg for lg in trainer.loggers if isinstance(lg, WandbLogger)]
         if not wandb_loggers:
             return
@@ -228,7 +229,7 @@ class GradientDiagnostics(Callback):
                 data=[[t + 1, v] for t, v in enumerate(latest)], columns=["t", "dL/dh_t"]
             )
             charts[f"{PREFIX}dh_{name}"] = wandb.plot.line(
-                table, "t", "dL/dh_t", title=f"||dL/dh_t|| {name}, step {step}"
+                table, "t", "dL/dh_t", title=f"||dL/dh_t|| {name}, step {steps[-1]}"
             )
             charts[f"{PREFIX}dh_{name}_evolution"] = wandb.plot.line_series(
                 xs=list(range(1, len(latest) + 1)),
@@ -243,6 +244,8 @@ class GradientDiagnostics(Callback):
     def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if self.encoder is None or not trainer.is_global_zero or not self.history["steps"]:
             return
+        if self.history["hidden"] and self.history["hidden"][-1]:
+            self._log_wandb_curves(trainer)
         folder = self.run_dir / "gradients"
         folder.mkdir(parents=True, exist_ok=True)
         (folder / RESULTS_FILE).write_text(json.dumps(self.history) + "\n")
