@@ -15,6 +15,7 @@ from seqlab.data.meta import DataMeta
 from seqlab.models.classifier import SequenceClassifier
 from seqlab.models.recurrent import RecurrentEncoder
 from seqlab.pipeline import train
+from test_models import OPTIM
 
 from conftest import compose_train, quick_overrides
 
@@ -26,14 +27,6 @@ META = DataMeta(
     category_sizes=(7,),
     category_names=("symbol",),
 )
-OPTIM = {
-    "name": "adamw",
-    "lr": 1e-3,
-    "weight_decay": 0.0,
-    "momentum": 0.9,
-    "scheduler": "none",
-    "class_weights": None,
-}
 INPUTS = {"embedding_dim": 3, "embedding_dropout": 0.0, "freeze_embeddings": False}
 
 
