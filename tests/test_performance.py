@@ -11,10 +11,11 @@ import numpy as np
 import pytest
 import torch
 from lightning.fabric.plugins import TorchCheckpointIO
+from lightning.fabric.utilities.apply_func import _TransferableDataType, move_data_to_device
 from torchmetrics import MeanMetric
 
 from seqlab.callbacks.async_io import OrderedAsyncCheckpointIO
-from seqlab.callbacks.finite import NonFiniteGuard, measured_norm
+from seqlab.callbacks.finite import NonFiniteError, NonFiniteGuard, measured_norm
 from seqlab.callbacks.gradients import global_norm
 from seqlab.callbacks.rng import RngStateCheckpoint
 from seqlab.data.batch import Batch
@@ -81,27 +82,81 @@ def test_the_guard_shares_the_raw_gradient_norm_of_its_step_only():
     guard = NonFiniteGuard()
     trainer = SimpleNamespace(callbacks=[guard], global_step=7, current_epoch=0)
     assert measured_norm(trainer) is None  # nothing measured yet: callers compute it themselves
+    guard.on_train_start(trainer, module)
     guard.on_before_optimizer_step(trainer, module, None)
     assert measured_norm(trainer) == pytest.approx(global_norm(module), rel=1e-6)
     trainer.global_step = 8  # the next step's gradients are not the measured ones
     assert measured_norm(trainer) is None
 
 
-def test_one_metric_update_per_epoch_equals_one_per_batch():
+def test_the_guard_leaves_overflowing_fp16_steps_to_the_gradient_scaler():
+    module = torch.nn.Linear(3, 2)
+    module(torch.randn(4, 3)).sum().backward()
+    module.weight.grad[0, 0] = float("inf")  # what a scaled fp16 gradient does when it overflows
+    guard = NonFiniteGuard()
+    scaled = SimpleNamespace(scaler=object())
+    trainer = SimpleNamespace(callbacks=[guard], global_step=3, current_epoch=0)
+    trainer.precision_plugin = scaled
+    guard.on_train_start(trainer, module)
+    guard.on_before_optimizer_step(trainer, module, None)  # no error: the scaler skips the step
+    assert measured_norm(trainer) is None  # so clipping measures for itself
+    trainer.precision_plugin = SimpleNamespace(scaler=None)  # full precision: a real failure
+    with pytest.raises(NonFiniteError, match="non-finite gradient norm"):
+        guard.on_before_optimizer_step(trainer, module, None)
+
+
+def tiny_classifier() -> SequenceClassifier:
     meta = DataMeta(num_features=2, num_classes=3, class_names=("a", "b", "c"), max_length=5)
     model_cfg = {"kind": "recurrent", "cell": "gru", "hidden_size": 4, "num_layers": 1}
     model_cfg |= {"bidirectional": False, "dropout": 0.0, "pooling": "mean"}
     model_cfg |= {"embedding_dim": 2, "embedding_dropout": 0.0, "freeze_embeddings": False}
-    module = SequenceClassifier(model_cfg, meta.to_dict(), {}, {"average": "macro"})
+    return SequenceClassifier(model_cfg, meta.to_dict(), {}, {"average": "macro"})
+
+
+def random_batch(size: int, generator: torch.Generator) -> Batch:
+    return Batch(
+        torch.randn(size, 5, 2, generator=generator),
+        torch.zeros(size, 5, 0, dtype=torch.long),
+        torch.randint(1, 6, (size,), generator=generator),
+        torch.randint(0, 3, (size,), generator=generator),
+    )
+
+
+def test_clipping_with_the_guards_norm_clips_as_lightning_does():
+    module = tiny_classifier()
+    generator = torch.Generator().manual_seed(1)
+    (module._step(random_batch(6, generator), "train")[0] * 100).backward()
+    grads = {name: p.grad.clone() for name, p in module.named_parameters()}
+    raw = float(torch.cat([g.flatten() for g in grads.values()]).norm())
+    assert raw > 0.5  # so clipping changes the gradients
+    # torch's documented clipping: scale every gradient by max_norm / (norm + 1e-6)
+    expected = {name: g * (0.5 / (raw + 1e-6)) for name, g in grads.items()}
+    guard = NonFiniteGuard()
+    module.trainer = SimpleNamespace(callbacks=[guard], global_step=0, current_epoch=0)
+    guard.on_train_start(module.trainer, module)
+    guard.on_before_optimizer_step(module.trainer, module, None)
+    assert measured_norm(module.trainer) == pytest.approx(raw, rel=1e-6)
+    optimizer = torch.optim.SGD(module.parameters(), lr=0.1)
+    module.configure_gradient_clipping(optimizer, 0.5, "norm")
+    for name, parameter in module.named_parameters():
+        assert torch.allclose(parameter.grad, expected[name], rtol=1e-6, atol=0), name
+
+
+def test_a_batch_moves_to_a_device_in_one_call():
+    batch = random_batch(3, torch.Generator().manual_seed(2))
+    assert isinstance(batch, _TransferableDataType)  # so Lightning calls Batch.to directly
+    moved = move_data_to_device(batch, torch.device("cpu"))
+    assert isinstance(moved, Batch)
+    for name in ("inputs", "categories", "lengths", "labels"):
+        assert torch.equal(getattr(moved, name), getattr(batch, name))
+
+
+def test_one_metric_update_per_epoch_equals_one_per_batch():
+    module = tiny_classifier()
     reference, mean_loss = build_metrics(3, "macro", prefix="val/"), MeanMetric()
     generator = torch.Generator().manual_seed(0)
     for size in (4, 7, 1):  # uneven batches, as the last one of an epoch often is
-        batch = Batch(
-            torch.randn(size, 5, 2, generator=generator),
-            torch.zeros(size, 5, 0, dtype=torch.long),
-            torch.randint(1, 6, (size,), generator=generator),
-            torch.randint(0, 3, (size,), generator=generator),
-        )
+        batch = random_batch(size, generator)
         loss, probabilities = module._step(batch, "val")
         reference.update(probabilities, batch.labels)
         mean_loss.update(loss.detach(), weight=size)

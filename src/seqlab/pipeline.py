@@ -17,6 +17,7 @@ from seqlab.callbacks.checkpoint import BestAndLastCheckpoint
 from seqlab.callbacks.finite import NonFiniteGuard
 from seqlab.callbacks.gradients import GradientDiagnostics
 from seqlab.callbacks.plots import TestPlots
+from seqlab.callbacks.progress import EpochMetricsProgressBar
 from seqlab.callbacks.pruning import pruning_callbacks
 from seqlab.callbacks.rng import RngStateCheckpoint
 from seqlab.console import print_metrics_table, print_parameter_table
@@ -152,7 +153,7 @@ def _other_callbacks(cfg: dict, run_dir: Path) -> list[Callback]:
             )
         )
     if cfg["progress_bar"]:
-        callbacks.append(RichProgressBar())
+        callbacks.append(EpochMetricsProgressBar())
     gradients = dict(cfg["gradients"])
     if gradients.pop("enabled"):
         callbacks.append(GradientDiagnostics(run_dir=run_dir, **gradients))

@@ -9,6 +9,7 @@ early epoch. Among epochs that tie on the monitored metric, this one keeps the o
 tie-breaker (by default the lowest val/loss).
 """
 
+from functools import cached_property
 from typing import Any
 
 import torch
@@ -28,6 +29,12 @@ class BestAndLastCheckpoint(ModelCheckpoint):
             raise ValueError("a tie-breaker is defined for save_top_k=1 only")
         self.tie_breaker, self.tie_breaker_mode = tie_breaker, tie_breaker_mode
         self.best_tie_value: float | None = None
+
+    @cached_property
+    def state_key(self) -> str:
+        # Lightning formats every callback's key on every hook call (a profiler label); this
+        # one is built from settings that never change after __init__.
+        return super().state_key
 
     def check_monitor_top_k(self, trainer: Any, current: torch.Tensor | None = None) -> bool:
         if (

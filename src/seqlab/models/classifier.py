@@ -12,6 +12,7 @@ import torch
 from torch import nn
 from torchmetrics import MeanMetric
 
+from seqlab.callbacks.finite import measured_norm
 from seqlab.data.batch import Batch
 from seqlab.data.meta import DataMeta
 from seqlab.errors import SeqlabError
@@ -137,6 +138,23 @@ class SequenceClassifier(L.LightningModule):
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         self.best = dict(checkpoint.get("seqlab_best", {}))
+
+    def configure_gradient_clipping(
+        self,
+        optimizer: torch.optim.Optimizer,
+        gradient_clip_val: float | None = None,
+        gradient_clip_algorithm: str | None = None,
+    ) -> None:
+        """Lightning's norm clipping, with the raw norm the NonFiniteGuard already measured for
+        this step instead of a second pass over every gradient (the same numbers)."""
+        norm = measured_norm(self.trainer)
+        if norm is None or not gradient_clip_val or gradient_clip_algorithm != "norm":
+            super().configure_gradient_clipping(
+                optimizer, gradient_clip_val, gradient_clip_algorithm
+            )
+            return
+        parameters = [p for group in optimizer.param_groups for p in group["params"]]
+        torch.nn.utils.clip_grads_with_norm_(parameters, gradient_clip_val, torch.tensor(norm))
 
     def configure_optimizers(self) -> Any:
         optim = self.hparams.optim
