@@ -8,10 +8,11 @@ offline W&B logging, the rich progress bar, best + last checkpoints every epoch,
 non-finite and gradient-diagnostics callbacks, the test of the best checkpoint and its plots).
 The only addition is a clock callback appended to the pipeline's callbacks.
 
-Plain side: the same encoder and head (seqlab.models.build_encoder), the same data module's
-loaders (so the same batches), optimiser, cosine schedule, gradient clipping and number of
-optimizer steps; with validation, a no-grad pass over the validation loader computing loss and
-accuracy by hand. No metrics library, no logging, no checkpoints, no progress bar.
+Plain side: the same network (a SequenceClassifier, used as a plain nn.Module: its forward and
+loss only), the same data module's loaders (so the same batches), optimiser, cosine schedule,
+gradient clipping and number of optimizer steps; with validation, a no-grad pass over the
+validation loader computing loss and accuracy by hand. No metrics library, no logging, no
+checkpoints, no progress bar.
 
 Seconds per epoch on both sides: epoch-start to epoch-start over every epoch after the first
 (warm-up), so whatever happens once per epoch (validation, metric compute, logging, checkpoint
@@ -21,6 +22,7 @@ saving, loader set-up) is inside. Runs alternate seqlab / plain so both see the 
 import argparse
 import contextlib
 import io
+import itertools
 import json
 import statistics
 import tempfile
@@ -38,6 +40,8 @@ def per_epoch(starts: list[float]) -> float:
 
 def workload_config(workload: Workload, folder: Path, epochs: int) -> dict:
     extra = workload.prepare(folder) if workload.prepare else []
+    if workload.train_batches:
+        extra.append(f"+trainer.limit_train_batches={workload.train_batches}")
     return compose_train(
         [
             *workload.overrides,
@@ -96,51 +100,47 @@ def seqlab_run(workload: Workload, epochs: int) -> dict:
 def plain_run(workload: Workload, epochs: int) -> dict:
     """The hand-written loop on the same model, batches and optimizer steps."""
     import torch
-    from torch import nn
 
     from seqlab.data import build_datamodule
-    from seqlab.models import build_encoder
-    from seqlab.models.inputs import InputLayer
+    from seqlab.models.classifier import SequenceClassifier
 
     with tempfile.TemporaryDirectory() as folder:
         config = workload_config(workload, Path(folder), epochs)
         torch.manual_seed(config["seed"])
         data = build_datamodule(config["data"])
         data.setup("fit")
-        model_cfg, optim = config["model"], config["optim"]
+        optim = config["optim"]
         assert (optim["name"], optim["scheduler"]) == ("adamw", "cosine"), "the loop mirrors these"
-        inputs = InputLayer(data.meta, model_cfg["embedding_dim"], 0.0, False)
-        encoder = build_encoder(model_cfg, data.meta, inputs.output_dim)
-        head = nn.Linear(encoder.output_dim, data.meta.num_classes)
-        params = [*inputs.parameters(), *encoder.parameters(), *head.parameters()]
+        # The same network (inputs, encoder, dropout, head, loss with any class weights) by
+        # construction; only its forward and loss are used, never Lightning.
+        model = SequenceClassifier(
+            config["model"], data.meta.to_dict(), optim, config["metrics"], config["data"]
+        )
+        params = list(model.parameters())
         optimizer = torch.optim.AdamW(params, lr=optim["lr"], weight_decay=optim["weight_decay"])
         scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs)
         clip = config["trainer"].get("gradient_clip_val")
-        loss_fn = nn.CrossEntropyLoss()
         train_loader, val_loader = data.train_dataloader(), data.val_dataloader()
-
-        def forward(batch):
-            return head(encoder(inputs(batch.inputs, batch.categories), batch.lengths))
 
         starts = []
         for _ in range(epochs):
             starts.append(time.perf_counter())
-            encoder.train()
-            for batch in train_loader:
+            model.train()
+            for batch in itertools.islice(train_loader, workload.train_batches):
                 optimizer.zero_grad(set_to_none=True)
-                loss = loss_fn(forward(batch), batch.labels)
+                loss = model.loss_fn(model(batch), batch.labels)
                 loss.backward()
                 if clip:
                     torch.nn.utils.clip_grad_norm_(params, clip)
                 optimizer.step()
             scheduler.step()
             if workload.validation:
-                encoder.eval()
+                model.eval()
                 with torch.no_grad():
-                    outputs = [(forward(b), b.labels) for b in val_loader]
+                    outputs = [(model(b), b.labels) for b in val_loader]
                     logits = torch.cat([o for o, _ in outputs])
                     labels = torch.cat([y for _, y in outputs])
-                    _ = float(loss_fn(logits, labels))
+                    _ = float(model.loss_fn(logits, labels))
                     _ = float((logits.argmax(dim=1) == labels).float().mean())
     return {"epoch_s": per_epoch(starts)}
 

@@ -1,14 +1,12 @@
 """The workloads the benchmarks run, one entry each.
 
 A workload is the Hydra overrides of a seqlab-train run, plus (optionally) a function that
-writes its data into a temporary folder first and returns overrides pointing at it. The overhead,
-throughput and memory benchmarks loop over WORKLOADS, so a new data kind is one entry here, e.g.
-once the text and events modules land:
+writes its data into a temporary folder first and returns overrides pointing at it. The overhead
+and throughput benchmarks loop over WORKLOADS, so a new data kind or experiment is one entry.
 
-    Workload("r8_bilstm", ["experiment=r8_bilstm"], epochs=4, repeats=3),
-    Workload("cdnow_gru", ["experiment=cdnow_gru"], epochs=4, repeats=3),
-
-(per-epoch cost in seconds there, so few epochs; the 1.05 ratio target applies).
+Short epochs (parity, GunPoint: tens of milliseconds) measure seqlab's fixed cost per epoch
+against an absolute budget; the shipped R8 and CDNOW experiments have epochs of seconds, where
+the target is a ratio (at most 1.05), so they run few epochs.
 """
 
 from collections.abc import Callable
@@ -25,6 +23,7 @@ class Workload:
     epochs: int  # per run; the first epoch is warm-up, the next ones are timed
     repeats: int  # runs per side, alternating seqlab / plain loop
     validation: bool = True  # False: the run has no validation loop (limit_val_batches=0)
+    train_batches: int | None = None  # cut every training epoch to this many batches (both sides)
     prepare: Callable[[Path], list[str]] | None = None
     note: str = ""
     extra: dict = field(default_factory=dict)
@@ -90,5 +89,24 @@ WORKLOADS = [
         epochs=32,
         repeats=5,
         note="experiment=gunpoint_lstm: 40 train (3 batches), 10 val (1 batch), LSTM 64",
+    ),
+    Workload(
+        "r8_bilstm",
+        ["experiment=r8_bilstm"],
+        epochs=3,
+        repeats=3,
+        # A whole epoch (155 batches) takes most of a minute on one thread; 40 keep the
+        # benchmark to minutes while an epoch still takes seconds (validation stays whole).
+        train_batches=40,
+        note="experiment=r8_bilstm: BiLSTM 64 over word embeddings 128, batch 32, "
+        "40 of 155 training batches, 549 validation documents (18 batches)",
+    ),
+    Workload(
+        "cdnow_gru",
+        ["experiment=cdnow_gru"],
+        epochs=4,
+        repeats=3,
+        note="experiment=cdnow_gru: GRU over purchase histories, 16,498 customers "
+        "(65 batches of 256), 3,536 validation (14 batches)",
     ),
 ]
