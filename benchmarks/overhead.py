@@ -14,9 +14,13 @@ gradient clipping and number of optimizer steps; with validation, a no-grad pass
 validation loader computing loss and accuracy by hand. No metrics library, no logging, no
 checkpoints, no progress bar.
 
-Seconds per epoch on both sides: epoch-start to epoch-start over every epoch after the first
+Bare Lightning side (the floor Lightning itself sets): a barebones Trainer fitting the same
+SequenceClassifier on the same loaders with the same clipping.
+
+Seconds per epoch on every side: epoch-start to epoch-start over every epoch after the first
 (warm-up), so whatever happens once per epoch (validation, metric compute, logging, checkpoint
-saving, loader set-up) is inside. Runs alternate seqlab / plain so both see the same load.
+saving, loader set-up) is inside. Runs alternate plain / bare Lightning / seqlab, so all three
+see the same load.
 """
 
 import argparse
@@ -53,13 +57,9 @@ def workload_config(workload: Workload, folder: Path, epochs: int) -> dict:
     )
 
 
-def seqlab_run(workload: Workload, epochs: int) -> dict:
-    """One seqlab-train run through the pipeline; returns its clock readings."""
+def epoch_clock(clock: dict):
+    """A callback writing the clock readings the tables use into `clock`."""
     from lightning.pytorch.callbacks import Callback
-
-    import seqlab.pipeline
-
-    clock: dict = {"starts": [], "first_step": None}
 
     class EpochClock(Callback):
         def on_train_epoch_start(self, trainer, pl_module) -> None:
@@ -71,10 +71,18 @@ def seqlab_run(workload: Workload, epochs: int) -> dict:
         def on_train_end(self, trainer, pl_module) -> None:
             clock["fit_end"] = time.perf_counter()
 
+    return EpochClock()
+
+
+def seqlab_run(workload: Workload, epochs: int) -> dict:
+    """One seqlab-train run through the pipeline; returns its clock readings."""
+    import seqlab.pipeline
+
+    clock: dict = {"starts": [], "first_step": None}
     other_callbacks = seqlab.pipeline._other_callbacks
     seqlab.pipeline._other_callbacks = lambda cfg, run_dir: [
         *other_callbacks(cfg, run_dir),
-        EpochClock(),
+        epoch_clock(clock),
     ]
     try:
         with tempfile.TemporaryDirectory() as folder:
@@ -95,6 +103,42 @@ def seqlab_run(workload: Workload, epochs: int) -> dict:
         "after_fit_s": end - clock["fit_end"],  # test of the best checkpoint, plots, files
         "total_s": end - start,
     }
+
+
+def bare_lightning_run(workload: Workload, epochs: int) -> dict:
+    """Lightning's own floor: a `barebones` Trainer (no logging, checkpoints, progress bar or
+    model summary; `self.log` does nothing) fitting the same SequenceClassifier on the same
+    data module with the same clipping. seqlab's path minus this is what seqlab adds."""
+    import lightning as L
+
+    from seqlab.data import build_datamodule
+    from seqlab.models.classifier import SequenceClassifier
+
+    clock: dict = {"starts": [], "first_step": None}
+    with tempfile.TemporaryDirectory() as folder:
+        config = workload_config(workload, Path(folder), epochs)
+        L.seed_everything(config["seed"], verbose=False)
+        data = build_datamodule(config["data"])
+        data.setup("fit")
+        model = SequenceClassifier(
+            config["model"], data.meta.to_dict(), config["optim"], config["metrics"], config["data"]
+        )
+        options = config["trainer"]
+        trainer = L.Trainer(
+            barebones=True,
+            accelerator="cpu",
+            devices=1,
+            max_epochs=epochs,
+            gradient_clip_val=options.get("gradient_clip_val"),
+            limit_train_batches=options.get("limit_train_batches") or 1.0,
+            limit_val_batches=options.get("limit_val_batches", 1.0),
+            num_sanity_val_steps=0,
+            callbacks=[epoch_clock(clock)],
+            default_root_dir=folder,
+        )
+        with contextlib.redirect_stdout(io.StringIO()):
+            trainer.fit(model, datamodule=data)
+    return {"epoch_s": per_epoch(clock["starts"])}
 
 
 def plain_run(workload: Workload, epochs: int) -> dict:
@@ -146,24 +190,31 @@ def plain_run(workload: Workload, epochs: int) -> dict:
 
 
 def measure(workload: Workload, repeats: int, epochs: int) -> dict:
-    seqlab, plain = [], []
-    for _ in range(repeats):
-        plain.append(plain_run(workload, epochs))
+    runs: dict[str, list[float]] = {"plain": [], "lightning": [], "seqlab": []}
+    seqlab = []
+    for _ in range(repeats):  # alternating, so all three sides see the same load
+        runs["plain"].append(plain_run(workload, epochs)["epoch_s"])
+        runs["lightning"].append(bare_lightning_run(workload, epochs)["epoch_s"])
         seqlab.append(seqlab_run(workload, epochs))
-    seqlab_s = [r["epoch_s"] for r in seqlab]
-    plain_s = [r["epoch_s"] for r in plain]
-    diffs = [s - p for s, p in zip(seqlab_s, plain_s, strict=True)]  # paired by alternation
-    ratios = [s / p for s, p in zip(seqlab_s, plain_s, strict=True)]
+        runs["seqlab"].append(seqlab[-1]["epoch_s"])
+
+    def paired(over: str, under: str, combine) -> dict:
+        return spread([combine(a, b) for a, b in zip(runs[over], runs[under], strict=True)])
+
     return {
         "workload": workload.name,
         "note": workload.note,
         "validation": workload.validation,
         "epochs": epochs,
         "repeats": repeats,
-        "seqlab_epoch_s": spread(seqlab_s),
-        "plain_epoch_s": spread(plain_s),
-        "diff_epoch_s": spread(diffs),
-        "ratio": spread(ratios),
+        "seqlab_epoch_s": spread(runs["seqlab"]),
+        "lightning_epoch_s": spread(runs["lightning"]),
+        "plain_epoch_s": spread(runs["plain"]),
+        "diff_epoch_s": paired("seqlab", "plain", lambda a, b: a - b),
+        "ratio": paired("seqlab", "plain", lambda a, b: a / b),
+        "lightning_diff_epoch_s": paired("lightning", "plain", lambda a, b: a - b),
+        "lightning_ratio": paired("lightning", "plain", lambda a, b: a / b),
+        "over_lightning_epoch_s": paired("seqlab", "lightning", lambda a, b: a - b),
         "seqlab_compose_s": statistics.median(r["compose_s"] for r in seqlab),
         "seqlab_to_first_step_s": statistics.median(r["to_first_step_s"] for r in seqlab),
         "seqlab_after_fit_s": statistics.median(r["after_fit_s"] for r in seqlab),
