@@ -22,7 +22,7 @@ from common import RESULTS_DIR, pin_threads
 from workloads import WORKLOADS
 
 
-def run(quick: bool, threads: int) -> dict:
+def run(quick: bool, threads: int, names: list[str] | None) -> dict:
     results: dict = {
         "date": datetime.datetime.now().isoformat(timespec="seconds"),
         "machine": f"{platform.machine()}, {os.cpu_count()} cpus, load {os.getloadavg()[0]:.1f}",
@@ -31,6 +31,8 @@ def run(quick: bool, threads: int) -> dict:
         "workloads": [],
     }
     for workload in WORKLOADS:
+        if names and workload.name not in names:
+            continue
         repeats = 2 if quick else workload.repeats
         epochs = min(6, workload.epochs) if quick else workload.epochs
         row = overhead.measure(workload, repeats, epochs)
@@ -141,10 +143,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--workload", action="append", help="overhead workloads (default: all)")
     args = parser.parse_args()
     pin_threads(args.threads)
     start = time.perf_counter()
-    results = run(args.quick, args.threads)
+    results = run(args.quick, args.threads, args.workload)
     results["bench_s"] = time.perf_counter() - start
     RESULTS_DIR.mkdir(exist_ok=True)
     stem = RESULTS_DIR / datetime.date.today().isoformat()

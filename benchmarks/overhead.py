@@ -26,7 +26,6 @@ see the same load.
 import argparse
 import contextlib
 import io
-import itertools
 import json
 import statistics
 import tempfile
@@ -44,8 +43,6 @@ def per_epoch(starts: list[float]) -> float:
 
 def workload_config(workload: Workload, folder: Path, epochs: int) -> dict:
     extra = workload.prepare(folder) if workload.prepare else []
-    if workload.train_batches:
-        extra.append(f"+trainer.limit_train_batches={workload.train_batches}")
     return compose_train(
         [
             *workload.overrides,
@@ -130,7 +127,6 @@ def bare_lightning_run(workload: Workload, epochs: int) -> dict:
             devices=1,
             max_epochs=epochs,
             gradient_clip_val=options.get("gradient_clip_val"),
-            limit_train_batches=options.get("limit_train_batches") or 1.0,
             limit_val_batches=options.get("limit_val_batches", 1.0),
             num_sanity_val_steps=0,
             callbacks=[epoch_clock(clock)],
@@ -170,7 +166,7 @@ def plain_run(workload: Workload, epochs: int) -> dict:
         for _ in range(epochs):
             starts.append(time.perf_counter())
             model.train()
-            for batch in itertools.islice(train_loader, workload.train_batches):
+            for batch in train_loader:
                 optimizer.zero_grad(set_to_none=True)
                 loss = model.loss_fn(model(batch), batch.labels)
                 loss.backward()

@@ -2,15 +2,14 @@
 
     PYTHONPATH=src python benchmarks/throughput.py [--workload parity]
 
-For every batch of one training epoch (cut to the workload's train_batches; same shapes, same
-order as the data module gives them), a forward and backward pass of the bare torch
+For every batch of one training epoch (same shapes, same order as the data module
+gives them), a forward and backward pass of the bare torch
 nn.LSTM/GRU/RNN with the workload's sizes: no head, no loss, no optimizer, no packing. Samples
 per second of that is what this machine can do at best; the bench runner divides seqlab's and
 the plain loop's throughput by it.
 """
 
 import argparse
-import itertools
 import json
 import statistics
 import tempfile
@@ -42,8 +41,7 @@ def kernel_epoch(workload: Workload, repeats: int = 7) -> dict:
         bidirectional=model["bidirectional"],
         batch_first=True,
     )
-    epoch = itertools.islice(data.train_dataloader(), workload.train_batches)
-    shapes = [tuple(batch.inputs.shape[:2]) for batch in epoch]
+    shapes = [tuple(batch.inputs.shape[:2]) for batch in data.train_dataloader()]
     batches = [torch.randn(*shape, input_dim) for shape in shapes]
     samples = sum(shape[0] for shape in shapes)
     times = []
