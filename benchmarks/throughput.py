@@ -2,11 +2,10 @@
 
     PYTHONPATH=src python benchmarks/throughput.py [--workload parity]
 
-For every batch of one training epoch (same shapes, same order as the data module
-gives them), a forward and backward pass of the bare torch
-nn.LSTM/GRU/RNN with the workload's sizes: no head, no loss, no optimizer, no packing. Samples
-per second of that is what this machine can do at best; the bench runner divides seqlab's and
-the plain loop's throughput by it.
+For every batch of one training epoch (same shapes, same order as the data module gives them), a
+forward and backward pass of the bare torch nn.LSTM/GRU/RNN with the workload's sizes: no head,
+no loss, no optimizer, no packing. Samples per second of that is what this machine can do at
+best; the bench runner divides seqlab's and the plain loop's throughput by it.
 """
 
 import argparse

@@ -12,6 +12,7 @@ import pytest
 import torch
 from lightning.fabric.plugins import TorchCheckpointIO
 from lightning.fabric.utilities.apply_func import _TransferableDataType, move_data_to_device
+from lightning.pytorch.strategies import SingleDeviceStrategy
 from torchmetrics import MeanMetric
 
 from seqlab.callbacks.async_io import OrderedAsyncCheckpointIO
@@ -132,7 +133,10 @@ def test_clipping_with_the_guards_norm_clips_as_lightning_does():
     # torch's documented clipping: scale every gradient by max_norm / (norm + 1e-6)
     expected = {name: g * (0.5 / (raw + 1e-6)) for name, g in grads.items()}
     guard = NonFiniteGuard()
-    module.trainer = SimpleNamespace(callbacks=[guard], global_step=0, current_epoch=0)
+    strategy = SingleDeviceStrategy(torch.device("cpu"))
+    module.trainer = SimpleNamespace(
+        callbacks=[guard], global_step=0, current_epoch=0, strategy=strategy
+    )
     guard.on_train_start(module.trainer, module)
     guard.on_before_optimizer_step(module.trainer, module, None)
     assert measured_norm(module.trainer) == pytest.approx(raw, rel=1e-6)

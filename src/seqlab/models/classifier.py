@@ -9,6 +9,7 @@ from typing import Any
 
 import lightning as L
 import torch
+from lightning.pytorch.strategies import DDPStrategy, SingleDeviceStrategy
 from torch import nn
 from torchmetrics import MeanMetric
 
@@ -146,9 +147,12 @@ class SequenceClassifier(L.LightningModule):
         gradient_clip_algorithm: str | None = None,
     ) -> None:
         """Lightning's norm clipping, with the raw norm the NonFiniteGuard already measured for
-        this step instead of a second pass over every gradient (the same numbers)."""
+        this step instead of a second pass over every gradient (the same numbers). Only where
+        every process holds whole gradients (one device or DDP); sharded strategies clip their
+        own way."""
         norm = measured_norm(self.trainer)
-        if norm is None or not gradient_clip_val or gradient_clip_algorithm != "norm":
+        whole = type(self.trainer.strategy) in (SingleDeviceStrategy, DDPStrategy)
+        if norm is None or not whole or not gradient_clip_val or gradient_clip_algorithm != "norm":
             super().configure_gradient_clipping(
                 optimizer, gradient_clip_val, gradient_clip_algorithm
             )
