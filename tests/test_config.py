@@ -125,6 +125,13 @@ def test_run_dir_timestamps_carry_microseconds():
     assert "outputs/${task_name}/runs/${now:%Y-%m-%d_%H-%M-%S_%f}" in run_dir
 
 
+def test_the_slurm_launcher_resolves_to_submitit():
+    """make install pins hydra-submitit-launcher, so hydra/launcher=slurm finds its plugin."""
+    result = run_cli("seqlab.train", "hydra/launcher=slurm", "--cfg", "hydra", timeout=60)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "hydra_submitit_launcher.submitit_launcher.SlurmLauncher" in result.stdout
+
+
 def test_eval_runs_are_labelled_eval_in_wandb():
     from hydra import compose, initialize_config_dir
 
