@@ -92,7 +92,7 @@ WORKLOADS = [
     Workload(
         "r8_bilstm",
         ["experiment=r8_bilstm"],
-        # Whole epochs (155 batches, about 13 s on one thread): every side then trains on the
+        # Whole epochs (155 batches, about 15 s on one thread): every side then trains on the
         # same documents each epoch. A cut epoch would give each side a different random share
         # of the length buckets, and long documents cost many times more than short ones.
         # Epoch 1 is timed; it holds two of the gradient diagnostics' step-by-step steps
