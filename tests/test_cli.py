@@ -56,6 +56,15 @@ def test_the_run_writes_everything_into_its_run_dir(trained_run):
     assert "test/f1" in result.stdout  # the final metrics table
 
 
+def test_lightning_messages_and_the_parameter_table_appear_once(trained_run):
+    run_dir, result = trained_run
+    output = result.stdout + result.stderr
+    assert output.count("`Trainer.fit` stopped") == 1  # Lightning's handler and Hydra's both
+    assert "`Trainer.fit` stopped" in (run_dir / "train.log").read_text()  # still in the file
+    assert output.count("parameters (exact, trainable)") == 1
+    assert "Trainable params" not in output  # Lightning's own summary repeated the table
+
+
 def test_offline_wandb_run_holds_the_logged_test_f1(trained_run):
     run_dir, _ = trained_run
     metrics = json.loads((run_dir / "metrics.json").read_text())

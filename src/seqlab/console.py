@@ -1,5 +1,6 @@
 """What a run prints: the composed config as a tree at the start, the final metrics at the end."""
 
+import logging
 from typing import Any
 
 from rich.console import Console
@@ -41,3 +42,13 @@ def print_parameter_table(rows: list[tuple[str, str, int]]) -> None:
         table.add_row(name, kind, f"{count:,}")
     table.add_row("total", "", f"{sum(count for _, _, count in rows):,}")
     console.print(table)
+
+
+def log_lightning_once() -> None:
+    """`import lightning` gives its logger a console handler of its own, and its records also
+    reach the root logger, which Hydra sets up (console and the run's log file): every
+    Lightning message was printed twice. Where the root logger has handlers, they alone print."""
+    if logging.getLogger().hasHandlers():
+        lightning_logger = logging.getLogger("lightning")
+        for handler in list(lightning_logger.handlers):
+            lightning_logger.removeHandler(handler)

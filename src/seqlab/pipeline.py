@@ -20,7 +20,7 @@ from seqlab.callbacks.plots import TestPlots
 from seqlab.callbacks.progress import EpochMetricsProgressBar
 from seqlab.callbacks.pruning import pruning_callbacks
 from seqlab.callbacks.rng import RngStateCheckpoint
-from seqlab.console import print_metrics_table, print_parameter_table
+from seqlab.console import log_lightning_once, print_metrics_table, print_parameter_table
 from seqlab.data import build_datamodule
 from seqlab.errors import SeqlabError
 from seqlab.loggers import build_loggers, finish_wandb
@@ -33,6 +33,7 @@ PLOTS_DIR = "plots"
 
 
 def train(config: dict[str, Any]) -> dict[str, float]:
+    log_lightning_once()
     resume = resume_point(
         Path(config["paths"]["output_dir"]), config["ckpt_path"], config["resume"]
     )
@@ -81,6 +82,7 @@ def train(config: dict[str, Any]) -> dict[str, float]:
 
 
 def evaluate(config: dict[str, Any]) -> dict[str, float]:
+    log_lightning_once()
     run_dir = Path(config["paths"]["output_dir"])
     L.seed_everything(config["seed"], workers=True, verbose=False)
     module, _ = load_classifier(config["ckpt_path"])
@@ -117,6 +119,9 @@ def _trainer(
         )
     if not any(isinstance(c, RichProgressBar) for c in callbacks):
         options.setdefault("enable_progress_bar", False)
+    # trainer.enable_model_summary switches seqlab's exact parameter table (printed by train);
+    # Lightning's own summary would repeat it.
+    options["enable_model_summary"] = False
     # Checkpoint files are written by a background thread (last.ckpt after every epoch would
     # otherwise stall short epochs on the file write); see callbacks/async_io.py.
     options.setdefault("plugins", [OrderedAsyncCheckpointIO()])
