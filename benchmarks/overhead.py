@@ -102,24 +102,33 @@ def seqlab_run(workload: Workload, epochs: int) -> dict:
     }
 
 
+def same_network(workload: Workload, folder: Path, epochs: int) -> tuple[dict, object, object]:
+    """The workload's config, its set-up data module and a fresh SequenceClassifier: what the
+    plain loop and the bare Lightning side train (seqlab's side builds its own in train())."""
+    import torch
+
+    from seqlab.data import build_datamodule
+    from seqlab.models.classifier import SequenceClassifier
+
+    config = workload_config(workload, folder, epochs)
+    torch.manual_seed(config["seed"])
+    data = build_datamodule(config["data"])
+    data.setup("fit")
+    model = SequenceClassifier(
+        config["model"], data.meta.to_dict(), config["optim"], config["metrics"], config["data"]
+    )
+    return config, data, model
+
+
 def bare_lightning_run(workload: Workload, epochs: int) -> dict:
     """Lightning's own floor: a `barebones` Trainer (no logging, checkpoints, progress bar or
     model summary; `self.log` does nothing) fitting the same SequenceClassifier on the same
     data module with the same clipping. seqlab's path minus this is what seqlab adds."""
     import lightning as L
 
-    from seqlab.data import build_datamodule
-    from seqlab.models.classifier import SequenceClassifier
-
     clock: dict = {"starts": [], "first_step": None}
     with tempfile.TemporaryDirectory() as folder:
-        config = workload_config(workload, Path(folder), epochs)
-        L.seed_everything(config["seed"], verbose=False)
-        data = build_datamodule(config["data"])
-        data.setup("fit")
-        model = SequenceClassifier(
-            config["model"], data.meta.to_dict(), config["optim"], config["metrics"], config["data"]
-        )
+        config, data, model = same_network(workload, Path(folder), epochs)
         options = config["trainer"]
         trainer = L.Trainer(
             barebones=True,
@@ -141,21 +150,12 @@ def plain_run(workload: Workload, epochs: int) -> dict:
     """The hand-written loop on the same model, batches and optimizer steps."""
     import torch
 
-    from seqlab.data import build_datamodule
-    from seqlab.models.classifier import SequenceClassifier
-
     with tempfile.TemporaryDirectory() as folder:
-        config = workload_config(workload, Path(folder), epochs)
-        torch.manual_seed(config["seed"])
-        data = build_datamodule(config["data"])
-        data.setup("fit")
-        optim = config["optim"]
-        assert (optim["name"], optim["scheduler"]) == ("adamw", "cosine"), "the loop mirrors these"
         # The same network (inputs, encoder, dropout, head, loss with any class weights) by
         # construction; only its forward and loss are used, never Lightning.
-        model = SequenceClassifier(
-            config["model"], data.meta.to_dict(), optim, config["metrics"], config["data"]
-        )
+        config, data, model = same_network(workload, Path(folder), epochs)
+        optim = config["optim"]
+        assert (optim["name"], optim["scheduler"]) == ("adamw", "cosine"), "the loop mirrors these"
         params = list(model.parameters())
         optimizer = torch.optim.AdamW(params, lr=optim["lr"], weight_decay=optim["weight_decay"])
         scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs)
