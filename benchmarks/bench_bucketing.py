@@ -28,9 +28,10 @@ from hydra import compose, initialize_config_dir
 from seqlab import config_dir
 from seqlab.data.batch import Batch
 from seqlab.data.bucketing import BucketBatchSampler
-from seqlab.data.text import TextDataModule
+from seqlab.data.registry import build_datamodule
+from seqlab.data.text.datamodule import TextDataModule
 from seqlab.models.classifier import SequenceClassifier
-from seqlab.schema import TrainConfig, validate
+from seqlab.config import TrainConfig, validate
 
 RESULTS = Path(__file__).parent / "results" / "bench_bucketing.json"
 
@@ -46,7 +47,7 @@ def experiment_config() -> dict:
 
 def setup_seconds(data_cfg: dict, cache_dir: str) -> tuple[float, bool]:
     start = time.perf_counter()
-    data = TextDataModule(**{**data_cfg, "cache_dir": cache_dir})
+    data = build_datamodule({**data_cfg, "cache_dir": cache_dir})
     data.setup("fit")
     return time.perf_counter() - start, bool(data.cache_hit)
 
@@ -111,7 +112,7 @@ def main() -> None:
             assert not hit_cold and hit_warm
             first.append(cold)
             second.append(warm)
-        data = TextDataModule(**{**data_cfg, "cache_dir": f"{folder}/0"})
+        data = build_datamodule({**data_cfg, "cache_dir": f"{folder}/0"})
         data.setup("fit")
 
     speeds: dict[str, list[dict]] = {"bucketed": [], "random": [], "longest": []}

@@ -17,13 +17,14 @@ import tracemalloc
 from hydra import compose, initialize_config_dir
 
 from seqlab import config_dir
-from seqlab.data.events import EventDataModule
-from seqlab.schema import TrainConfig, validate
+from seqlab.data.events.datamodule import EventDataModule
+from seqlab.data.registry import build_datamodule
+from seqlab.config import TrainConfig, validate
 
 
 def build(data_cfg: dict) -> tuple[float, float, EventDataModule]:
     start = time.perf_counter()
-    module = EventDataModule(**data_cfg)
+    module = build_datamodule(data_cfg)
     module.setup("fit")
     sequences = time.perf_counter() - start
     module.aggregate_splits()

@@ -37,7 +37,7 @@ def compose_train(overrides: list[str]) -> dict:
     from hydra import compose, initialize_config_dir
 
     from seqlab import config_dir
-    from seqlab.schema import TrainConfig, validate
+    from seqlab.config import TrainConfig, validate
 
     with initialize_config_dir(config_dir=config_dir(), version_base="1.3"):
         return validate(compose("train", overrides=overrides), TrainConfig)

@@ -31,7 +31,7 @@ DATASETS = [
 
 
 def setup_times(overrides: list[str], repeats: int) -> dict:
-    from seqlab.data import build_datamodule
+    from seqlab.data.registry import build_datamodule
 
     with tempfile.TemporaryDirectory() as cache:
         config = compose_train([*overrides, "paths.output_dir=/nonexistent"])

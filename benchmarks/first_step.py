@@ -16,8 +16,8 @@ from pathlib import Path
 
 from lightning.pytorch.callbacks import Callback
 
-import seqlab.pipeline
-from seqlab.train import main
+import seqlab.training.pipeline
+from seqlab.cli.train import main
 
 
 class FirstStep(Callback):
@@ -27,8 +27,8 @@ class FirstStep(Callback):
             path.write_text(f"{time.time()}\n")
 
 
-other_callbacks = seqlab.pipeline._other_callbacks
-seqlab.pipeline._other_callbacks = lambda cfg, run_dir: [
+other_callbacks = seqlab.training.pipeline._other_callbacks
+seqlab.training.pipeline._other_callbacks = lambda cfg, run_dir: [
     *other_callbacks(cfg, run_dir),
     FirstStep(),
 ]

@@ -20,7 +20,7 @@ import torch
 from hydra import compose, initialize_config_dir
 
 from seqlab import config_dir
-from seqlab.schema import TrainConfig, validate
+from seqlab.config import TrainConfig, validate
 
 RESULTS = Path(__file__).parent / "results" / "gradients_overhead.json"
 
@@ -40,7 +40,7 @@ def config(enabled: bool, epochs: int, output_dir: str, plots: bool = True) -> d
         f"callbacks.gradients.plots={str(plots).lower()}",
         "callbacks.progress_bar=false",
         "print_config=false",
-        "trainer.enable_model_summary=false",
+        "print_parameters=false",
         f"paths.output_dir={output_dir}",
     ]
     with initialize_config_dir(config_dir=config_dir(), version_base="1.3"):
@@ -48,7 +48,7 @@ def config(enabled: bool, epochs: int, output_dir: str, plots: bool = True) -> d
 
 
 def time_training(condition: str, epochs: int) -> float:
-    from seqlab.pipeline import train
+    from seqlab.training.pipeline import train
 
     enabled, plots = CONDITIONS[condition]
     with tempfile.TemporaryDirectory() as folder:
@@ -60,7 +60,7 @@ def time_training(condition: str, epochs: int) -> float:
 
 def time_steps(repeats: int = 15) -> dict[str, float]:
     """Median ms of one forward+backward on a GunPoint batch: fused, and the logged step."""
-    from seqlab.data import build_datamodule
+    from seqlab.data.registry import build_datamodule
     from seqlab.models.classifier import SequenceClassifier
 
     with tempfile.TemporaryDirectory() as folder:
@@ -75,8 +75,10 @@ def time_steps(repeats: int = 15) -> dict[str, float]:
         for _ in range(repeats):
             model.zero_grad()
             start = time.perf_counter()
-            model.encoder.record_hidden_states = record
+            if record:
+                model.encoder.request_hidden_states()
             model.loss_fn(model(batch), batch.labels).backward()
+            model.encoder.take_hidden_states()
             times.append(time.perf_counter() - start)
         result[name] = 1000 * statistics.median(times)  # the second pass of each is kept
     return result

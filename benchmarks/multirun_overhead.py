@@ -22,11 +22,11 @@ import hydra.core.utils
 _tic = time.perf_counter()
 from lightning.pytorch.callbacks import Callback  # noqa: E402
 
-import seqlab.pipeline  # noqa: E402
+import seqlab.training.pipeline  # noqa: E402
 
 IMPORT_S = time.perf_counter() - _tic
 
-from seqlab.train import main  # noqa: E402
+from seqlab.cli.train import main  # noqa: E402
 
 job_starts: list[float] = []
 first_steps: list[float] = []
@@ -49,7 +49,7 @@ def with_timer(*args):
 
 # Hydra re-imports its launcher module while scanning plugins, and it then picks up this one.
 run_job, hydra.core.utils.run_job = hydra.core.utils.run_job, timed_run_job
-other_callbacks, seqlab.pipeline._other_callbacks = seqlab.pipeline._other_callbacks, with_timer
+other_callbacks, seqlab.training.pipeline._other_callbacks = seqlab.training.pipeline._other_callbacks, with_timer
 
 if __name__ == "__main__":
     sweep_dir = next(a.split("=", 1)[1] for a in sys.argv[1:] if a.startswith("hydra.sweep.dir="))

@@ -2,8 +2,8 @@
 
     PYTHONPATH=src python benchmarks/overhead.py [--workload parity] [--repeats 5] [--epochs 32]
 
-seqlab side: the config composed with Hydra's compose API and validated by seqlab.schema, then
-seqlab.pipeline.train itself (the SequenceClassifier with all five metrics per split, CSV and
+seqlab side: the config composed with Hydra's compose API and validated by seqlab.config, then
+seqlab.training.pipeline.train itself (the SequenceClassifier with all five metrics per split, CSV and
 offline W&B logging, the rich progress bar, best + last checkpoints every epoch, the RNG,
 non-finite and gradient-diagnostics callbacks, the test of the best checkpoint and its plots).
 The only addition is a clock callback appended to the pipeline's callbacks.
@@ -73,11 +73,11 @@ def epoch_clock(clock: dict):
 
 def seqlab_run(workload: Workload, epochs: int) -> dict:
     """One seqlab-train run through the pipeline; returns its clock readings."""
-    import seqlab.pipeline
+    import seqlab.training.pipeline
 
     clock: dict = {"starts": [], "first_step": None}
-    other_callbacks = seqlab.pipeline._other_callbacks
-    seqlab.pipeline._other_callbacks = lambda cfg, run_dir: [
+    other_callbacks = seqlab.training.pipeline._other_callbacks
+    seqlab.training.pipeline._other_callbacks = lambda cfg, run_dir: [
         *other_callbacks(cfg, run_dir),
         epoch_clock(clock),
     ]
@@ -89,10 +89,10 @@ def seqlab_run(workload: Workload, epochs: int) -> dict:
             composed = time.perf_counter()
             # The progress bar still renders (to a buffer, as it would to a pipe).
             with contextlib.redirect_stdout(io.StringIO()):
-                seqlab.pipeline.train(config)
+                seqlab.training.pipeline.train(config)
             end = time.perf_counter()
     finally:
-        seqlab.pipeline._other_callbacks = other_callbacks
+        seqlab.training.pipeline._other_callbacks = other_callbacks
     return {
         "epoch_s": per_epoch(clock["starts"]),
         "compose_s": composed - start,
@@ -107,7 +107,7 @@ def same_network(workload: Workload, folder: Path, epochs: int) -> tuple[dict, o
     plain loop and the bare Lightning side train (seqlab's side builds its own in train())."""
     import torch
 
-    from seqlab.data import build_datamodule
+    from seqlab.data.registry import build_datamodule
     from seqlab.models.classifier import SequenceClassifier
 
     config = workload_config(workload, folder, epochs)

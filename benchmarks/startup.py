@@ -4,7 +4,7 @@ plus peak memory of the default run. Each in a fresh process, as a user runs it.
     PYTHONPATH=src python benchmarks/startup.py [--repeats 3]
 
 - `seqlab-train --cfg job` (composes and prints; must not import torch or lightning);
-- `import seqlab.pipeline` in a fresh interpreter: every heavy import a run needs;
+- `import seqlab.training.pipeline` in a fresh interpreter: every heavy import a run needs;
 - command start to the first training step of `experiment=gunpoint_lstm` (default loggers:
   CSV + offline W&B, progress bar, config tree printed), through benchmarks/first_step.py;
 - peak RSS of that default experiment for a few epochs (/usr/bin/time -f %M, the training
@@ -43,11 +43,11 @@ def _timed(command: list[str], env: dict) -> float:
 
 
 def cfg_job(env: dict, repeats: int) -> dict:
-    command = [sys.executable, "-m", "seqlab.train", *DEFAULT_RUN, "--cfg", "job"]
+    command = [sys.executable, "-m", "seqlab.cli.train", *DEFAULT_RUN, "--cfg", "job"]
     times = [_timed(command, env) for _ in range(repeats)]
     probe = (
         "import sys; sys.argv = ['seqlab-train', 'experiment=gunpoint_lstm', '--cfg', 'job'];"
-        "from seqlab.train import main\ntry: main()\nexcept SystemExit: pass\n"
+        "from seqlab.cli.train import main\ntry: main()\nexcept SystemExit: pass\n"
         "print('HEAVY', sorted({'torch', 'lightning', 'torchmetrics', 'wandb', 'datasets'}"
         " & set(sys.modules)))"
     )
@@ -67,10 +67,10 @@ def cfg_job(env: dict, repeats: int) -> dict:
 
 
 def import_pipeline(env: dict, repeats: int) -> float:
-    """Seconds `import seqlab.pipeline` takes inside a fresh interpreter (timed there: the
+    """Seconds `import seqlab.training.pipeline` takes inside a fresh interpreter (timed there: the
     process's own exit, about 1.5 s after importing lightning here, is no part of a start)."""
     code = (
-        "import time; t = time.perf_counter(); import seqlab.pipeline; "
+        "import time; t = time.perf_counter(); import seqlab.training.pipeline; "
         "print(time.perf_counter() - t)"
     )
     runs = [
@@ -127,7 +127,7 @@ def peak_rss(env: dict, epochs: int) -> dict:
             str(report),
             sys.executable,
             "-m",
-            "seqlab.train",
+            "seqlab.cli.train",
             *DEFAULT_RUN,
             f"trainer.max_epochs={epochs}",
             f"hydra.run.dir={folder}/run",

@@ -23,7 +23,7 @@ from workloads import WORKLOADS, Workload
 def kernel_epoch(workload: Workload, repeats: int = 7) -> dict:
     import torch
 
-    from seqlab.data import build_datamodule
+    from seqlab.data.registry import build_datamodule
     from seqlab.models.inputs import InputLayer
     from seqlab.models.recurrent import CELLS
 

@@ -9,7 +9,7 @@ import pytest
 from hydra import compose, initialize_config_dir
 
 from seqlab import config_dir
-from seqlab.schema import TrainConfig, validate
+from seqlab.config import TrainConfig, validate
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATASETS = REPO_ROOT.parent / "shared" / "datasets"
@@ -41,7 +41,7 @@ def quick_overrides(*extra: str) -> list[str]:
         "logger.wandb.enabled=false",
         "print_config=false",
         "callbacks.progress_bar=false",
-        "trainer.enable_model_summary=false",
+        "print_parameters=false",
         *extra,
     ]
 

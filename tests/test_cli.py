@@ -21,7 +21,7 @@ def trained_run(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
     run_dir = tmp_path_factory.mktemp("cli") / "run"
     env = wandb_env(tmp_path_factory.mktemp("wandb_home"))
     result = run_cli(
-        "seqlab.train",
+        "seqlab.cli.train",
         "model=gru",
         "trainer.max_epochs=2",
         "callbacks.progress_bar=false",
@@ -143,7 +143,7 @@ def test_bad_checkpoints_fail_with_one_line(tmp_path, content, message):
     if content is not None:
         path.write_bytes(content)
     result = run_cli(
-        "seqlab.evaluate", f"ckpt_path={path}", f"hydra.run.dir={tmp_path}/out", timeout=120
+        "seqlab.cli.evaluate", f"ckpt_path={path}", f"hydra.run.dir={tmp_path}/out", timeout=120
     )
     assert result.returncode == 2
     lines = [line for line in result.stderr.splitlines() if line.strip()]
@@ -158,14 +158,14 @@ def test_a_foreign_checkpoint_is_refused(tmp_path):
     path = tmp_path / "other.ckpt"
     torch.save({"state_dict": {"w": torch.zeros(2)}, "hyper_parameters": {"lr": 0.1}}, path)
     result = run_cli(
-        "seqlab.evaluate", f"ckpt_path={path}", f"hydra.run.dir={tmp_path}/out", timeout=120
+        "seqlab.cli.evaluate", f"ckpt_path={path}", f"hydra.run.dir={tmp_path}/out", timeout=120
     )
     assert result.returncode == 2
     assert "not a seqlab checkpoint" in result.stderr
 
 
 def test_eval_without_ckpt_path_names_it():
-    result = run_cli("seqlab.evaluate", timeout=60)
+    result = run_cli("seqlab.cli.evaluate", timeout=60)
     assert result.returncode != 0
     assert "ckpt_path" in result.stderr
 
@@ -210,7 +210,7 @@ def test_installed_wheel_finds_its_configs_from_any_folder(tmp_path):
     assert install.returncode == 0, install.stderr
     assert (target / "seqlab" / "conf" / "train.yaml").is_file()
     result = subprocess.run(
-        [sys.executable, "-m", "seqlab.train", "--cfg", "job", "model=bigru"],
+        [sys.executable, "-m", "seqlab.cli.train", "--cfg", "job", "model=bigru"],
         cwd=tmp_path,
         capture_output=True,
         text=True,
@@ -234,7 +234,7 @@ def test_installed_wheel_finds_its_configs_from_any_folder(tmp_path):
 def test_multirun_gives_one_wandb_run_and_run_dir_per_job(tmp_path):
     env = wandb_env(tmp_path / "wandb_home")
     result = run_cli(
-        "seqlab.train",
+        "seqlab.cli.train",
         "-m",
         "model=mlp,rnn",
         "trainer.max_epochs=1",

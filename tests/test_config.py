@@ -79,7 +79,7 @@ def test_unknown_kind_lists_the_known_ones():
 
 
 def test_typo_in_override_fails_on_the_command_line_with_the_key_and_fix():
-    result = run_cli("seqlab.train", "model.hiden_size=32", timeout=60)
+    result = run_cli("seqlab.cli.train", "model.hiden_size=32", timeout=60)
     assert result.returncode != 0
     assert "model.hiden_size" in result.stderr
     assert "+model.hiden_size=32" in result.stderr  # Hydra's hint on how to add a key
@@ -87,7 +87,7 @@ def test_typo_in_override_fails_on_the_command_line_with_the_key_and_fix():
 
 
 def test_schema_error_is_one_line_and_exit_code_two():
-    result = run_cli("seqlab.train", "+model.hiden_size=32", timeout=60)
+    result = run_cli("seqlab.cli.train", "+model.hiden_size=32", timeout=60)
     assert result.returncode == 2
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert lines == [
@@ -97,7 +97,7 @@ def test_schema_error_is_one_line_and_exit_code_two():
 
 def test_print_config_imports_neither_torch_nor_lightning():
     result = run_cli(
-        "seqlab.train", "--cfg", "job", timeout=60, env={"PYTHONPROFILEIMPORTTIME": "1"}
+        "seqlab.cli.train", "--cfg", "job", timeout=60, env={"PYTHONPROFILEIMPORTTIME": "1"}
     )
     assert result.returncode == 0, result.stderr
     assert "cell: lstm" in result.stdout
@@ -112,7 +112,7 @@ def test_print_config_imports_neither_torch_nor_lightning():
 
 def test_a_bad_config_fails_before_torch_is_imported():
     result = run_cli(
-        "seqlab.train", "+data.colour=red", timeout=60, env={"PYTHONPROFILEIMPORTTIME": "1"}
+        "seqlab.cli.train", "+data.colour=red", timeout=60, env={"PYTHONPROFILEIMPORTTIME": "1"}
     )
     assert result.returncode == 2
     assert "unknown key data.colour" in result.stderr
@@ -120,14 +120,14 @@ def test_a_bad_config_fails_before_torch_is_imported():
 
 
 def test_run_dir_timestamps_carry_microseconds():
-    result = run_cli("seqlab.train", "--cfg", "hydra", timeout=60)
+    result = run_cli("seqlab.cli.train", "--cfg", "hydra", timeout=60)
     run_dir = next(line for line in result.stdout.splitlines() if line.strip().startswith("dir:"))
     assert "outputs/${task_name}/runs/${now:%Y-%m-%d_%H-%M-%S_%f}" in run_dir
 
 
 def test_the_slurm_launcher_resolves_to_submitit():
     """make install pins hydra-submitit-launcher, so hydra/launcher=slurm finds its plugin."""
-    result = run_cli("seqlab.train", "hydra/launcher=slurm", "--cfg", "hydra", timeout=60)
+    result = run_cli("seqlab.cli.train", "hydra/launcher=slurm", "--cfg", "hydra", timeout=60)
     assert result.returncode == 0, result.stderr[-2000:]
     assert "hydra_submitit_launcher.submitit_launcher.SlurmLauncher" in result.stdout
 
@@ -135,7 +135,7 @@ def test_the_slurm_launcher_resolves_to_submitit():
 def test_eval_runs_are_labelled_eval_in_wandb():
     from hydra import compose, initialize_config_dir
 
-    from seqlab.schema import EvalConfig, validate
+    from seqlab.config import EvalConfig, validate
 
     with initialize_config_dir(config_dir=config_dir(), version_base="1.3"):
         cfg = compose("eval", overrides=["ckpt_path=x.ckpt", "paths.output_dir=/nonexistent"])

@@ -9,7 +9,7 @@ import pytest
 from conftest import run_cli
 
 pytestmark = [pytest.mark.slow, pytest.mark.ddp]
-QUIET = ["print_config=false", "callbacks.progress_bar=false", "trainer.enable_model_summary=false"]
+QUIET = ["print_config=false", "callbacks.progress_bar=false", "print_parameters=false"]
 # ItalyPowerDemand's 1029 test series split unevenly over two processes and 16-series batches.
 DATA = ["data.name=ItalyPowerDemand", "data.batch_size=16"]
 
@@ -18,7 +18,7 @@ DATA = ["data.name=ItalyPowerDemand", "data.batch_size=16"]
 def checkpoint(tmp_path_factory) -> Path:
     run_dir = tmp_path_factory.mktemp("single") / "run"
     result = run_cli(
-        "seqlab.train",
+        "seqlab.cli.train",
         *DATA,
         *QUIET,
         "model=gru",
@@ -32,7 +32,7 @@ def checkpoint(tmp_path_factory) -> Path:
 
 def evaluate(checkpoint: Path, out: Path, *overrides: str) -> dict:
     result = run_cli(
-        "seqlab.evaluate",
+        "seqlab.cli.evaluate",
         f"ckpt_path={checkpoint}",
         "logger=csv",
         f"hydra.run.dir={out}",
@@ -54,7 +54,7 @@ def test_two_processes_give_the_single_process_metrics(checkpoint, tmp_path, spl
 def test_ddp_training_writes_one_of_each(tmp_path):
     run_dir = tmp_path / "run"
     result = run_cli(
-        "seqlab.train",
+        "seqlab.cli.train",
         *DATA,
         "print_config=true",
         "callbacks.progress_bar=false",
@@ -74,7 +74,7 @@ def test_ddp_training_writes_one_of_each(tmp_path):
 def test_hydra_multirun_with_ddp(tmp_path):
     sweep = tmp_path / "sweep"
     result = run_cli(
-        "seqlab.train",
+        "seqlab.cli.train",
         "-m",
         *DATA,
         *QUIET,
@@ -95,7 +95,7 @@ def test_hydra_multirun_with_ddp(tmp_path):
 
 def test_ddp_spawn_is_refused_with_the_fix(tmp_path):
     result = run_cli(
-        "seqlab.train",
+        "seqlab.cli.train",
         *QUIET,
         "trainer=ddp_cpu",
         "trainer.strategy=ddp_spawn",

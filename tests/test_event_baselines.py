@@ -12,10 +12,10 @@ from hydra import compose, initialize_config_dir
 from sklearn import metrics as sk
 
 from seqlab import config_dir
-from seqlab.classical import build_baseline, run_baselines, score
-from seqlab.data.events import EventDataModule
+from seqlab.baselines.classical import build_baseline, run_baselines, score
+from seqlab.data.registry import build_datamodule
 from seqlab.errors import SeqlabError
-from seqlab.schema import BaselinesConfig, CompareConfig, validate
+from seqlab.config import BaselinesConfig, CompareConfig, validate
 
 from conftest import compose_train, events_config, quick_overrides
 
@@ -44,7 +44,7 @@ def test_every_event_config_composes_for_baselines_and_compare(data, group):
 
 @pytest.mark.parametrize("average", ["binary", "macro"])
 def test_baseline_metrics_equal_sklearn_on_the_same_predictions(event_log, average):
-    module = EventDataModule(**events_config(event_log))
+    module = build_datamodule(events_config(event_log))
     parts = module.aggregate_splits()
     model = build_baseline("logreg", {"C": 1.0, "max_iter": 500}, seed=0)
     model.fit(parts["train"][0].to_numpy(), parts["train"][1])
@@ -75,7 +75,7 @@ def test_aggregates_summarise_each_entitys_history(tmp_path):
     rows += [(f"o{i}", "2020-04-15", "view", "i3", 1.0) for i in range(4)]
     path = tmp_path / "agg.csv"
     pd.DataFrame(rows, columns=["customer", "ts", "event", "item", "amount"]).to_csv(path)
-    module = EventDataModule(**events_config(path, val_fraction=0.25, test_fraction=0.25))
+    module = build_datamodule(events_config(path, val_fraction=0.25, test_fraction=0.25))
     table = pd.concat([x for x, _ in module.aggregate_splits().values()])
     a = table.loc[int(np.searchsorted(module.history.entities, "a"))]
     assert a["events"] == 3
@@ -122,7 +122,7 @@ def test_baselines_run_writes_metrics_per_baseline(event_log, tmp_path):
 def test_a_network_trains_on_an_event_log(event_log, tmp_path):
     config = compose_train(quick_overrides("model=gru"), output_dir=tmp_path)
     config["data"] = events_config(event_log)
-    from seqlab.pipeline import train
+    from seqlab.training.pipeline import train
 
     metrics = train(config)
     assert json.loads((tmp_path / "metrics.json").read_text()) == metrics
@@ -183,6 +183,6 @@ def wandb_run_record(run_dir) -> dict:
 
 
 def compare_run(config: dict) -> pd.DataFrame:
-    from seqlab.compare import compare
+    from seqlab.cli.compare import compare
 
     return compare(config)

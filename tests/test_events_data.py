@@ -9,8 +9,9 @@ import pytest
 import torch
 
 from seqlab.data.batch import PAD_ID
-from seqlab.data.event_log import CDNOW_PACKAGE
-from seqlab.data.events import UNKNOWN_ID, EventDataModule
+from seqlab.data.events.log import CDNOW_PACKAGE
+from seqlab.data.events.datamodule import UNKNOWN_ID, EventDataModule
+from seqlab.data.registry import build_datamodule
 from seqlab.errors import SeqlabError
 
 from conftest import events_config, synthetic_events
@@ -19,7 +20,7 @@ CUTOFF = pd.Timestamp("2020-04-01")
 
 
 def datamodule(path, **changes) -> EventDataModule:
-    module = EventDataModule(**events_config(path, **changes))
+    module = build_datamodule(events_config(path, **changes))
     module.setup("fit")
     return module
 
@@ -44,8 +45,8 @@ def entity_split(module: EventDataModule) -> dict[str, set]:
 
 
 def test_embedded_cdnow_repurchase_task():
-    module = EventDataModule(
-        **events_config(
+    module = build_datamodule(
+        events_config(
             None,
             name="cdnow",
             columns={
@@ -140,7 +141,7 @@ def test_labels_count_events_after_the_cutoff_within_the_window(tmp_path):
     config = events_config(tmp_path / "l.csv", label={"min_events": 1, "window": "30D"})
     config["columns"] = {**config["columns"], "categorical": []}
     write(frame, tmp_path / "l.csv")
-    history = EventDataModule(**config).history
+    history = build_datamodule(config).history
     assert list(history.entities) == ["a", "b", "c"]
     assert history.labels.tolist() == [1, 0, 0]
     assert (history.events["time"] < CUTOFF).all()
@@ -302,7 +303,7 @@ def test_per_entity_cutoff_uses_the_first_k_events(tmp_path, shared_datasets):
 
 
 def test_padding_back_to_back_sequences_equals_padding_each():
-    from seqlab.data.base import pad_flat, pad_sequences
+    from seqlab.data.padding import pad_flat, pad_sequences
 
     rng = np.random.default_rng(0)
     series = [rng.normal(size=(n, 3)) for n in (4, 1, 7, 2)]

@@ -13,7 +13,7 @@ RUN = [
     "print_config=false",
     "callbacks.progress_bar=false",
     "logger=csv",
-    "trainer.enable_model_summary=false",
+    "print_parameters=false",
 ]
 
 
@@ -30,7 +30,7 @@ def write_toy(root, value: float) -> None:
 def test_nan_loss_stops_with_epoch_step_and_hint(tmp_path):
     write_toy(tmp_path, 1e38)
     result = run_cli(
-        "seqlab.train",
+        "seqlab.cli.train",
         *RUN,
         f"data.root={tmp_path}",
         "trainer.max_epochs=3",
@@ -47,7 +47,7 @@ def test_nan_loss_stops_with_epoch_step_and_hint(tmp_path):
 def test_last_good_checkpoint_is_kept(tmp_path):
     write_toy(tmp_path, 0.5)
     first = run_cli(
-        "seqlab.train",
+        "seqlab.cli.train",
         *RUN,
         f"data.root={tmp_path}",
         "trainer.max_epochs=2",
@@ -59,7 +59,7 @@ def test_last_good_checkpoint_is_kept(tmp_path):
     # the data turns bad; continuing the run must fail without touching its checkpoints
     write_toy(tmp_path, 1e38)
     resumed = run_cli(
-        "seqlab.train",
+        "seqlab.cli.train",
         *RUN,
         f"data.root={tmp_path}",
         "trainer.max_epochs=4",

@@ -10,11 +10,12 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from seqlab.callbacks.gradients import GradientDiagnostics, group_norms, hidden_gradient_curves
+from seqlab.training.callbacks.gradients import GradientDiagnostics, hidden_gradient_curves
+from seqlab.training.gradient_norms import group_norms
 from seqlab.data.meta import DataMeta
 from seqlab.models.classifier import SequenceClassifier
 from seqlab.models.recurrent import RecurrentEncoder
-from seqlab.pipeline import train
+from seqlab.training.pipeline import train
 from test_models import OPTIM
 
 from conftest import compose_train, quick_overrides
@@ -84,15 +85,18 @@ def test_a_logged_step_trains_exactly_as_the_fused_kernel(cell):
     x, lengths = torch.randn(3, 7, encoder.rnn.input_size), torch.tensor([7, 2, 5])
     results = []
     for record in (False, True):
-        encoder.record_hidden_states = record
+        if record:
+            encoder.request_hidden_states()
         outputs = encoder(x, lengths)
         results.append((outputs, torch.autograd.grad(outputs.square().sum(), encoder.parameters())))
     (fused, fused_grads), (unrolled, unrolled_grads) = results
     assert torch.allclose(fused, unrolled, atol=1e-6)
     for a, b in zip(fused_grads, unrolled_grads, strict=True):
         assert torch.allclose(a, b, atol=1e-5)
-    assert set(encoder.hidden_states) == {"l0", "l0_reverse", "l1", "l1_reverse"}
-    assert not encoder.record_hidden_states  # opt-in for one forward only
+    assert set(encoder.take_hidden_states()) == {"l0", "l0_reverse", "l1", "l1_reverse"}
+    assert encoder.take_hidden_states() == {}  # handed over once
+    encoder(x, lengths).sum().backward()
+    assert encoder.take_hidden_states() == {}  # opt-in for one forward only
 
 
 def reference_hidden_grads(
@@ -129,10 +133,10 @@ def test_hidden_gradients_match_an_independent_reference(cell, pooling):
     model = classifier(recurrent(cell, pooling=pooling))
     x, labels = torch.randn(3, 6, model.encoder.rnn.input_size), torch.tensor([0, 2, 1])
     lengths = torch.full((3,), 6)
-    model.encoder.record_hidden_states = True
+    model.encoder.request_hidden_states()
     loss = F.cross_entropy(model.head(model.encoder(x, lengths)), labels, reduction="sum")
     loss.backward()
-    curves, ratios = hidden_gradient_curves(model.encoder.hidden_states, lengths)
+    curves, ratios = hidden_gradient_curves(model.encoder.take_hidden_states(), lengths)
 
     expected = reference_hidden_grads(model.encoder, model.head, x, labels)
     assert torch.allclose(torch.tensor(curves["l0"]), expected.mean(dim=0), rtol=1e-4, atol=1e-7)
@@ -151,10 +155,10 @@ def test_padded_steps_are_excluded_and_match_each_sample_alone(bidirectional):
     labels = torch.tensor([0, 1, 2])
 
     def hidden_norms(inputs, sample_lengths, sample_labels):
-        model.encoder.record_hidden_states = True
+        model.encoder.request_hidden_states()
         logits = model.head(model.encoder(inputs, sample_lengths))
         F.cross_entropy(logits, sample_labels, reduction="sum").backward()
-        return hidden_gradient_curves(model.encoder.hidden_states, sample_lengths)[0]
+        return hidden_gradient_curves(model.encoder.take_hidden_states(), sample_lengths)[0]
 
     batch_curves = hidden_norms(x, lengths, labels)
     for name in batch_curves:
@@ -180,7 +184,7 @@ def test_the_exploding_step_warning_fires_on_a_jump(tmp_path, caplog):
         callback.on_train_batch_start(trainer, model, SimpleNamespace(lengths=None), index)
         callback.on_before_optimizer_step(trainer, model, None)
 
-    with caplog.at_level(logging.WARNING, logger="seqlab.callbacks.gradients"):
+    with caplog.at_level(logging.WARNING, logger="seqlab.training.callbacks.gradients"):
         for index, scale in enumerate([1.0, 1.1, 0.9, 1.0, 1.2, 3.0, 1.0]):
             step(index, scale)
         assert not caplog.records  # 3x the median is within the factor of 5
@@ -191,7 +195,7 @@ def test_the_exploding_step_warning_fires_on_a_jump(tmp_path, caplog):
 
 def test_a_jump_below_min_norm_is_no_explosion(tmp_path, caplog):
     callback = diagnostics(tmp_path, jump_factor=5.0, min_norm=1.0)
-    with caplog.at_level(logging.WARNING, logger="seqlab.callbacks.gradients"):
+    with caplog.at_level(logging.WARNING, logger="seqlab.training.callbacks.gradients"):
         for step, norm in enumerate([0.03, 0.035, 0.03, 0.04, 0.03, 0.7]):
             callback.check_jump(step, norm)  # 20x the median, but a small norm
         assert not caplog.records
@@ -211,7 +215,7 @@ def test_an_mlp_is_skipped_with_one_message(tmp_path, caplog):
     model = classifier(mlp)
     callback = diagnostics(tmp_path)
     trainer = SimpleNamespace(global_step=0, loggers=[], is_global_zero=True)
-    with caplog.at_level(logging.WARNING, logger="seqlab.callbacks.gradients"):
+    with caplog.at_level(logging.WARNING, logger="seqlab.training.callbacks.gradients"):
         callback.setup(trainer, model, "fit")
         for _ in range(3):
             callback.on_train_batch_start(trainer, model, None, 0)

@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 import torch
 
-from seqlab.data import build_datamodule
-from seqlab.data.memory import BLANK_ID, MemoryDataModule, sum_quantiles
+from seqlab.data.registry import build_datamodule
+from seqlab.data.memory.datamodule import BLANK_ID, MemoryDataModule, sum_quantiles
 from seqlab.errors import SeqlabError
-from seqlab.memory_report import write_report
+from seqlab.reports.memory_sweep import write_report
 
 from conftest import compose_train, run_cli
 
@@ -19,7 +19,7 @@ def memory(task: str, seed: int = 0, **options) -> MemoryDataModule:
     settings = dict(
         length=20, noise=0.0, num_classes=2, num_train=400, num_val=50, num_test=60, batch_size=8
     )
-    module = MemoryDataModule(task, seed=seed, **{**settings, **options})
+    module = build_datamodule({"kind": "memory", "task": task, "seed": seed, **settings, **options})
     module.setup("fit")
     return module
 
@@ -88,7 +88,7 @@ def test_memory_config_composes_and_builds():
 
 @pytest.mark.slow
 def test_t_below_two_fails_on_the_command_line_with_one_line(tmp_path):
-    result = run_cli("seqlab.train", "data=memory", "data.length=1", f"hydra.run.dir={tmp_path}")
+    result = run_cli("seqlab.cli.train", "data=memory", "data.length=1", f"hydra.run.dir={tmp_path}")
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert lines[-1].startswith("seqlab: error: data.length=1:")

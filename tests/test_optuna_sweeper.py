@@ -29,7 +29,8 @@ experiment_name: tiny_search
 print_config: false
 logger: {wandb: {enabled: false}}
 callbacks: {progress_bar: false}
-trainer: {max_epochs: 2, enable_model_summary: false}
+trainer: {max_epochs: 2}
+print_parameters: false
 model: {hidden_sizes: [16]}
 hydra:
   sweeper:
@@ -98,10 +99,10 @@ def search(tmp_path_factory):
         "hparams_search=tiny",
         f"hydra.sweep.dir={sweep}",
     ]
-    first = run_cli("seqlab.train", *common)
+    first = run_cli("seqlab.cli.train", *common)
     stamps = {p.parent.name: p.stat().st_mtime_ns for p in sweep.glob("*/metrics.json")}
     second = run_cli(
-        "seqlab.train",
+        "seqlab.cli.train",
         *common,
         "hydra.sweeper.n_trials=3",
         # A new search space: brute force would refuse it.
@@ -153,7 +154,7 @@ def test_resume_continues_the_numbering_and_prunes(search):
 @pytest.mark.slow
 def test_unknown_search_space_parameter_stops_before_any_trial(tmp_path):
     result = run_cli(
-        "seqlab.train",
+        "seqlab.cli.train",
         "-m",
         "hparams_search=mlp_optuna",
         f"hydra.sweep.dir={tmp_path / 'sweep'}",

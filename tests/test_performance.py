@@ -11,14 +11,14 @@ import numpy as np
 import pytest
 import torch
 from lightning.fabric.plugins import TorchCheckpointIO
-from lightning.fabric.utilities.apply_func import _TransferableDataType, move_data_to_device
+from lightning.fabric.utilities.apply_func import move_data_to_device
 from lightning.pytorch.strategies import SingleDeviceStrategy
 from torchmetrics import MeanMetric
 
-from seqlab.callbacks.async_io import OrderedAsyncCheckpointIO
-from seqlab.callbacks.finite import NonFiniteError, NonFiniteGuard, measured_norm
-from seqlab.callbacks.gradients import global_norm
-from seqlab.callbacks.rng import RngStateCheckpoint
+from seqlab.training.checkpoint_io import OrderedAsyncCheckpointIO
+from seqlab.training.callbacks.finite import NonFiniteError, NonFiniteGuard
+from seqlab.training.gradient_norms import global_norm
+from seqlab.training.callbacks.rng import RngStateCheckpoint
 from seqlab.data.batch import Batch
 from seqlab.data.meta import DataMeta
 from seqlab.metrics import build_metrics
@@ -78,29 +78,31 @@ def test_benchmark_workloads_compose(tmp_path):
 
 
 def test_the_guard_shares_the_raw_gradient_norm_of_its_step_only():
-    module = torch.nn.Linear(3, 2)
-    module(torch.randn(4, 3)).pow(2).sum().backward()
+    module = tiny_classifier()
+    module.training_step(random_batch(6, torch.Generator().manual_seed(3)), 0).backward()
     guard = NonFiniteGuard()
     trainer = SimpleNamespace(callbacks=[guard], global_step=7, current_epoch=0)
-    assert measured_norm(trainer) is None  # nothing measured yet: callers compute it themselves
+    module.trainer = trainer
+    assert module.measured_grad_norm() is None  # nothing measured yet: clipping measures itself
     guard.on_train_start(trainer, module)
     guard.on_before_optimizer_step(trainer, module, None)
-    assert measured_norm(trainer) == pytest.approx(global_norm(module), rel=1e-6)
+    assert module.measured_grad_norm() == pytest.approx(global_norm(module), rel=1e-6)
     trainer.global_step = 8  # the next step's gradients are not the measured ones
-    assert measured_norm(trainer) is None
+    assert module.measured_grad_norm() is None
 
 
 def test_the_guard_leaves_overflowing_fp16_steps_to_the_gradient_scaler():
-    module = torch.nn.Linear(3, 2)
-    module(torch.randn(4, 3)).sum().backward()
-    module.weight.grad[0, 0] = float("inf")  # what a scaled fp16 gradient does when it overflows
+    module = tiny_classifier()
+    module.training_step(random_batch(6, torch.Generator().manual_seed(3)), 0).backward()
+    module.head[1].weight.grad[0, 0] = float("inf")  # a scaled fp16 gradient that overflowed
     guard = NonFiniteGuard()
     scaled = SimpleNamespace(scaler=object())
     trainer = SimpleNamespace(callbacks=[guard], global_step=3, current_epoch=0)
     trainer.precision_plugin = scaled
+    module.trainer = trainer
     guard.on_train_start(trainer, module)
     guard.on_before_optimizer_step(trainer, module, None)  # no error: the scaler skips the step
-    assert measured_norm(trainer) is None  # so clipping measures for itself
+    assert module.measured_grad_norm() is None  # so clipping measures for itself
     trainer.precision_plugin = SimpleNamespace(scaler=None)  # full precision: a real failure
     with pytest.raises(NonFiniteError, match="non-finite gradient norm"):
         guard.on_before_optimizer_step(trainer, module, None)
@@ -126,7 +128,7 @@ def random_batch(size: int, generator: torch.Generator) -> Batch:
 def test_clipping_with_the_guards_norm_clips_as_lightning_does():
     module = tiny_classifier()
     generator = torch.Generator().manual_seed(1)
-    (module._step(random_batch(6, generator), "train")[0] * 100).backward()
+    (module.training_step(random_batch(6, generator), 0) * 100).backward()
     grads = {name: p.grad.clone() for name, p in module.named_parameters()}
     raw = float(torch.cat([g.flatten() for g in grads.values()]).norm())
     assert raw > 0.5  # so clipping changes the gradients
@@ -139,34 +141,43 @@ def test_clipping_with_the_guards_norm_clips_as_lightning_does():
     )
     guard.on_train_start(module.trainer, module)
     guard.on_before_optimizer_step(module.trainer, module, None)
-    assert measured_norm(module.trainer) == pytest.approx(raw, rel=1e-6)
+    assert module.measured_grad_norm() == pytest.approx(raw, rel=1e-6)
     optimizer = torch.optim.SGD(module.parameters(), lr=0.1)
     module.configure_gradient_clipping(optimizer, 0.5, "norm")
     for name, parameter in module.named_parameters():
         assert torch.allclose(parameter.grad, expected[name], rtol=1e-6, atol=0), name
 
 
-def test_a_batch_moves_to_a_device_in_one_call():
+def test_a_batch_moves_to_a_device_in_one_call(monkeypatch):
     batch = random_batch(3, torch.Generator().manual_seed(2))
-    assert isinstance(batch, _TransferableDataType)  # so Lightning calls Batch.to directly
+    calls = []
+    original = Batch.to
+    monkeypatch.setattr(Batch, "to", lambda self, *a, **k: calls.append(1) or original(self, *a, **k))
     moved = move_data_to_device(batch, torch.device("cpu"))
+    assert calls == [1]  # Lightning hands the whole Batch to Batch.to, never copies its fields
     assert isinstance(moved, Batch)
     for name in ("inputs", "categories", "lengths", "labels"):
         assert torch.equal(getattr(moved, name), getattr(batch, name))
 
 
-def test_one_metric_update_per_epoch_equals_one_per_batch():
+def test_one_metric_update_per_epoch_equals_one_per_batch(tmp_path):
+    import lightning as L
+
     module = tiny_classifier()
     reference, mean_loss = build_metrics(3, "macro", prefix="val/"), MeanMetric()
     generator = torch.Generator().manual_seed(0)
-    for size in (4, 7, 1):  # uneven batches, as the last one of an epoch often is
-        batch = random_batch(size, generator)
-        loss, probabilities = module._step(batch, "val")
-        reference.update(probabilities, batch.labels)
-        mean_loss.update(loss.detach(), weight=size)
-    module._update_metrics("val")
-    assert module.pending["val"] == []
-    computed = module.split_metrics["val_"].compute()
+    batches = [random_batch(size, generator) for size in (4, 7, 1)]  # an uneven last batch
+    module.eval()
+    with torch.no_grad():
+        for batch in batches:
+            logits = module(batch)
+            reference.update(logits.softmax(dim=-1), batch.labels)
+            mean_loss.update(module.loss_fn(logits, batch.labels), weight=len(batch))
+    trainer = L.Trainer(
+        accelerator="cpu", logger=False, enable_progress_bar=False, default_root_dir=tmp_path
+    )
+    loader = torch.utils.data.DataLoader(batches, batch_size=None, collate_fn=lambda b: b)
+    (computed,) = trainer.validate(module, dataloaders=loader, verbose=False)
     for name, value in reference.compute().items():
-        assert torch.allclose(computed[name], value, atol=1e-7), name
-    assert torch.allclose(module.split_losses["val_"].compute(), mean_loss.compute(), atol=1e-7)
+        assert computed[name] == pytest.approx(float(value), abs=1e-6), name
+    assert computed["val/loss"] == pytest.approx(float(mean_loss.compute()), abs=1e-6)

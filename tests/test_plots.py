@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from seqlab.callbacks.plots import PLOT_FILES, save_plots
+from seqlab.training.callbacks.plots import PLOT_FILES, save_plots
 
 
 @pytest.mark.parametrize("num_classes", [2, 3])

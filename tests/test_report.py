@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 import yaml
 
-from seqlab.report import OUTPUT_NAMES, collect_runs, leaderboard, main
+from seqlab.cli.report import main
+from seqlab.reports.leaderboard import OUTPUT_NAMES, collect_runs, leaderboard
 
 RNG = np.random.default_rng(0)
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from seqlab.pipeline import train
+from seqlab.training.pipeline import train
 
 from conftest import REPO_ROOT, compose_train, quick_overrides, run_cli, subprocess_env
 
@@ -22,7 +22,7 @@ RUN = [
     "data.batch_size=2",
     "print_config=false",
     "callbacks.progress_bar=false",
-    "trainer.enable_model_summary=false",
+    "print_parameters=false",
 ]
 
 
@@ -30,7 +30,7 @@ def kill_in_third_epoch(run_dir: Path) -> None:
     # A session of its own, so the kill takes the whole process group (its W&B service too), as
     # a crashed machine would.
     process = subprocess.Popen(
-        [sys.executable, "-m", "seqlab.train", *RUN, f"hydra.run.dir={run_dir}"],
+        [sys.executable, "-m", "seqlab.cli.train", *RUN, f"hydra.run.dir={run_dir}"],
         cwd=REPO_ROOT,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -53,12 +53,12 @@ def kill_in_third_epoch(run_dir: Path) -> None:
 
 
 def test_resume_after_sigkill_reproduces_the_uninterrupted_run(tmp_path):
-    full = run_cli("seqlab.train", *RUN, f"hydra.run.dir={tmp_path}/full")
+    full = run_cli("seqlab.cli.train", *RUN, f"hydra.run.dir={tmp_path}/full")
     assert full.returncode == 0, full.stderr[-3000:]
 
     runs = tmp_path / "runs"
     kill_in_third_epoch(runs / "killed")
-    resumed = run_cli("seqlab.train", *RUN, "resume=auto", f"hydra.run.dir={runs}/restart")
+    resumed = run_cli("seqlab.cli.train", *RUN, "resume=auto", f"hydra.run.dir={runs}/restart")
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert f"resuming {runs / 'killed'}" in resumed.stdout
 
@@ -73,7 +73,7 @@ def test_resume_after_sigkill_reproduces_the_uninterrupted_run(tmp_path):
 
 
 def test_resume_with_nothing_to_resume_says_so(tmp_path):
-    result = run_cli("seqlab.train", *RUN, "ckpt_path=last", f"hydra.run.dir={tmp_path}/only")
+    result = run_cli("seqlab.cli.train", *RUN, "ckpt_path=last", f"hydra.run.dir={tmp_path}/only")
     assert result.returncode == 2
     assert "nothing to resume" in result.stderr
 

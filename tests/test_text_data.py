@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 import torch
 
-from seqlab.data import text_sources, tokenize
-from seqlab.data.text import TextDataModule
+from seqlab.data.text import sources as text_sources, tokenize
+from seqlab.data.registry import build_datamodule
+from seqlab.data.text.datamodule import TextDataModule
 from seqlab.errors import SeqlabError
 
 R8_COLUMNS = {"text_column": "Text", "label_column": "Category"}
@@ -34,7 +35,7 @@ def write_lines(path, rows, separator=" "):
 
 def module(tmp_path, cache=True, **options) -> TextDataModule:
     settings = {"cache_dir": str(tmp_path / "cache") if cache else None, "batch_size": 8}
-    data = TextDataModule(**{**settings, **options})
+    data = build_datamodule({"kind": "text", **settings, **options})
     data.setup("fit")
     return data
 
@@ -145,7 +146,7 @@ def test_top_classes_keeps_the_most_frequent_and_logs_the_rest(tmp_path, caplog)
     rows = corpus(60) + [("rare", "odd words")] * 3
     write_lines(tmp_path / "train.txt", rows)
     write_lines(tmp_path / "test.txt", [("good", "fine"), ("rare", "odd")])
-    with caplog.at_level(logging.INFO, logger="seqlab.data.text"):
+    with caplog.at_level(logging.INFO, logger="seqlab.data.text.datamodule"):
         data = module(
             tmp_path,
             root=str(tmp_path),
@@ -237,7 +238,7 @@ def test_bad_text_files_fail_with_one_line(tmp_path, train_rows, test_rows, mess
 
 def test_empty_text_can_be_dropped_with_a_count(tmp_path, text_files, caplog):
     write_lines(tmp_path / "train.txt", [*corpus(60), ("good", ""), ("bad", " ")])
-    with caplog.at_level(logging.WARNING, logger="seqlab.data.text"):
+    with caplog.at_level(logging.WARNING, logger="seqlab.data.text.datamodule"):
         data = module(tmp_path, **text_files, empty_text="drop")
     assert len(data.splits["train"]) + len(data.splits["val"]) == 60
     assert "dropped 2 row(s) with empty text" in caplog.text
@@ -248,7 +249,7 @@ def test_undecodable_bytes_are_an_error_or_replaced_and_counted(tmp_path, text_f
     (tmp_path / "train.txt").write_bytes(raw)
     with pytest.raises(SeqlabError, match=r"train.txt:61: bytes b'\\xe9' are not valid utf-8"):
         module(tmp_path, **text_files)
-    with caplog.at_level(logging.WARNING, logger="seqlab.data.text_sources"):
+    with caplog.at_level(logging.WARNING, logger="seqlab.data.text.sources"):
         data = module(tmp_path, **text_files, decode_errors="replace")
     assert "2 line(s) had undecodable bytes" in caplog.text
     assert len(data.splits["train"]) + len(data.splits["val"]) == 62

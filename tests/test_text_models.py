@@ -4,7 +4,8 @@ import pytest
 import torch
 
 from seqlab.data.meta import DataMeta
-from seqlab.data.text import TextDataModule
+from seqlab.data.registry import build_datamodule
+from seqlab.data.text.datamodule import TextDataModule
 from seqlab.errors import SeqlabError
 from seqlab.models.classifier import SequenceClassifier
 from seqlab.models.summary import layer_parameters
@@ -54,7 +55,9 @@ def tiny_text(tmp_path_factory) -> TextDataModule:
     rows = [*corpus(40), ("good", " ".join(["great film"] * 20))]  # one long text
     write_lines(folder / "train.txt", rows)
     write_lines(folder / "test.txt", corpus(10, seed=1))
-    data = TextDataModule(root=str(folder), train_file="train.txt", test_file="test.txt")
+    data = build_datamodule(
+        {"kind": "text", "root": str(folder), "train_file": "train.txt", "test_file": "test.txt"}
+    )
     data.setup("fit")
     return data
 
@@ -127,7 +130,7 @@ def test_single_bias_is_refused_for_the_gru():
 @pytest.mark.slow
 def test_keras_lstm_experiment_data_gives_dense_10_and_embedding_1000(tmp_path):
     config = compose_train(["experiment=keras_lstm", f"data.cache_dir={tmp_path}"])
-    from seqlab.data import build_datamodule
+    from seqlab.data.registry import build_datamodule
 
     data = build_datamodule(config["data"])
     data.setup("fit")

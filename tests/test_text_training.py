@@ -8,7 +8,7 @@ import textwrap
 
 import pytest
 
-from seqlab.pipeline import evaluate, train
+from seqlab.training.pipeline import evaluate, train
 from test_text_data import corpus, write_lines
 from test_training import EXPECTED_KEYS, eval_config
 
@@ -55,7 +55,7 @@ DDP_SCRIPT = textwrap.dedent(
     import json, sys
     from pathlib import Path
     import lightning as L
-    from seqlab.data.text import TextDataModule
+    from seqlab.data.registry import build_datamodule
     from seqlab.models.classifier import SequenceClassifier
 
     folder = Path(sys.argv[1])
@@ -73,8 +73,9 @@ DDP_SCRIPT = textwrap.dedent(
             name = f"rank{trainer.global_rank}-epoch{trainer.current_epoch}.json"
             (folder / name).write_text(json.dumps(record))
 
-    data = TextDataModule(root=str(folder), train_file="train.txt", test_file="test.txt",
-                          cache_dir=str(folder / "cache"), batch_size=4)
+    data = build_datamodule({"kind": "text", "root": str(folder), "train_file": "train.txt",
+                             "test_file": "test.txt", "cache_dir": str(folder / "cache"),
+                             "batch_size": 4})
     data.setup("fit")
     model = {"kind": "recurrent", "cell": "gru", "hidden_size": 8, "num_layers": 1,
              "bidirectional": False, "dropout": 0.0, "pooling": "last", "single_bias": False,

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from seqlab.metrics import METRIC_NAMES
-from seqlab.pipeline import evaluate, train
+from seqlab.training.pipeline import evaluate, train
 
 from conftest import compose_train, quick_overrides
 
@@ -23,8 +23,7 @@ def eval_config(ckpt_path, output_dir) -> dict:
         "seed": 42,
         "ckpt_path": str(ckpt_path),
         "split": "test",
-        "print_config": False,
-        "trainer": {"accelerator": "cpu", "devices": 1, "enable_model_summary": False},
+        "trainer": {"accelerator": "cpu", "devices": 1},
         "logger": {"csv": False, "wandb": {"enabled": False}},
         "paths": {"root_dir": ".", "output_dir": str(output_dir)},
     }

@@ -4,12 +4,14 @@ import numpy as np
 import pytest
 import torch
 
-from seqlab.data.timeseries import UCRDataModule
+from seqlab.data.registry import build_datamodule
+from seqlab.data.ucr.datamodule import UCRDataModule
 from seqlab.errors import SeqlabError
 
 
 def datamodule(name="GunPoint", root=None, **options) -> UCRDataModule:
-    module = UCRDataModule(name=name, root=None if root is None else str(root), **options)
+    root = None if root is None else str(root)
+    module = build_datamodule({"kind": "ucr", "name": name, "root": root, **options})
     module.setup("fit")
     return module
 

@@ -48,11 +48,12 @@ def _label_name(label: str) -> str:
 
 
 def stratified_split(
-    labels: np.ndarray, fraction: float, seed: int
+    labels: np.ndarray, fraction: float, seed: int, option: str
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Indices (keep, held_out) with `fraction` of each class held out, the same for one seed."""
+    """Indices (keep, held_out) with `fraction` of each class held out, the same for one seed;
+    `option` is the config key the fraction came from, for the error messages."""
     if not 0.0 < fraction < 1.0:
-        raise SeqlabError(f"val_fraction={fraction} must lie strictly between 0 and 1")
+        raise SeqlabError(f"{option}={fraction} must lie strictly between 0 and 1")
     indices = np.arange(len(labels))
     counts = np.bincount(labels)
     stratify = labels if counts[counts > 0].min() >= 2 else None
@@ -62,6 +63,6 @@ def stratified_split(
         )
     except ValueError as error:
         raise SeqlabError(
-            f"cannot split {len(labels)} training samples with val_fraction={fraction}: {error}"
+            f"cannot split {len(labels)} samples with {option}={fraction}: {error}"
         ) from None
     return np.sort(keep), np.sort(held_out)

@@ -13,15 +13,14 @@ from lightning.pytorch.strategies import DDPStrategy, SingleDeviceStrategy
 from torch import nn
 from torchmetrics import MeanMetric
 
-from seqlab.callbacks.finite import measured_norm
 from seqlab.data.batch import Batch
 from seqlab.data.meta import DataMeta
 from seqlab.errors import SeqlabError
+from seqlab.layout import SPLITS
 from seqlab.metrics import METRIC_NAMES, build_metrics, metric_inputs
-from seqlab.models import build_encoder
+from seqlab.models.registry import build_encoder
 from seqlab.models.inputs import InputLayer
 
-SPLITS = ("train", "val", "test")
 LOWER_IS_BETTER = {"loss"}
 
 
@@ -59,6 +58,7 @@ class SequenceClassifier(L.LightningModule):
         # Per split, this epoch's (probabilities, labels, loss, batch size) of every step so far.
         self.pending: dict[str, list[tuple]] = {split: [] for split in SPLITS}
         self.best: dict[str, float] = {}
+        self._grad_norm: tuple[int, float] | None = None  # (global step, raw global norm)
 
     def forward(self, batch: Batch) -> torch.Tensor:
         """Class logits for a batch."""
@@ -140,17 +140,28 @@ class SequenceClassifier(L.LightningModule):
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         self.best = dict(checkpoint.get("seqlab_best", {}))
 
+    def record_grad_norm(self, step: int, norm: float) -> None:
+        """Called from a callback's on_before_optimizer_step (before clipping) with the raw
+        global gradient norm of this optimizer step."""
+        self._grad_norm = (step, norm)
+
+    def measured_grad_norm(self) -> float | None:
+        """The raw global gradient norm of the current optimizer step, if one was recorded."""
+        if self._grad_norm is None or self._grad_norm[0] != self.trainer.global_step:
+            return None
+        return self._grad_norm[1]
+
     def configure_gradient_clipping(
         self,
         optimizer: torch.optim.Optimizer,
         gradient_clip_val: float | None = None,
         gradient_clip_algorithm: str | None = None,
     ) -> None:
-        """Lightning's norm clipping, with the raw norm the NonFiniteGuard already measured for
-        this step instead of a second pass over every gradient (the same numbers). Only where
-        every process holds whole gradients (one device or DDP); sharded strategies clip their
-        own way."""
-        norm = measured_norm(self.trainer)
+        """Lightning's norm clipping, with the raw norm a callback already measured for this
+        step (`record_grad_norm`) instead of a second pass over every gradient (the same
+        numbers). Only where every process holds whole gradients (one device or DDP); sharded
+        strategies clip their own way."""
+        norm = self.measured_grad_norm()
         whole = type(self.trainer.strategy) in (SingleDeviceStrategy, DDPStrategy)
         if norm is None or not whole or not gradient_clip_val or gradient_clip_algorithm != "norm":
             super().configure_gradient_clipping(

@@ -4,6 +4,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from seqlab.data.meta import DataMeta
+from seqlab.models.config import MLPConfig
 from seqlab.models.pooling import masked_pool, time_mask
 
 ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid}
@@ -28,6 +30,17 @@ class MLPEncoder(nn.Module):
             width = size
         self.layers = nn.Sequential(*layers)
         self.output_dim = width
+
+    @classmethod
+    def from_config(cls, config: MLPConfig, meta: DataMeta, input_dim: int) -> "MLPEncoder":
+        return cls(
+            input_dim=input_dim,
+            max_length=meta.max_length,
+            hidden_sizes=list(config.hidden_sizes),
+            activation=config.activation,
+            dropout=config.dropout,
+            input=config.input,
+        )
 
     def forward(self, inputs: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         if self.input_mode == "flatten":

@@ -3,16 +3,19 @@
 Batches with padding are packed, so a padded step never reaches the recurrence in either
 direction; batches without padding skip packing (same numbers, less overhead).
 
-Gradient diagnostics set `record_hidden_states` for one training step: that step's forward then
-runs step by step (models/unrolled.py) so the total dL/dh_t can be read after its backward from
-`hidden_states`; every other forward uses the fused kernel.
+Hidden states for gradient diagnostics: `request_hidden_states()` makes the next forward with
+autograd on run step by step (models/unrolled.py), keeping every h_t in the graph; after that
+step's backward, `take_hidden_states()` hands them over (their `.grad` is the total dL/dh_t).
+Every other forward uses the fused kernel.
 """
 
 import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
+from seqlab.data.meta import DataMeta
 from seqlab.errors import SeqlabError
+from seqlab.models.config import RecurrentConfig
 from seqlab.models.pooling import masked_pool
 from seqlab.models.unrolled import HiddenStates, unrolled_forward
 
@@ -29,7 +32,7 @@ class RecurrentEncoder(nn.Module):
         bidirectional: bool,
         dropout: float,
         pooling: str,
-        single_bias: bool = False,
+        single_bias: bool,
     ):
         super().__init__()
         self.rnn = CELLS[cell](
@@ -45,14 +48,39 @@ class RecurrentEncoder(nn.Module):
         self.pooling = pooling
         self.directions = 2 if bidirectional else 1
         self.output_dim = hidden_size * self.directions
-        self.record_hidden_states = False  # opt-in for the next forward with autograd on
-        self.hidden_states: HiddenStates = {}
+        self._record_next = False
+        self._hidden_states: HiddenStates = {}
+
+    @classmethod
+    def from_config(
+        cls, config: RecurrentConfig, meta: DataMeta, input_dim: int
+    ) -> "RecurrentEncoder":
+        return cls(
+            input_dim=input_dim,
+            cell=config.cell,
+            hidden_size=config.hidden_size,
+            num_layers=config.num_layers,
+            bidirectional=config.bidirectional,
+            dropout=config.dropout,
+            pooling=config.pooling,
+            single_bias=config.single_bias,
+        )
+
+    def request_hidden_states(self) -> None:
+        """Keep every h_t of the next forward with autograd on (a step-by-step forward)."""
+        self._record_next = True
+
+    def take_hidden_states(self) -> HiddenStates:
+        """The states kept by the last requested forward (empty if none), released here so
+        the graph's saved tensors are freed."""
+        states, self._hidden_states = self._hidden_states, {}
+        return states
 
     def forward(self, inputs: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         max_length = inputs.shape[1]
-        if self.record_hidden_states and torch.is_grad_enabled():
-            self.record_hidden_states = False
-            outputs, hidden, self.hidden_states = unrolled_forward(self.rnn, inputs, lengths)
+        if self._record_next and torch.is_grad_enabled():
+            self._record_next = False
+            outputs, hidden, self._hidden_states = unrolled_forward(self.rnn, inputs, lengths)
         elif bool((lengths == max_length).all()):
             outputs, hidden = self.rnn(inputs)
         else:

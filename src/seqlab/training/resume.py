@@ -5,8 +5,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from seqlab.errors import SeqlabError
+from seqlab.layout import LAST_CHECKPOINT
 
-LAST_CHECKPOINT = Path("checkpoints") / "last.ckpt"
 
 
 @dataclass(frozen=True)

@@ -8,26 +8,24 @@ import hydra
 from omegaconf import DictConfig
 
 from seqlab import config_dir
-from seqlab.errors import SeqlabError, exit_with
-from seqlab.hydra_ddp import is_launching_process
-from seqlab.schema import TrainConfig, validate
+from seqlab.cli import user_errors
+from seqlab.config import TrainConfig, validate
+from seqlab.training.ddp import is_launching_process
 
 
 @hydra.main(version_base="1.3", config_path=config_dir(), config_name="train")
 def main(cfg: DictConfig) -> dict[str, float]:
-    try:
+    with user_errors():
         config = validate(cfg, TrainConfig)
         if config["print_config"] and is_launching_process():
             from seqlab.console import print_config_tree
 
             print_config_tree(config)
-        from seqlab.hydra_ddp import ddp_job_scope
-        from seqlab.pipeline import train
+        from seqlab.training.ddp import ddp_job_scope
+        from seqlab.training.pipeline import train
 
         with ddp_job_scope():
             metrics = train(config)
-    except SeqlabError as error:
-        exit_with(error)
     # Returned for sweepers: the Optuna sweeper optimises the key its config names.
     return metrics
 

@@ -20,62 +20,50 @@ import torch
 
 from seqlab.data.base import SequenceDataModule
 from seqlab.data.batch import PAD_ID, SequenceDataset
+from seqlab.data.memory.config import MemoryDataConfig
 from seqlab.data.meta import DataMeta
 from seqlab.errors import SeqlabError
+from seqlab.layout import SPLITS
 
 TASKS = ("adding", "first_symbol")
-SPLITS = ("train", "val", "test")
 BLANK_ID = PAD_ID + 1  # first_symbol: ids BLANK_ID + 1 .. BLANK_ID + num_classes are symbols
 
 
 class MemoryDataModule(SequenceDataModule):
-    def __init__(
-        self,
-        task: str,
-        length: int,
-        noise: float,
-        num_classes: int,
-        num_train: int,
-        num_val: int,
-        num_test: int,
-        batch_size: int,
-        num_workers: int = 0,
-        seed: int = 0,
-        kind: str = "memory",
-    ):
-        super().__init__(batch_size=batch_size, num_workers=num_workers)
-        _check(task, length, noise, num_classes, (num_train, num_val, num_test))
-        self.task, self.length, self.noise, self.num_classes = task, length, noise, num_classes
-        self.sizes = dict(zip(SPLITS, (num_train, num_val, num_test), strict=True))
-        self.seed = seed
+    def __init__(self, config: MemoryDataConfig):
+        super().__init__(batch_size=config.batch_size, num_workers=config.num_workers)
+        sizes = (config.num_train, config.num_val, config.num_test)
+        _check(config.task, config.length, config.noise, config.num_classes, sizes)
+        self.config = config
+        self.sizes = dict(zip(SPLITS, sizes, strict=True))
 
     def build_splits(self) -> tuple[dict[str, SequenceDataset], DataMeta]:
-        generate = adding_problem if self.task == "adding" else first_symbol
+        generate = adding_problem if self.config.task == "adding" else first_symbol
         splits = {}
         for index, split in enumerate(SPLITS):
             # One independent stream per split: the test set never changes with num_train.
-            rng = np.random.default_rng([self.seed, index])
+            rng = np.random.default_rng([self.config.seed, index])
             inputs, categories, labels = generate(
-                rng, self.sizes[split], self.length, self.noise, self.num_classes
+                rng, self.sizes[split], self.config.length, self.config.noise, self.config.num_classes
             )
-            lengths = torch.full((len(labels),), self.length, dtype=torch.long)
+            lengths = torch.full((len(labels),), self.config.length, dtype=torch.long)
             splits[split] = SequenceDataset(
                 _tensor(inputs), _tensor(categories), lengths, torch.from_numpy(labels)
             )
-        if self.task == "adding":
+        if self.config.task == "adding":
             meta = DataMeta(
                 num_features=2,
-                num_classes=self.num_classes,
-                class_names=tuple(f"sum_bin{i}" for i in range(self.num_classes)),
-                max_length=self.length,
+                num_classes=self.config.num_classes,
+                class_names=tuple(f"sum_bin{i}" for i in range(self.config.num_classes)),
+                max_length=self.config.length,
             )
         else:
             meta = DataMeta(
                 num_features=0,
-                num_classes=self.num_classes,
-                class_names=tuple(f"symbol{i}" for i in range(self.num_classes)),
-                max_length=self.length,
-                category_sizes=(BLANK_ID + 1 + self.num_classes,),
+                num_classes=self.config.num_classes,
+                class_names=tuple(f"symbol{i}" for i in range(self.config.num_classes)),
+                max_length=self.config.length,
+                category_sizes=(BLANK_ID + 1 + self.config.num_classes,),
                 category_names=("symbol",),
             )
         return splits, meta

@@ -18,77 +18,52 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from seqlab.data import tokenize
+from seqlab.data.text import tokenize
 from seqlab.data.base import SequenceDataModule
 from seqlab.data.batch import PAD_ID, SequenceDataset
 from seqlab.data.meta import DataMeta
+from seqlab.data.padding import pad_sequences
 from seqlab.data.splits import encode_labels, stratified_split
-from seqlab.data.text_sources import RawText, ReadOptions, read_embedded, read_file, read_hub
+from seqlab.data.text.config import TextDataConfig
+from seqlab.data.text.sources import RawText, ReadOptions, read_embedded, read_file, read_hub
 from seqlab.errors import SeqlabError
+from seqlab.layout import SPLITS
 
 log = logging.getLogger(__name__)
 
 CACHE_VERSION = 1  # bump when the cached layout or the tokenisation code changes
-SPLITS = ("train", "val", "test")
 
 
 class TextDataModule(SequenceDataModule):
-    def __init__(
-        self,
-        embedded: str | None = "reuters-r8",
-        hf_name: str | None = None,
-        hf_config: str | None = None,
-        offline: bool = False,
-        root: str | None = None,
-        train_file: str | None = None,
-        val_file: str | None = None,
-        test_file: str | None = None,
-        format: str = "auto",
-        text_column: str = "text",
-        label_column: str = "label",
-        encoding: str = "utf-8",
-        decode_errors: str = "strict",
-        empty_text: str = "error",
-        top_classes: int | None = None,
-        positive_class: str | None = None,
-        val_fraction: float = 0.1,
-        test_fraction: float = 0.2,
-        tokenizer: str = "word",
-        vocab_size: int = 20000,
-        min_frequency: int = 1,
-        lowercase: bool = True,
-        max_length: int | None = None,
-        cache_dir: str | None = None,
-        batch_size: int = 64,
-        num_workers: int = 0,
-        bucketing: bool = True,
-        bucket_batches: int = 50,
-        split_seed: int = 0,
-        kind: str = "text",
-    ):
-        super().__init__(batch_size, num_workers, bucketing, bucket_batches, seed=split_seed)
-        self.source = {"embedded": embedded, "hf_name": hf_name, "hf_config": hf_config}
-        self.offline, self.root = offline, root
-        self.files = {"train": train_file, "val": val_file, "test": test_file}
-        self.read_options = ReadOptions(format, text_column, label_column, encoding, decode_errors)
-        self.empty_text, self.top_classes, self.positive_class = (
-            empty_text,
-            top_classes,
-            positive_class,
+    def __init__(self, config: TextDataConfig):
+        super().__init__(
+            config.batch_size,
+            config.num_workers,
+            config.bucketing,
+            config.bucket_batches,
+            seed=config.split_seed,
         )
-        self.val_fraction, self.test_fraction, self.split_seed = (
-            val_fraction,
-            test_fraction,
-            split_seed,
+        self.config = config
+        self.source = {
+            "embedded": config.embedded,
+            "hf_name": config.hf_name,
+            "hf_config": config.hf_config,
+        }
+        self.files = {"train": config.train_file, "val": config.val_file, "test": config.test_file}
+        self.read_options = ReadOptions(
+            config.format,
+            config.text_column,
+            config.label_column,
+            config.encoding,
+            config.decode_errors,
         )
         self.tokenizer_settings = {
-            "kind": tokenizer,
-            "vocab_size": vocab_size,
-            "min_frequency": min_frequency,
-            "lowercase": lowercase,
-            "max_length": max_length,
+            "kind": config.tokenizer,
+            "vocab_size": config.vocab_size,
+            "min_frequency": config.min_frequency,
+            "lowercase": config.lowercase,
+            "max_length": config.max_length,
         }
-        self.cache_dir = cache_dir
         self.tokenizer = None
         self.cache_hit: bool | None = None  # set by setup: were the token ids read from cache?
 
@@ -96,15 +71,16 @@ class TextDataModule(SequenceDataModule):
         raw = self.read_source()
         for name, part in raw.items():
             raw[name] = self._handle_empty(part)
-        if self.top_classes is not None:
-            raw = _keep_top_classes(raw, self.top_classes)
+        if self.config.top_classes is not None:
+            raw = _keep_top_classes(raw, self.config.top_classes)
         raw = self._carve_missing_splits(raw)
         labels, class_names = self._encode_labels(raw)
         ids = self._token_ids({name: [t or "" for t in raw[name].texts] for name in SPLITS})
         max_length = max(max(len(row) for row in rows) for rows in ids.values())
         splits = {}
         for name in SPLITS:
-            categories, lengths = _pad_ids(ids[name], max_length)
+            rows = [row.reshape(-1, 1) for row in ids[name]]
+            categories, lengths = pad_sequences(rows, max_length, dtype=np.int64)
             splits[name] = SequenceDataset(
                 None, categories, lengths, torch.from_numpy(labels[name])
             )
@@ -132,8 +108,8 @@ class TextDataModule(SequenceDataModule):
                 hf_name,
                 self.source["hf_config"],
                 self.read_options,
-                cache_dir=str(Path(self.cache_dir) / "hf") if self.cache_dir else None,
-                offline=self.offline,
+                cache_dir=str(Path(self.config.cache_dir) / "hf") if self.config.cache_dir else None,
+                offline=self.config.offline,
             )
         if self.files["train"]:
             return {
@@ -151,13 +127,13 @@ class TextDataModule(SequenceDataModule):
 
     def _path(self, file: str) -> Path:
         path = Path(file).expanduser()
-        return path if path.is_absolute() or not self.root else Path(self.root) / path
+        return path if path.is_absolute() or not self.config.root else Path(self.config.root) / path
 
     def _handle_empty(self, part: RawText) -> RawText:
         empty = [i for i, text in enumerate(part.texts) if text is None or not text.strip()]
         if not empty:
             return part
-        if self.empty_text == "error":
+        if self.config.empty_text == "error":
             raise SeqlabError(
                 f"{part.where(empty[0])}: empty text ({len(empty)} in {part.origin}); fill or "
                 "remove those rows, or set data.empty_text=drop to drop them (counted in the log)"
@@ -170,12 +146,14 @@ class TextDataModule(SequenceDataModule):
         """A source without a test split gives `test_fraction` of its data to test, then one
         without a validation split gives `val_fraction` of the rest to validation; both
         stratified by class and fixed by split_seed."""
-        for held_out, fraction in (("test", self.test_fraction), ("val", self.val_fraction)):
+        for held_out, fraction in (("test", self.config.test_fraction), ("val", self.config.val_fraction)):
             if held_out in raw:
                 continue
             train = raw["train"]
             _, codes = np.unique(np.array(train.labels), return_inverse=True)
-            keep, take = stratified_split(codes, fraction, self.split_seed)
+            keep, take = stratified_split(
+                codes, fraction, self.config.split_seed, f"data.{held_out}_fraction"
+            )
             raw["train"], raw[held_out] = train.subset(list(keep)), train.subset(list(take))
             log.info(
                 "%s: %d rows held out as %s (fraction %s, seed %d)",
@@ -183,7 +161,7 @@ class TextDataModule(SequenceDataModule):
                 len(take),
                 held_out,
                 fraction,
-                self.split_seed,
+                self.config.split_seed,
             )
         return raw
 
@@ -194,15 +172,15 @@ class TextDataModule(SequenceDataModule):
             encoded["train"], encoded[name], class_names = encode_labels(
                 train, np.array(raw[name].labels), raw["train"].origin, raw[name].origin
             )
-        if self.positive_class is not None:
-            encoded, class_names = _positive_class_second(encoded, class_names, self.positive_class)
+        if self.config.positive_class is not None:
+            encoded, class_names = _positive_class_second(encoded, class_names, self.config.positive_class)
         return encoded, class_names
 
     def _token_ids(self, texts: dict[str, list[str]]) -> dict[str, list[np.ndarray]]:
         """Train (or load) the tokeniser and tokenise each split, through the cache."""
         settings = {"version": CACHE_VERSION, **self.tokenizer_settings}
         tokenizer_key = _fingerprint(settings, texts["train"])
-        folder = Path(self.cache_dir) / "text" / tokenizer_key if self.cache_dir else None
+        folder = Path(self.config.cache_dir) / "text" / tokenizer_key if self.config.cache_dir else None
         tokenizer_file = folder / "tokenizer.json" if folder else None
         if tokenizer_file is not None and tokenizer_file.is_file():
             from tokenizers import Tokenizer
@@ -262,15 +240,6 @@ def _tokenised(
     values = column.flatten().to_numpy(zero_copy_only=False).astype(np.int64)
     lengths = pc.list_value_length(column).to_numpy(zero_copy_only=False).astype(np.int64)
     return np.split(values, np.cumsum(lengths)[:-1])
-
-
-def _pad_ids(rows: list[np.ndarray], max_length: int) -> tuple[torch.Tensor, torch.Tensor]:
-    lengths = np.array([len(row) for row in rows], dtype=np.int64)
-    padded = np.full((len(rows), max_length, 1), PAD_ID, dtype=np.int64)
-    row_index = np.repeat(np.arange(len(rows)), lengths)
-    step_index = np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths)
-    padded[row_index, step_index, 0] = np.concatenate(rows) if rows else []
-    return torch.from_numpy(padded), torch.from_numpy(lengths)
 
 
 def _fingerprint(settings: dict, texts: list[str]) -> str:

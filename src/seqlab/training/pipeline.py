@@ -12,24 +12,23 @@ import lightning as L
 from lightning.pytorch.callbacks import Callback, EarlyStopping, RichProgressBar
 from lightning.pytorch.loggers import Logger
 
-from seqlab.callbacks.async_io import OrderedAsyncCheckpointIO
-from seqlab.callbacks.checkpoint import BestAndLastCheckpoint
-from seqlab.callbacks.finite import NonFiniteGuard
-from seqlab.callbacks.gradients import GradientDiagnostics
-from seqlab.callbacks.plots import TestPlots
-from seqlab.callbacks.progress import EpochMetricsProgressBar
-from seqlab.callbacks.pruning import pruning_callbacks
-from seqlab.callbacks.rng import RngStateCheckpoint
+from seqlab.training.checkpoint_io import OrderedAsyncCheckpointIO
+from seqlab.training.callbacks.checkpoint import BestAndLastCheckpoint
+from seqlab.training.callbacks.finite import NonFiniteGuard
+from seqlab.training.callbacks.gradients import GradientDiagnostics
+from seqlab.training.callbacks.plots import TestPlots
+from seqlab.training.callbacks.progress import EpochMetricsProgressBar
+from seqlab.training.pruning import pruning_callbacks
+from seqlab.training.callbacks.rng import RngStateCheckpoint
 from seqlab.console import log_lightning_once, print_metrics_table, print_parameter_table
-from seqlab.data import build_datamodule
+from seqlab.data.registry import build_datamodule
 from seqlab.errors import SeqlabError
-from seqlab.loggers import build_loggers, finish_wandb
+from seqlab.layout import CHECKPOINT_DIR, METRICS_FILE, PLOTS_DIR
+from seqlab.training.loggers import build_loggers, finish_wandb
 from seqlab.models.classifier import SequenceClassifier, load_classifier
 from seqlab.models.summary import layer_parameters
-from seqlab.resume import resume_point
+from seqlab.training.resume import resume_point
 
-METRICS_FILE = "metrics.json"
-PLOTS_DIR = "plots"
 
 
 def train(config: dict[str, Any]) -> dict[str, float]:
@@ -64,7 +63,7 @@ def train(config: dict[str, Any]) -> dict[str, float]:
         logged = {**config, "meta": module.hparams.meta}
         loggers = build_loggers(config["logger"], run_dir, logged, wandb_id=resume.wandb_id)
         trainer = _trainer(config["trainer"], run_dir, callbacks, loggers)
-        if trainer.is_global_zero and config["trainer"].get("enable_model_summary", True):
+        if trainer.is_global_zero and config["print_parameters"]:
             print_parameter_table(layer_parameters(module))
         trainer.fit(module, datamodule=datamodule, ckpt_path=resume.ckpt_path)
         # From the module, which restores them from a checkpoint too: a run resumed after its
@@ -119,9 +118,8 @@ def _trainer(
         )
     if not any(isinstance(c, RichProgressBar) for c in callbacks):
         options.setdefault("enable_progress_bar", False)
-    # trainer.enable_model_summary switches seqlab's exact parameter table (printed by train);
-    # Lightning's own summary would repeat it.
-    options["enable_model_summary"] = False
+    # seqlab prints its own exact table (print_parameters); Lightning's would repeat it.
+    options.setdefault("enable_model_summary", False)
     # Checkpoint files are written by a background thread (last.ckpt after every epoch would
     # otherwise stall short epochs on the file write); see callbacks/async_io.py.
     options.setdefault("plugins", [OrderedAsyncCheckpointIO()])
@@ -137,7 +135,7 @@ def _trainer(
 
 def _checkpoint_callback(cfg: dict, run_dir: Path) -> BestAndLastCheckpoint:
     return BestAndLastCheckpoint(
-        dirpath=run_dir / "checkpoints",
+        dirpath=run_dir / CHECKPOINT_DIR,
         monitor=cfg["monitor"],
         mode=cfg["mode"],
         save_last=cfg["save_last"],
@@ -162,7 +160,24 @@ def _other_callbacks(cfg: dict, run_dir: Path) -> list[Callback]:
     gradients = dict(cfg["gradients"])
     if gradients.pop("enabled"):
         callbacks.append(GradientDiagnostics(run_dir=run_dir, **gradients))
-    return callbacks
+    return callbacks + [_extra_callback(name, node) for name, node in cfg["extra"].items()]
+
+
+def _extra_callback(name: str, node: dict[str, Any]) -> Callback:
+    from hydra.errors import InstantiationException
+    from hydra.utils import instantiate
+
+    try:
+        callback = instantiate(node)
+    except InstantiationException as error:
+        first = str(error).strip().splitlines()[0]
+        raise SeqlabError(f"config: callbacks.extra.{name}: {first}; fix its _target_ or arguments")
+    if not isinstance(callback, Callback):
+        raise SeqlabError(
+            f"config: callbacks.extra.{name}: {node['_target_']} is not a Lightning Callback; "
+            "name a subclass of lightning.pytorch.callbacks.Callback"
+        )
+    return callback
 
 
 def _floats(values: dict[str, Any]) -> dict[str, float]:

@@ -21,18 +21,14 @@ from sklearn.preprocessing import FunctionTransformer, StandardScaler
 from sklearn.tree import DecisionTreeClassifier
 
 from seqlab.console import print_metrics_table
-from seqlab.data import build_datamodule
+from seqlab.data.events.features import signed_log1p
+from seqlab.data.registry import build_datamodule
 from seqlab.errors import SeqlabError
-from seqlab.loggers import build_loggers, finish_wandb
+from seqlab.training.loggers import build_loggers, finish_wandb
 from seqlab.metrics import build_metrics, metric_inputs
-from seqlab.pipeline import METRICS_FILE
+from seqlab.layout import METRICS_FILE
 
 BASELINES = ("logreg", "tree", "gboost")
-
-
-def signed_log1p(values: np.ndarray) -> np.ndarray:
-    """Counts and amounts are heavily skewed; a linear model sees them on a log scale."""
-    return np.sign(values) * np.log1p(np.abs(values))
 
 
 def build_baseline(name: str, options: dict, seed: int) -> Any:

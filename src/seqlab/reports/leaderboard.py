@@ -1,4 +1,4 @@
-"""seqlab-report DIR...: turn run dirs (single runs, multirun or Optuna sweep dirs) into a
+"""The leaderboard of `seqlab-report DIR...`: turn run dirs (single runs, multirun or Optuna sweep dirs) into a
 leaderboard.
 
 Each run dir holds .hydra/config.yaml, .hydra/overrides.yaml and, once the run finished,
@@ -23,14 +23,14 @@ from pathlib import Path
 import numpy as np
 from omegaconf import OmegaConf
 
-from seqlab.errors import SeqlabError, exit_with
+from seqlab.errors import SeqlabError
+from seqlab.layout import METRICS_FILE
 
-METRICS_FILE = "metrics.json"
 OUTPUT_NAMES = ("leaderboard.md", "leaderboard.csv", "leaderboard.png")
 # Override keys that say how a run was done, not what was run.
 IGNORED_KEYS = ("seed", "data.split_seed", "paths.", "hydra.", "logger.", "print_config")
 IGNORED_KEYS += ("callbacks.progress_bar", "trainer.enable_progress_bar")
-IGNORED_KEYS += ("trainer.enable_model_summary",)
+IGNORED_KEYS += ("trainer.enable_model_summary", "print_parameters")
 PLOTTED = ("test/acc", "test/f1", "test/auroc")
 
 
@@ -47,22 +47,6 @@ class Row:
     runs: list[Run]
     mean: dict[str, float]
     std: dict[str, float]
-
-
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="seqlab-report", description=__doc__.split("\n\n")[0])
-    parser.add_argument("dirs", nargs="+", type=Path, help="run dirs and/or sweep dirs")
-    parser.add_argument("--sort", default="test/f1", help="metric to rank by (default test/f1)")
-    parser.add_argument("--out", type=Path, help="output folder")
-    args = parser.parse_args(argv)
-    out = args.out or (args.dirs[0] if len(args.dirs) == 1 else Path.cwd())
-    try:
-        rows, failed = leaderboard(collect_runs(args.dirs), args.sort)
-        paths = write_outputs(rows, failed, args.sort, out)
-    except SeqlabError as error:
-        exit_with(error)
-    print((out / OUTPUT_NAMES[0]).read_text(), end="")
-    print(f"wrote {', '.join(str(p) for p in paths)}")
 
 
 def collect_runs(dirs: list[Path]) -> list[Run]:

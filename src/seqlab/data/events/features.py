@@ -56,3 +56,9 @@ def aggregate_features(
     table = pd.DataFrame(features).astype(np.float64)
     table.index.name = "code"
     return table
+
+
+def signed_log1p(values: np.ndarray) -> np.ndarray:
+    """sign(x) * log(1 + |x|): counts and amounts are heavily skewed, and a linear model or a
+    network sees them better on a log scale (negative values, such as refunds, keep their sign)."""
+    return np.sign(values) * np.log1p(np.abs(values))

@@ -11,11 +11,13 @@ import numpy as np
 import torch
 from sklearn.preprocessing import StandardScaler
 
-from seqlab.data.base import SequenceDataModule, pad_sequences
+from seqlab.data.base import SequenceDataModule
 from seqlab.data.batch import SequenceDataset
 from seqlab.data.meta import DataMeta
+from seqlab.data.padding import pad_sequences
 from seqlab.data.splits import encode_labels, stratified_split
-from seqlab.data.ucr_files import RawSeries, read_series_file
+from seqlab.data.ucr.config import UCRDataConfig
+from seqlab.data.ucr.files import RawSeries, read_series_file
 from seqlab.errors import SeqlabError
 
 EMBEDDED_PACKAGE = "sktime"
@@ -23,38 +25,28 @@ EMBEDDED_VERSION = "1.2.0"
 
 
 class UCRDataModule(SequenceDataModule):
-    def __init__(
-        self,
-        name: str,
-        root: str | None,
-        format: str = "auto",
-        val_fraction: float = 0.2,
-        normalize: str = "channel",
-        batch_size: int = 16,
-        num_workers: int = 0,
-        split_seed: int = 0,
-        kind: str = "ucr",
-    ):
-        super().__init__(batch_size=batch_size, num_workers=num_workers)
-        self.name, self.root, self.format = name, root, format
-        self.val_fraction, self.normalize, self.split_seed = val_fraction, normalize, split_seed
+    def __init__(self, config: UCRDataConfig):
+        super().__init__(batch_size=config.batch_size, num_workers=config.num_workers)
+        self.config = config
 
     def build_splits(self) -> tuple[dict[str, SequenceDataset], DataMeta]:
         train_path, test_path = self.locate_files()
-        train = read_series_file(train_path, _format_of(train_path, self.format))
-        test = read_series_file(test_path, _format_of(test_path, self.format))
+        train = read_series_file(train_path, _format_of(train_path, self.config.format))
+        test = read_series_file(test_path, _format_of(test_path, self.config.format))
         _check_channels(train, test)
         train_y, test_y, class_names = encode_labels(
             train.labels, test.labels, train.path, test.path
         )
-        fit_rows, val_rows = stratified_split(train_y, self.val_fraction, self.split_seed)
+        fit_rows, val_rows = stratified_split(
+            train_y, self.config.val_fraction, self.config.split_seed, "data.val_fraction"
+        )
 
         parts = {
             "train": ([train.series[i] for i in fit_rows], train_y[fit_rows]),
             "val": ([train.series[i] for i in val_rows], train_y[val_rows]),
             "test": (test.series, test_y),
         }
-        if self.normalize == "channel":
+        if self.config.normalize == "channel":
             scaler = StandardScaler().fit(np.concatenate(parts["train"][0]))
             parts = {
                 split: ([scaler.transform(s).astype(np.float32) for s in series], labels)
@@ -75,14 +67,14 @@ class UCRDataModule(SequenceDataModule):
         return splits, meta
 
     def locate_files(self) -> tuple[Path, Path]:
-        if self.root is None:
-            folder = _embedded_folder(self.name)
-            candidates = [(folder / f"{self.name}_TRAIN.ts", folder / f"{self.name}_TEST.ts")]
+        if self.config.root is None:
+            folder = _embedded_folder(self.config.name)
+            candidates = [(folder / f"{self.config.name}_TRAIN.ts", folder / f"{self.config.name}_TEST.ts")]
         else:
-            root = Path(self.root).expanduser()
+            root = Path(self.config.root).expanduser()
             candidates = [
-                (folder / f"{self.name}_TRAIN{suffix}", folder / f"{self.name}_TEST{suffix}")
-                for folder in (root, root / self.name)
+                (folder / f"{self.config.name}_TRAIN{suffix}", folder / f"{self.config.name}_TEST{suffix}")
+                for folder in (root, root / self.config.name)
                 for suffix in (".ts", "", ".txt", ".tsv")
             ]
         for train_path, test_path in candidates:
@@ -95,7 +87,7 @@ class UCRDataModule(SequenceDataModule):
                 return train_path, test_path
         looked = ", ".join(str(p) for p, _ in candidates[:3])
         raise SeqlabError(
-            f"no TRAIN file for UCR dataset {self.name!r} (looked for {looked}, "
+            f"no TRAIN file for UCR dataset {self.config.name!r} (looked for {looked}, "
             "...); fix data.name or point data.root at the folder that holds it"
         )
 

@@ -12,6 +12,7 @@ import torch
 from lightning.pytorch.callbacks import Callback
 
 from seqlab.errors import SeqlabError
+from seqlab.training.gradient_norms import gradient_norm
 
 HINT = "lower optim.lr or clip gradients (trainer.gradient_clip_val=1.0)"
 
@@ -23,7 +24,6 @@ class NonFiniteError(SeqlabError):
 class NonFiniteGuard(Callback):
     def __init__(self) -> None:
         self.last_finite_norm: float | None = None
-        self.measured_step: int | None = None  # global step of last_finite_norm
         self.parameters: list[torch.Tensor] = []
         self.loss: torch.Tensor | None = None
 
@@ -39,10 +39,9 @@ class NonFiniteGuard(Callback):
 
     def on_before_optimizer_step(self, trainer: Any, pl_module: Any, optimizer: Any) -> None:
         # Lightning calls this before it clips, so the norm is the raw one.
-        gradients = [p.grad for p in self.parameters if p.grad is not None]
-        if not gradients:
+        if not any(p.grad is not None for p in self.parameters):
             return
-        total = torch.nn.utils.get_total_norm(gradients)
+        total = gradient_norm(self.parameters)
         loss = self.loss.to(total).reshape(()) if self.loss is not None else torch.zeros_like(total)
         norm, loss_value = torch.stack([total, loss]).tolist()
         if not math.isfinite(loss_value):
@@ -53,7 +52,11 @@ class NonFiniteGuard(Callback):
                 # gradients overflowed and lowers its scale; that is expected, not a failure.
                 return
             self._stop(trainer, f"non-finite gradient norm ({norm})")
-        self.last_finite_norm, self.measured_step = norm, trainer.global_step
+        self.last_finite_norm = norm
+        # Handed to the module, which clips with it instead of walking every gradient again.
+        record = getattr(pl_module, "record_grad_norm", None)
+        if record is not None:
+            record(trainer.global_step, norm)
 
     def _stop(self, trainer: Any, what: str) -> None:
         last = "none yet" if self.last_finite_norm is None else f"{self.last_finite_norm:.4g}"
@@ -61,13 +64,3 @@ class NonFiniteGuard(Callback):
             f"{what} at epoch {trainer.current_epoch}, step {trainer.global_step} (last finite "
             f"gradient norm: {last}); training stopped, earlier checkpoints kept; {HINT}"
         )
-
-
-def measured_norm(trainer: Any) -> float | None:
-    """The raw global gradient norm of the current optimizer step if a NonFiniteGuard already
-    measured it (every seqlab run has one, ahead of the other callbacks): other callbacks reuse
-    it instead of walking every gradient again on every step."""
-    for callback in trainer.callbacks:
-        if isinstance(callback, NonFiniteGuard) and callback.measured_step == trainer.global_step:
-            return callback.last_finite_norm
-    return None

@@ -1,7 +1,7 @@
-"""seqlab-compare data=cdnow seeds=[1,2,3]: baselines and networks on one data config.
+"""seqlab-compare: baselines and networks on one data config, over several seeds.
 
-For every seed it runs the classical baselines and each network (`seqlab.pipeline.train` on the
-composed train config of `model=<name>`), all on the comparison's data config with
+For every seed it runs the classical baselines and each network (`seqlab.training.pipeline.train`
+on the composed train config of `model=<name>`), all on the comparison's data config with
 `split_seed` = the seed, so a seed's runs share one split. Each run keeps its own run dir (under
 this one) and W&B run in the comparison's group; the comparison then writes table.md,
 table.csv, runs.csv and chart.png here and logs the table and chart to W&B (job_type compare).
@@ -10,30 +10,20 @@ table.csv, runs.csv and chart.png here and logs the table and chart to W&B (job_
 from pathlib import Path
 from typing import Any
 
-import hydra
 from omegaconf import DictConfig, OmegaConf
 
 from seqlab import config_dir
-from seqlab.errors import SeqlabError, exit_with
-from seqlab.schema import BaselinesConfig, CompareConfig, TrainConfig, validate
-
-
-@hydra.main(version_base="1.3", config_path=config_dir(), config_name="compare")
-def main(cfg: DictConfig) -> None:
-    try:
-        config = validate(cfg, CompareConfig)
-        compare(config)
-    except SeqlabError as error:
-        exit_with(error)
+from seqlab.config import BaselinesConfig, TrainConfig, validate
+from seqlab.errors import SeqlabError
 
 
 def compare(config: dict[str, Any]) -> Any:
     """Run everything and write the table; returns it (a DataFrame, one row per model)."""
     import pandas as pd
 
-    from seqlab.classical import run_baselines
-    from seqlab.comparison_table import plot_chart, summarise, write_tables
-    from seqlab.pipeline import train
+    from seqlab.baselines.classical import run_baselines
+    from seqlab.reports.comparison import plot_chart, summarise, write_tables
+    from seqlab.training.pipeline import train
 
     if config["data"]["kind"] != "events":
         raise SeqlabError("seqlab-compare needs event data (data=events, cdnow or yoochoose)")
@@ -126,7 +116,7 @@ def _compose(name: str, overrides: list[str]) -> DictConfig:
 def _log_to_wandb(config: dict[str, Any], run_dir: Path, table, chart: Path) -> None:
     from lightning.pytorch.loggers import WandbLogger
 
-    from seqlab.loggers import build_loggers, finish_wandb
+    from seqlab.training.loggers import build_loggers, finish_wandb
 
     try:
         for logger in build_loggers(config["logger"], run_dir, config):
@@ -136,7 +126,3 @@ def _log_to_wandb(config: dict[str, Any], run_dir: Path, table, chart: Path) -> 
             logger.finalize("success")
     finally:
         finish_wandb()
-
-
-if __name__ == "__main__":
-    main()

@@ -18,7 +18,6 @@ and warns when it jumps by more than `jump_factor` and above `min_norm` (an expl
 
 import json
 import logging
-import re
 import statistics
 from collections import deque
 from pathlib import Path
@@ -29,44 +28,15 @@ import torch
 from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.loggers import WandbLogger
 
-from seqlab.callbacks.finite import measured_norm
 from seqlab.errors import SeqlabError
 from seqlab.models.pooling import time_mask
 from seqlab.models.recurrent import RecurrentEncoder
+from seqlab.training.gradient_norms import global_norm, group_norms
 
 log = logging.getLogger(__name__)
 PREFIX = "grad_norm/"
 RESULTS_FILE = "gradients.json"
-_RNN_PARAMETER = re.compile(r"encoder\.rnn\.(?:weight|bias)_(ih|hh)_(l\d+(?:_reverse)?)")
 _MIN_HISTORY = 5  # global norms needed before a jump can be judged against their median
-
-
-def parameter_group(name: str) -> str:
-    """`encoder.rnn.weight_hh_l1_reverse` -> `hh_l1_reverse`; embeddings, head, other modules."""
-    match = _RNN_PARAMETER.fullmatch(name)
-    if match:
-        return f"{match[1]}_{match[2]}"
-    if name.startswith("inputs.embeddings."):
-        return "embeddings"
-    return name.split(".")[0]
-
-
-def group_norms(module: torch.nn.Module) -> dict[str, float]:
-    """L2 norm of the gradients of each parameter group and of all of them (`global`)."""
-    squares: dict[str, torch.Tensor] = {}
-    for name, parameter in module.named_parameters():
-        if parameter.grad is not None:
-            group = parameter_group(name)
-            square = parameter.grad.detach().float().pow(2).sum()
-            squares[group] = squares.get(group, 0.0) + square
-    norms = {group: float(total.sqrt()) for group, total in squares.items()}
-    norms["global"] = float(sum(squares.values(), torch.tensor(0.0)).sqrt())
-    return norms
-
-
-def global_norm(module: torch.nn.Module) -> float:
-    grads = [p.grad.detach().float() for p in module.parameters() if p.grad is not None]
-    return float(torch.linalg.vector_norm(torch.stack([g.norm() for g in grads]))) if grads else 0.0
 
 
 def hidden_gradient_curves(
@@ -146,7 +116,7 @@ class GradientDiagnostics(Callback):
             return
         self.due = trainer.global_step % self.every_n_steps == 0
         if self.due and self.hidden_states:
-            self.encoder.record_hidden_states = True
+            self.encoder.request_hidden_states()
             self.lengths = batch.lengths
 
     def on_before_optimizer_step(
@@ -156,15 +126,15 @@ class GradientDiagnostics(Callback):
         if self.encoder is None:
             return
         if not self.due:
-            norm = measured_norm(trainer)
+            norm = pl_module.measured_grad_norm()
             self.check_jump(trainer.global_step, global_norm(pl_module) if norm is None else norm)
             return
         norms = group_norms(pl_module)
         self.check_jump(trainer.global_step, norms["global"])
         self.pending = {"norms": norms, "hidden": {}, "ratios": {}}
-        if self.encoder.hidden_states:
-            curves, ratios = hidden_gradient_curves(self.encoder.hidden_states, self.lengths)
-            self.encoder.hidden_states = {}  # frees the graph's saved states
+        states = self.encoder.take_hidden_states()
+        if states:
+            curves, ratios = hidden_gradient_curves(states, self.lengths)
             self.pending.update(hidden=curves, ratios=ratios)
 
     def on_train_batch_end(
@@ -250,7 +220,7 @@ class GradientDiagnostics(Callback):
         folder.mkdir(parents=True, exist_ok=True)
         (folder / RESULTS_FILE).write_text(json.dumps(self.history) + "\n")
         if self.plots:
-            from seqlab.callbacks.gradient_plots import save_plots
+            from seqlab.reports.gradient_plots import save_plots
 
             save_plots(self.history, folder)
 

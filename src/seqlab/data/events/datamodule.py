@@ -10,6 +10,7 @@ The classical baselines read `aggregate_splits()`: the same entities, splits and
 """
 
 import logging
+from dataclasses import asdict
 from functools import cached_property
 from pathlib import Path
 
@@ -18,75 +19,48 @@ import pandas as pd
 import torch
 from sklearn.preprocessing import StandardScaler
 
-from seqlab.data.base import SequenceDataModule, pad_flat
+from seqlab.data.base import SequenceDataModule
 from seqlab.data.batch import PAD_ID, SequenceDataset
-from seqlab.data.event_features import aggregate_features, top_values
-from seqlab.data.event_log import cdnow_path, read_event_log
-from seqlab.data.event_window import EventHistory, cut_history
+from seqlab.data.events.config import EventsDataConfig
+from seqlab.data.events.features import aggregate_features, signed_log1p, top_values
+from seqlab.data.events.log import cdnow_path, read_event_log
+from seqlab.data.events.window import EventHistory, cut_history
 from seqlab.data.meta import DataMeta
+from seqlab.data.padding import pad_flat
 from seqlab.data.splits import stratified_split
 from seqlab.errors import SeqlabError
+from seqlab.layout import SPLITS
 
 log = logging.getLogger(__name__)
 
 UNKNOWN_ID = 1  # rare values and values never seen in the training part
 FIRST_KNOWN_ID = 2
-SPLITS = ("train", "val", "test")
 CLASS_NAMES = ("inactive", "active")  # fewer / at least label.min_events events after cutoff
 
 
 class EventDataModule(SequenceDataModule):
-    def __init__(
-        self,
-        name: str,
-        path: str | None,
-        columns: dict,
-        cutoff: dict,
-        label: dict,
-        format: str = "auto",
-        time_format: str = "auto",
-        time_unit: str = "D",
-        duplicates: str = "drop",
-        max_length: int = 50,
-        min_count: int = 2,
-        numeric_transform: str = "log1p",
-        time_features: tuple[str, ...] = ("gap", "age"),
-        top_categories: int = 10,
-        val_fraction: float = 0.15,
-        test_fraction: float = 0.15,
-        batch_size: int = 256,
-        num_workers: int = 0,
-        split_seed: int = 0,
-        kind: str = "events",
-    ):
-        super().__init__(batch_size=batch_size, num_workers=num_workers)
-        self.name, self.path, self.format = name, path, format
-        self.columns, self.cutoff, self.label = columns, cutoff, label
-        self.time_format, self.time_unit, self.duplicates = time_format, time_unit, duplicates
-        self.max_length, self.min_count = max_length, min_count
-        self.numeric_transform, self.time_features = numeric_transform, list(time_features)
-        self.top_categories = top_categories
-        self.val_fraction, self.test_fraction = val_fraction, test_fraction
-        self.split_seed = split_seed
+    def __init__(self, config: EventsDataConfig):
+        super().__init__(batch_size=config.batch_size, num_workers=config.num_workers)
+        self.config = config
 
     # -- shared by the sequence models and the baselines ---------------------------------------
 
     @cached_property
     def history(self) -> EventHistory:
-        if self.max_length < 1:
-            raise SeqlabError(f"data.max_length={self.max_length} must be at least 1")
-        path = cdnow_path() if self.path is None else Path(self.path).expanduser()
-        events = read_event_log(path, self.format, self.columns, self.time_format, self.duplicates)
-        return cut_history(events, self.cutoff, self.label, self.time_unit)
+        if self.config.max_length < 1:
+            raise SeqlabError(f"data.max_length={self.config.max_length} must be at least 1")
+        path = cdnow_path() if self.config.path is None else Path(self.config.path).expanduser()
+        events = read_event_log(path, self.config.format, asdict(self.config.columns), self.config.time_format, self.config.duplicates)
+        return cut_history(events, asdict(self.config.cutoff), asdict(self.config.label), self.config.time_unit)
 
     @cached_property
     def entity_splits(self) -> dict[str, np.ndarray]:
         """Entity codes per split, sorted; stratified by label and fixed by split_seed."""
-        fractions = (self.val_fraction, self.test_fraction)
+        fractions = (self.config.val_fraction, self.config.test_fraction)
         if min(fractions) <= 0 or sum(fractions) >= 1:
             raise SeqlabError(
-                f"data.val_fraction={self.val_fraction} and data.test_fraction="
-                f"{self.test_fraction} must be positive and sum to less than 1"
+                f"data.val_fraction={self.config.val_fraction} and data.test_fraction="
+                f"{self.config.test_fraction} must be positive and sum to less than 1"
             )
         labels = self.history.labels
         if len(np.unique(labels)) < 2:
@@ -94,9 +68,13 @@ class EventDataModule(SequenceDataModule):
                 f"every entity has label {CLASS_NAMES[labels[0]]!r}; change data.cutoff or "
                 "data.label so both outcomes occur"
             )
-        rest, test = stratified_split(labels, self.test_fraction, self.split_seed)
+        rest, test = stratified_split(
+            labels, self.config.test_fraction, self.config.split_seed, "data.test_fraction"
+        )
         fit, val = stratified_split(
-            labels[rest], self.val_fraction / (1 - self.test_fraction), self.split_seed
+            labels[rest], self.config.val_fraction / (1 - self.config.test_fraction),
+            self.config.split_seed,
+            "data.val_fraction",
         )
         return {"train": rest[fit], "val": rest[val], "test": test}
 
@@ -104,9 +82,9 @@ class EventDataModule(SequenceDataModule):
         """Per split: the aggregate feature table (one row per entity) and the labels."""
         events = self.history.events
         train = events[events["code"].isin(self.entity_splits["train"])]
-        categorical = list(self.columns["categorical"])
-        top = top_values(train, categorical, self.top_categories)
-        table = aggregate_features(events, list(self.columns["numeric"]), categorical, top)
+        categorical = list(self.config.columns.categorical)
+        top = top_values(train, categorical, self.config.top_categories)
+        table = aggregate_features(events, list(self.config.columns.numeric), categorical, top)
         return {
             split: (table.loc[codes], self.history.labels[codes])
             for split, codes in self.entity_splits.items()
@@ -117,15 +95,15 @@ class EventDataModule(SequenceDataModule):
     def build_splits(self) -> tuple[dict[str, SequenceDataset], DataMeta]:
         events = self.history.events
         # Keep each entity's most recent max_length events (events are sorted by time).
-        recent = events[events.groupby("code").cumcount(ascending=False) < self.max_length]
+        recent = events[events.groupby("code").cumcount(ascending=False) < self.config.max_length]
         split_of = np.empty(len(self.history.entities), dtype=object)
         for split, codes in self.entity_splits.items():
             split_of[codes] = split
         in_split = split_of[recent["code"].to_numpy()]
         train_rows = in_split == "train"
 
-        categorical = list(self.columns["categorical"])
-        ids, sizes = _encode_categories(recent, categorical, train_rows, self.min_count)
+        categorical = list(self.config.columns.categorical)
+        ids, sizes = _encode_categories(recent, categorical, train_rows, self.config.min_count)
         values = self._step_values(recent)
         if values.shape[1]:
             values = StandardScaler().fit(values[train_rows]).transform(values)
@@ -153,13 +131,13 @@ class EventDataModule(SequenceDataModule):
 
     def _step_values(self, events: pd.DataFrame) -> np.ndarray:
         """Numeric columns then time features, one row per event, before scaling."""
-        columns = [events[name].to_numpy() for name in self.columns["numeric"]]
-        columns += [events[name].to_numpy() for name in self.time_features]
+        columns = [events[name].to_numpy() for name in self.config.columns.numeric]
+        columns += [events[name].to_numpy() for name in self.config.time_features]
         if not columns:
             return np.zeros((len(events), 0))
         values = np.stack(columns, axis=1).astype(np.float64)
-        if self.numeric_transform == "log1p":
-            values = np.sign(values) * np.log1p(np.abs(values))
+        if self.config.numeric_transform == "log1p":
+            values = signed_log1p(values)
         return values
 
 

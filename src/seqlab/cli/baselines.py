@@ -5,23 +5,21 @@ import hydra
 from omegaconf import DictConfig
 
 from seqlab import config_dir
-from seqlab.errors import SeqlabError, exit_with
-from seqlab.schema import BaselinesConfig, validate
+from seqlab.cli import user_errors
+from seqlab.config import BaselinesConfig, validate
 
 
 @hydra.main(version_base="1.3", config_path=config_dir(), config_name="baselines")
 def main(cfg: DictConfig) -> None:
-    try:
+    with user_errors():
         config = validate(cfg, BaselinesConfig)
         if config["print_config"]:
             from seqlab.console import print_config_tree
 
             print_config_tree(config)
-        from seqlab.classical import run_baselines
+        from seqlab.baselines.classical import run_baselines
 
         run_baselines(config)
-    except SeqlabError as error:
-        exit_with(error)
 
 
 if __name__ == "__main__":

@@ -1,20 +1,19 @@
 """The memory sweep's report: test accuracy against T per cell, and the ||dL/dh_t|| curves.
 
 `seqlab-train experiment=memory_sweep` writes it at the end of the sweep (a Hydra callback); to
-redo it by hand:  python -m seqlab.memory_report outputs/train/multiruns/<time>
+redo it by hand:  python -m seqlab.reports.memory_sweep outputs/train/multiruns/<time>
 Into the sweep dir go memory_report.md (tables), memory_accuracy.png and memory_hidden_grads.png.
 """
 
 import json
 import math
-import sys
 from pathlib import Path
 from typing import Any
 
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
-from seqlab.errors import SeqlabError, exit_with
+from seqlab.errors import SeqlabError
 
 CELLS = ("rnn", "lstm", "gru")
 REPORT = "memory_report.md"
@@ -98,7 +97,7 @@ def _ratio(row: dict | None, index: int) -> str:
 def _plots(
     sweep_dir: Path, rows: list[dict], cells: list[str], lengths: list[int], chance: float
 ) -> list[Path]:
-    from seqlab.callbacks.gradient_plots import plt
+    from seqlab.reports.gradient_plots import plt
 
     fig, ax = plt.subplots(figsize=(5, 3.5))
     for cell in cells:
@@ -135,21 +134,3 @@ def _plots(
     fig.savefig(sweep_dir / GRADIENT_PLOT, dpi=100)
     plt.close(fig)
     return [sweep_dir / ACCURACY_PLOT, sweep_dir / GRADIENT_PLOT]
-
-
-def main() -> None:
-    if len(sys.argv) != 2:
-        print("usage: python -m seqlab.memory_report <sweep dir>", file=sys.stderr)
-        sys.exit(2)
-    sweep_dir = Path(sys.argv[1])
-    try:
-        if not sweep_dir.is_dir():
-            raise SeqlabError(f"{sweep_dir}: not a folder; pass the sweep dir of a memory sweep")
-        for path in write_report(sweep_dir):
-            print(path)
-    except SeqlabError as error:
-        exit_with(error)
-
-
-if __name__ == "__main__":
-    main()

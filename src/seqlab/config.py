@@ -1,0 +1,323 @@
+"""The shape of every composed config, checked before anything heavy is imported.
+
+Each option is declared once, in a dataclass: its type, its default and a comment that says what
+it does (`make config-docs` turns them into docs/config.md). The YAML files under conf/ repeat
+the values users want to see and change; a test keeps them equal to these defaults. Data and
+model groups come in several kinds, each with its own dataclass, picked by the group's `kind`
+key through the registries (seqlab.data.registry, seqlab.models.registry).
+
+A typo or a wrong type stops the run in well under a second with one line that names the key.
+"""
+
+import difflib
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from omegaconf import MISSING, DictConfig, OmegaConf
+from omegaconf.errors import ConfigKeyError, OmegaConfBaseException, ValidationError
+
+from seqlab.data.registry import DATA_KINDS
+from seqlab.errors import SeqlabError
+from seqlab.models.registry import MODEL_KINDS
+
+
+class Optimizer(StrEnum):
+    adam = "adam"
+    adamw = "adamw"
+    sgd = "sgd"
+    adadelta = "adadelta"
+
+
+class Scheduler(StrEnum):
+    none = "none"
+    cosine = "cosine"  # to zero over max_epochs
+    plateau = "plateau"  # halve the rate when val/loss stalls for 10 epochs
+
+
+@dataclass
+class OptimConfig:
+    name: Optimizer = Optimizer.adamw
+    lr: float = 0.001
+    weight_decay: float = 0.0
+    momentum: float = 0.9  # SGD only
+    scheduler: Scheduler = Scheduler.cosine
+    class_weights: list[float] | None = None  # one per class; null: unweighted cross-entropy
+
+
+class Average(StrEnum):
+    macro = "macro"
+    micro = "micro"
+    weighted = "weighted"
+    binary = "binary"  # positive class (index 1) only; two-class data
+
+
+@dataclass
+class MetricsConfig:
+    average: Average = Average.macro  # how precision, recall and F1 combine the classes
+
+
+@dataclass
+class WandbConfig:
+    enabled: bool = True
+    offline: bool = True  # files in the run dir, `wandb sync` uploads them later
+    project: str = "seqlab"
+    entity: str | None = None
+    group: str | None = None  # the YAML sets the experiment's (or the sweep's) name
+    job_type: str = "train"
+    tags: list[str] = field(default_factory=list)
+
+
+@dataclass
+class LoggerConfig:
+    wandb: WandbConfig = field(default_factory=WandbConfig)
+    csv: bool = True  # <run dir>/csv/metrics.csv
+
+
+class MonitorMode(StrEnum):
+    max = "max"
+    min = "min"
+
+
+@dataclass
+class CheckpointConfig:
+    monitor: str = "val/f1"  # the best checkpoint by this metric is tested after fit
+    mode: MonitorMode = MonitorMode.max
+    # Among epochs tied on the monitor (small validation sets saturate at F1 = 1.0), keep the
+    # one with the lowest value of this metric; null keeps the first.
+    tie_breaker: str | None = "val/loss"
+    save_last: bool = True  # checkpoints/last.ckpt after every epoch, for resuming
+
+
+@dataclass
+class EarlyStoppingConfig:
+    enabled: bool = False
+    patience: int = 20  # validation epochs without improvement of the monitored metric
+
+
+@dataclass
+class GradientsConfig:
+    enabled: bool = True  # recurrent models only; an MLP says so once and skips
+    every_n_steps: int = 100  # log norms and ||dL/dh_t|| every this many optimizer steps
+    hidden_states: bool = True  # ||dL/dh_t|| (a step-by-step forward on logged steps)
+    jump_factor: float = 10.0  # warn when the global norm exceeds this x its running median
+    median_window: int = 50  # steps in that running median
+    min_norm: float = 1.0  # norms below this never count as exploding
+    plots: bool = True  # PNGs in <run dir>/gradients/ at the end of training
+
+
+@dataclass
+class CallbacksConfig:
+    checkpoint: CheckpointConfig = field(default_factory=CheckpointConfig)
+    early_stopping: EarlyStoppingConfig = field(default_factory=EarlyStoppingConfig)
+    progress_bar: bool = True
+    gradients: GradientsConfig = field(default_factory=GradientsConfig)
+    # More Lightning callbacks, by name: each a node with a `_target_` (a Callback class) and
+    # its arguments, built with hydra.utils.instantiate, e.g.
+    # +callbacks.extra.lr._target_=lightning.pytorch.callbacks.LearningRateMonitor
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class PathsConfig:
+    root_dir: str = "."  # the YAML reads $PROJECT_ROOT
+    output_dir: str = "outputs"  # the YAML sets Hydra's run dir
+
+
+@dataclass
+class TrainConfig:
+    task_name: str = "train"  # outputs/<task_name>/...
+    experiment_name: str = "default"  # W&B group; experiment files set it
+    seed: int = 42
+    data: Any = None  # one of the data kinds (seqlab.data.registry)
+    model: Any = None  # one of the model kinds (seqlab.models.registry)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    metrics: MetricsConfig = field(default_factory=MetricsConfig)
+    trainer: dict[str, Any] = field(default_factory=dict)  # lightning.Trainer arguments
+    logger: LoggerConfig = field(default_factory=LoggerConfig)
+    callbacks: CallbacksConfig = field(default_factory=CallbacksConfig)
+    paths: PathsConfig = field(default_factory=PathsConfig)
+    print_config: bool = True  # the composed config as a tree at the start
+    print_parameters: bool = True  # the exact table of trainable parameters per layer
+    ckpt_path: str | None = None  # a file, or "last": the newest earlier run's last.ckpt
+    resume: str | None = None  # "auto" (= ckpt_path=last) or an earlier run dir
+
+
+class EvalSplit(StrEnum):
+    test = "test"
+    val = "val"
+
+
+@dataclass
+class EvalConfig:
+    task_name: str = "eval"
+    experiment_name: str = "default"  # W&B group; name the training run's experiment
+    seed: int = 42
+    ckpt_path: str = MISSING  # required: a checkpoint written by seqlab-train
+    split: EvalSplit = EvalSplit.test  # the split of the checkpoint's data to evaluate
+    trainer: dict[str, Any] = field(default_factory=dict)
+    logger: LoggerConfig = field(default_factory=LoggerConfig)
+    paths: PathsConfig = field(default_factory=PathsConfig)
+
+
+class Baseline(StrEnum):
+    logreg = "logreg"  # logistic regression on log-scaled, standardised aggregates
+    tree = "tree"  # a single decision tree
+    gboost = "gboost"  # histogram gradient boosting
+
+
+@dataclass
+class LogRegOptions:
+    C: float = 1.0
+    max_iter: int = 2000
+
+
+@dataclass
+class TreeOptions:
+    max_depth: int = 6
+    min_samples_leaf: int = 50
+
+
+@dataclass
+class GBoostOptions:
+    max_iter: int = 200
+    learning_rate: float = 0.05
+    max_leaf_nodes: int = 15
+    min_samples_leaf: int = 50
+
+
+@dataclass
+class BaselineModelsConfig:
+    models: list[Baseline] = field(
+        default_factory=lambda: [Baseline.logreg, Baseline.tree, Baseline.gboost]
+    )
+    logreg: LogRegOptions = field(default_factory=LogRegOptions)
+    tree: TreeOptions = field(default_factory=TreeOptions)
+    gboost: GBoostOptions = field(default_factory=GBoostOptions)
+
+
+@dataclass
+class BaselinesConfig:
+    task_name: str = "baselines"
+    experiment_name: str = "default"
+    seed: int = 42
+    data: Any = None  # event data (data=cdnow, yoochoose or events)
+    baselines: BaselineModelsConfig = field(default_factory=BaselineModelsConfig)
+    metrics: MetricsConfig = field(default_factory=MetricsConfig)
+    logger: LoggerConfig = field(default_factory=LoggerConfig)
+    paths: PathsConfig = field(default_factory=PathsConfig)
+    print_config: bool = False
+
+
+@dataclass
+class CompareConfig:
+    task_name: str = "compare"
+    experiment_name: str = "compare"  # W&B group of every run of the comparison
+    seed: int = 0  # only resolves data.split_seed; each run uses one of `seeds`
+    seeds: list[int] = field(default_factory=lambda: [1, 2, 3])
+    models: list[str] = field(default_factory=lambda: ["mlp", "rnn", "lstm", "gru"])  # conf/model/
+    baselines: list[Baseline] = field(
+        default_factory=lambda: [Baseline.logreg, Baseline.tree, Baseline.gboost]
+    )
+    train: dict[str, Any] = field(default_factory=dict)  # merged into every network's config
+    data: Any = None
+    metrics: MetricsConfig = field(default_factory=MetricsConfig)
+    logger: LoggerConfig = field(default_factory=LoggerConfig)
+    paths: PathsConfig = field(default_factory=PathsConfig)
+
+
+KIND_SCHEMAS: dict[str, dict[str, type]] = {
+    "data": {name: kind.config for name, kind in DATA_KINDS.items()},
+    "model": {name: kind.config for name, kind in MODEL_KINDS.items()},
+}
+
+
+def validate(cfg: DictConfig, schema: type) -> dict[str, Any]:
+    """Check cfg against schema (and its data/model kinds); return it as a plain, resolved dict."""
+    checked = _merge(schema, cfg, prefix="")
+    for group, schemas in KIND_SCHEMAS.items():
+        if group in checked:
+            checked[group] = _merge_kind(group, checked[group], schemas)
+    try:
+        # A `???` in the composed config stays required: merging it onto a default keeps the
+        # default, so the composed config is asked too.
+        missing = sorted(OmegaConf.missing_keys(checked) | OmegaConf.missing_keys(cfg))
+    except OmegaConfBaseException as error:
+        raise SeqlabError(
+            f"config: {_first_line(error)} (at {error.full_key}); fix the interpolation"
+        ) from None
+    if missing:
+        raise SeqlabError(
+            f"config: no value for {', '.join(missing)}; set it in the config or on the command "
+            f"line, e.g. {missing[0]}=..."
+        )
+    try:
+        plain = OmegaConf.to_container(checked, resolve=True, enum_to_str=True)
+    except OmegaConfBaseException as error:
+        raise SeqlabError(f"config: {_first_line(error)}") from None
+    if "callbacks" in plain:
+        _check_extra_callbacks(plain["callbacks"]["extra"])
+    return plain
+
+
+def to_dataclass(schema: type, values: dict[str, Any]) -> Any:
+    """values (a validated, plain dict; keys may be missing) as an instance of schema, with the
+    defaults filled in and enums as enum members."""
+    return OmegaConf.to_object(_merge(schema, values, prefix=""))
+
+
+def _merge_kind(group: str, node: Any, schemas: dict[str, type]) -> DictConfig:
+    if not isinstance(node, DictConfig) or "kind" not in node:
+        raise SeqlabError(
+            f"config: {group} needs a 'kind' (one of {sorted(schemas)}); pick a "
+            f"config from conf/{group}/, e.g. {group}={next(iter(schemas))}"
+        )
+    kind = node.kind
+    if kind not in schemas:
+        raise SeqlabError(f"config: {group}.kind={kind!r} is unknown; use one of {sorted(schemas)}")
+    return _merge(schemas[kind], node, prefix=f"{group}.")
+
+
+def _merge(schema: type, node: Any, prefix: str) -> DictConfig:
+    try:
+        merged = OmegaConf.merge(OmegaConf.structured(schema), node)
+    except ConfigKeyError as error:
+        raise SeqlabError(_unknown_key_message(schema, error, prefix)) from None
+    except ValidationError as error:
+        key = prefix + (error.full_key or "?")
+        raise SeqlabError(
+            f"config: {key}: {_first_line(error)}; fix the value in the config "
+            "or on the command line"
+        ) from None
+    OmegaConf.set_struct(merged, True)
+    return merged
+
+
+def _check_extra_callbacks(extra: dict[str, Any]) -> None:
+    for name, node in extra.items():
+        target = node.get("_target_") if isinstance(node, dict) else None
+        if not isinstance(target, str) or "." not in target:
+            raise SeqlabError(
+                f"config: callbacks.extra.{name} needs a _target_ naming a Callback class, e.g. "
+                f"+callbacks.extra.{name}._target_=lightning.pytorch.callbacks.LearningRateMonitor"
+            )
+
+
+def _unknown_key_message(schema: type, error: ConfigKeyError, prefix: str) -> str:
+    full_key = prefix + (error.full_key or "?")
+    parent_key, _, key = full_key.rpartition(".")
+    node_schema = schema
+    for part in (error.full_key or "").split(".")[:-1]:
+        node_schema = node_schema.__dataclass_fields__[part].type
+    valid = list(getattr(node_schema, "__dataclass_fields__", {}))
+    close = difflib.get_close_matches(key, valid, n=1)
+    hint = (
+        f"did you mean {parent_key + '.' if parent_key else ''}{close[0]}?"
+        if close
+        else (f"valid keys: {', '.join(valid)}")
+    )
+    return f"config: unknown key {full_key}; {hint}"
+
+
+def _first_line(error: Exception) -> str:
+    return str(error).strip().splitlines()[0]

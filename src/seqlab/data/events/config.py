@@ -1,0 +1,79 @@
+"""Options of `data=events` (and `cdnow`, `yoochoose`): customer event logs."""
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class EventFormat(StrEnum):
+    auto = "auto"  # from the file suffix: .csv, .tsv/.tab, .parquet, otherwise whitespace
+    csv = "csv"
+    tsv = "tsv"
+    whitespace = "whitespace"
+    parquet = "parquet"
+
+
+class DuplicatePolicy(StrEnum):
+    error = "error"  # stop and name the first duplicate row
+    drop = "drop"  # keep the first of identical rows, log how many were dropped
+    keep = "keep"  # identical rows are separate events (e.g. two equal purchases); log the count
+
+
+class NumericTransform(StrEnum):
+    log1p = "log1p"  # sign(x) * log(1 + |x|) before scaling: amounts and counts are skewed
+    none = "none"
+
+
+class TimeFeature(StrEnum):
+    gap = "gap"  # time since the entity's previous event (0 for its first)
+    age = "age"  # time from the event to the cutoff: how long ago, seen from the prediction
+
+
+@dataclass
+class EventColumnsConfig:
+    entity: str = "customer_id"  # customer or session id: one sequence each
+    time: str = "date"
+    categorical: list[str] = field(default_factory=list)  # embedded; rare values share one id
+    numeric: list[str] = field(
+        default_factory=lambda: ["number_of_cds", "dollar_value"]
+    )  # scaled on the training part only
+
+
+@dataclass
+class CutoffConfig:
+    """Where history ends and the label window begins; set exactly one of the two."""
+
+    time: str | None = "1997-10-01"  # one date for every entity
+    events: int | None = None  # each entity's first N events are its history
+
+
+@dataclass
+class EventLabelConfig:
+    # Positive when the entity has at least this many events after the cutoff (in the window).
+    min_events: int = 1
+    window: str | None = "273D"  # pandas Timedelta after the cutoff; null: up to the log's end
+
+
+@dataclass
+class EventsDataConfig:
+    kind: str = "events"
+    name: str = "cdnow"
+    path: str | None = None  # null: CDNOW_master.txt from the lifetimes wheel
+    format: EventFormat = EventFormat.auto
+    columns: EventColumnsConfig = field(default_factory=EventColumnsConfig)
+    time_format: str = "%Y%m%d"  # auto | unix (seconds) | a strftime format
+    time_unit: str = "D"  # unit of gap/age before log1p: s, min, h, D
+    duplicates: DuplicatePolicy = DuplicatePolicy.drop
+    cutoff: CutoffConfig = field(default_factory=CutoffConfig)
+    label: EventLabelConfig = field(default_factory=EventLabelConfig)
+    max_length: int = 50  # keep each entity's most recent N history events
+    min_count: int = 2  # categorical values seen fewer times in training are "rare"
+    numeric_transform: NumericTransform = NumericTransform.log1p
+    time_features: list[TimeFeature] = field(
+        default_factory=lambda: [TimeFeature.gap, TimeFeature.age]
+    )
+    top_categories: int = 10  # baselines: counts of the K most frequent values per column
+    val_fraction: float = 0.15  # entities, stratified by label; no entity is in two splits
+    test_fraction: float = 0.15
+    batch_size: int = 256
+    num_workers: int = 0  # DataLoader worker processes
+    split_seed: int = 0  # the entity split; the YAML ties it to ${seed}

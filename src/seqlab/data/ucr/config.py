@@ -1,0 +1,28 @@
+"""Options of `data=ucr`: UCR/UEA time-series classification files."""
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Normalize(StrEnum):
+    channel = "channel"  # one mean/std per input channel, fitted on the training part
+    none = "none"
+
+
+class SeriesFormat(StrEnum):
+    auto = "auto"  # .ts by suffix, anything else UCR 2015 text
+    ts = "ts"
+    ucr2015 = "ucr2015"
+
+
+@dataclass
+class UCRDataConfig:
+    kind: str = "ucr"
+    name: str = "GunPoint"  # <name>_TRAIN / <name>_TEST
+    root: str | None = None  # folder of UCR files; null: the .ts files in the sktime wheel
+    format: SeriesFormat = SeriesFormat.auto
+    val_fraction: float = 0.2  # stratified validation part carved from TRAIN
+    normalize: Normalize = Normalize.channel
+    batch_size: int = 16
+    num_workers: int = 0  # DataLoader worker processes
+    split_seed: int = 0  # the validation split; the YAML ties it to ${seed}

@@ -1,0 +1,62 @@
+"""Options of the `model` group, one dataclass per encoder kind (kept free of torch so the
+config is checked before torch is imported)."""
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class Activation(StrEnum):
+    relu = "relu"
+    tanh = "tanh"
+    sigmoid = "sigmoid"
+
+
+class MLPInput(StrEnum):
+    flatten = "flatten"  # the whole padded sequence as one vector (fixed-length data)
+    mean = "mean"  # mean over real time steps
+    max = "max"  # max over real time steps
+
+
+class Cell(StrEnum):
+    rnn = "rnn"
+    lstm = "lstm"
+    gru = "gru"
+
+
+class Pooling(StrEnum):
+    last = "last"
+    mean = "mean"
+    max = "max"  # gives the gradient a short path to every step
+
+
+@dataclass
+class InputConfig:
+    """How categorical ids (tokens, event types, items) become vectors; unused by purely
+    numeric data."""
+
+    embedding_dim: int = 64
+    embedding_dropout: float = 0.0
+    freeze_embeddings: bool = False
+
+
+@dataclass
+class MLPConfig(InputConfig):
+    kind: str = "mlp"
+    hidden_sizes: list[int] = field(default_factory=lambda: [500, 500, 500])
+    activation: Activation = Activation.relu
+    dropout: float = 0.2  # before every layer and the head
+    input: MLPInput = MLPInput.flatten
+
+
+@dataclass
+class RecurrentConfig(InputConfig):
+    kind: str = "recurrent"
+    cell: Cell = Cell.lstm
+    hidden_size: int = 64
+    num_layers: int = 1
+    bidirectional: bool = False
+    dropout: float = 0.0  # between stacked layers and before the head
+    pooling: Pooling = Pooling.max
+    # One bias vector per gate as in Keras: torch's second (hidden-to-hidden) bias becomes a
+    # fixed zero buffer, which for RNN and LSTM loses nothing (the two biases only add up).
+    single_bias: bool = False
