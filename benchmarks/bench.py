@@ -121,7 +121,8 @@ def markdown(results: dict) -> str:
         "|---|---|",
         f"| `seqlab-train --cfg job` | {start['cfg_job_s']:.2f} s |",
         f"| heavy modules it imports | {start['cfg_job_imports'].removeprefix('HEAVY ')} |",
-        f"| `import seqlab.training.pipeline` (torch, lightning, ...) | {start['import_pipeline_s']:.2f} s "
+        "| `import seqlab.training.pipeline` (torch, lightning, ...) | "
+        f"{start['import_pipeline_s']:.2f} s "
         "|",
         f"| command start to first training step | {start['to_first_step_s']:.2f} s |",
         f"| peak RSS, {start['peak_rss_epochs']} epochs | {start['peak_rss_mib']:.0f} MiB |",

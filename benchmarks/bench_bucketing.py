@@ -26,12 +26,12 @@ import torch.nn.functional as F
 from hydra import compose, initialize_config_dir
 
 from seqlab import config_dir
+from seqlab.config import TrainConfig, validate
 from seqlab.data.batch import Batch
 from seqlab.data.bucketing import BucketBatchSampler
 from seqlab.data.registry import build_datamodule
 from seqlab.data.text.datamodule import TextDataModule
 from seqlab.models.classifier import SequenceClassifier
-from seqlab.config import TrainConfig, validate
 
 RESULTS = Path(__file__).parent / "results" / "bench_bucketing.json"
 

@@ -17,9 +17,9 @@ import tracemalloc
 from hydra import compose, initialize_config_dir
 
 from seqlab import config_dir
+from seqlab.config import TrainConfig, validate
 from seqlab.data.events.datamodule import EventDataModule
 from seqlab.data.registry import build_datamodule
-from seqlab.config import TrainConfig, validate
 
 
 def build(data_cfg: dict) -> tuple[float, float, EventDataModule]:

@@ -49,7 +49,10 @@ def with_timer(*args):
 
 # Hydra re-imports its launcher module while scanning plugins, and it then picks up this one.
 run_job, hydra.core.utils.run_job = hydra.core.utils.run_job, timed_run_job
-other_callbacks, seqlab.training.pipeline._other_callbacks = seqlab.training.pipeline._other_callbacks, with_timer
+other_callbacks, seqlab.training.pipeline._other_callbacks = (
+    seqlab.training.pipeline._other_callbacks,
+    with_timer,
+)
 
 if __name__ == "__main__":
     sweep_dir = next(a.split("=", 1)[1] for a in sys.argv[1:] if a.startswith("hydra.sweep.dir="))

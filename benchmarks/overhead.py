@@ -3,8 +3,8 @@
     PYTHONPATH=src python benchmarks/overhead.py [--workload parity] [--repeats 5] [--epochs 32]
 
 seqlab side: the config composed with Hydra's compose API and validated by seqlab.config, then
-seqlab.training.pipeline.train itself (the SequenceClassifier with all five metrics per split, CSV and
-offline W&B logging, the rich progress bar, best + last checkpoints every epoch, the RNG,
+seqlab.training.pipeline.train itself (the SequenceClassifier with all five metrics per split,
+CSV and offline W&B logging, the rich progress bar, best + last checkpoints every epoch, the RNG,
 non-finite and gradient-diagnostics callbacks, the test of the best checkpoint and its plots).
 The only addition is a clock callback appended to the pipeline's callbacks.
 

@@ -13,9 +13,9 @@ from sklearn import metrics as sk
 
 from seqlab import config_dir
 from seqlab.baselines.classical import build_baseline, run_baselines, score
+from seqlab.config import BaselinesConfig, CompareConfig, validate
 from seqlab.data.registry import build_datamodule
 from seqlab.errors import SeqlabError
-from seqlab.config import BaselinesConfig, CompareConfig, validate
 
 from conftest import compose_train, events_config, quick_overrides
 

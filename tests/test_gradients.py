@@ -10,11 +10,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from seqlab.training.callbacks.gradients import GradientDiagnostics, hidden_gradient_curves
-from seqlab.training.gradient_norms import group_norms
 from seqlab.data.meta import DataMeta
 from seqlab.models.classifier import SequenceClassifier
 from seqlab.models.recurrent import RecurrentEncoder
+from seqlab.training.callbacks.gradients import GradientDiagnostics, hidden_gradient_curves
+from seqlab.training.gradient_norms import group_norms
 from seqlab.training.pipeline import train
 from test_models import OPTIM
 

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from seqlab.data.registry import build_datamodule
 from seqlab.data.memory.datamodule import BLANK_ID, MemoryDataModule, sum_quantiles
+from seqlab.data.registry import build_datamodule
 from seqlab.errors import SeqlabError
 from seqlab.reports.memory_sweep import write_report
 
@@ -88,7 +88,9 @@ def test_memory_config_composes_and_builds():
 
 @pytest.mark.slow
 def test_t_below_two_fails_on_the_command_line_with_one_line(tmp_path):
-    result = run_cli("seqlab.cli.train", "data=memory", "data.length=1", f"hydra.run.dir={tmp_path}")
+    result = run_cli(
+        "seqlab.cli.train", "data=memory", "data.length=1", f"hydra.run.dir={tmp_path}"
+    )
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert lines[-1].startswith("seqlab: error: data.length=1:")

@@ -15,14 +15,14 @@ from lightning.fabric.utilities.apply_func import move_data_to_device
 from lightning.pytorch.strategies import SingleDeviceStrategy
 from torchmetrics import MeanMetric
 
-from seqlab.training.checkpoint_io import OrderedAsyncCheckpointIO
-from seqlab.training.callbacks.finite import NonFiniteError, NonFiniteGuard
-from seqlab.training.gradient_norms import global_norm
-from seqlab.training.callbacks.rng import RngStateCheckpoint
 from seqlab.data.batch import Batch
 from seqlab.data.meta import DataMeta
 from seqlab.metrics import build_metrics
 from seqlab.models.classifier import SequenceClassifier
+from seqlab.training.callbacks.finite import NonFiniteError, NonFiniteGuard
+from seqlab.training.callbacks.rng import RngStateCheckpoint
+from seqlab.training.checkpoint_io import OrderedAsyncCheckpointIO
+from seqlab.training.gradient_norms import global_norm
 
 from conftest import REPO_ROOT, compose_train
 
@@ -152,7 +152,9 @@ def test_a_batch_moves_to_a_device_in_one_call(monkeypatch):
     batch = random_batch(3, torch.Generator().manual_seed(2))
     calls = []
     original = Batch.to
-    monkeypatch.setattr(Batch, "to", lambda self, *a, **k: calls.append(1) or original(self, *a, **k))
+    monkeypatch.setattr(
+        Batch, "to", lambda self, *a, **k: calls.append(1) or original(self, *a, **k)
+    )
     moved = move_data_to_device(batch, torch.device("cpu"))
     assert calls == [1]  # Lightning hands the whole Batch to Batch.to, never copies its fields
     assert isinstance(moved, Batch)

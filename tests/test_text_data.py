@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 import torch
 
-from seqlab.data.text import sources as text_sources, tokenize
 from seqlab.data.registry import build_datamodule
+from seqlab.data.text import sources as text_sources
+from seqlab.data.text import tokenize
 from seqlab.data.text.datamodule import TextDataModule
 from seqlab.errors import SeqlabError
 

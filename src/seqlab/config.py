@@ -226,16 +226,18 @@ class CompareConfig:
     paths: PathsConfig = field(default_factory=PathsConfig)
 
 
-KIND_SCHEMAS: dict[str, dict[str, type]] = {
-    "data": {name: kind.config for name, kind in DATA_KINDS.items()},
-    "model": {name: kind.config for name, kind in MODEL_KINDS.items()},
-}
+def kind_schemas() -> dict[str, dict[str, type]]:
+    """group -> kind -> its options' dataclass, as the registries hold them now."""
+    return {
+        "data": {name: kind.config for name, kind in DATA_KINDS.items()},
+        "model": {name: kind.config for name, kind in MODEL_KINDS.items()},
+    }
 
 
 def validate(cfg: DictConfig, schema: type) -> dict[str, Any]:
     """Check cfg against schema (and its data/model kinds); return it as a plain, resolved dict."""
     checked = _merge(schema, cfg, prefix="")
-    for group, schemas in KIND_SCHEMAS.items():
+    for group, schemas in kind_schemas().items():
         if group in checked:
             checked[group] = _merge_kind(group, checked[group], schemas)
     try:

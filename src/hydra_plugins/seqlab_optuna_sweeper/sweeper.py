@@ -26,9 +26,9 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from hydra_plugins.seqlab_optuna_sweeper import space as search_space
-from seqlab.training.pruning import active_trial
-from seqlab.errors import SeqlabError, exit_with
 from seqlab.config import TrainConfig, validate
+from seqlab.errors import SeqlabError, exit_with
+from seqlab.training.pruning import active_trial
 
 log = logging.getLogger(__name__)
 RESULTS_FILE = "optimization_results.yaml"

@@ -24,9 +24,9 @@ from seqlab.console import print_metrics_table
 from seqlab.data.events.features import signed_log1p
 from seqlab.data.registry import build_datamodule
 from seqlab.errors import SeqlabError
-from seqlab.training.loggers import build_loggers, finish_wandb
-from seqlab.metrics import build_metrics, metric_inputs
 from seqlab.layout import METRICS_FILE
+from seqlab.metrics import build_metrics, metric_inputs
+from seqlab.training.loggers import build_loggers, finish_wandb
 
 BASELINES = ("logreg", "tree", "gboost")
 

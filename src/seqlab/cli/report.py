@@ -1,4 +1,4 @@
-"""seqlab-report DIR...: a leaderboard of run dirs and sweep dirs (see seqlab.reports.leaderboard)."""
+"""seqlab-report DIR...: a leaderboard of run dirs and sweep dirs (seqlab.reports.leaderboard)."""
 
 import argparse
 from pathlib import Path

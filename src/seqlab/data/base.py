@@ -6,7 +6,6 @@ A data kind (time series, text, events) only reads its source and hands over pad
 """
 
 import lightning as L
-import torch
 import torch.distributed as dist
 from lightning.pytorch.overrides.distributed import UnrepeatedDistributedSamplerWrapper
 from torch.utils.data import DataLoader, SequentialSampler

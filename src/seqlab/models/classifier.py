@@ -18,8 +18,8 @@ from seqlab.data.meta import DataMeta
 from seqlab.errors import SeqlabError
 from seqlab.layout import SPLITS
 from seqlab.metrics import METRIC_NAMES, build_metrics, metric_inputs
-from seqlab.models.registry import build_encoder
 from seqlab.models.inputs import InputLayer
+from seqlab.models.registry import build_encoder
 
 LOWER_IS_BETTER = {"loss"}
 

@@ -6,6 +6,7 @@ from pathlib import Path
 import pandas as pd
 
 from seqlab.metrics import METRIC_NAMES
+from seqlab.reports.table import markdown_table, mean_std_cell
 
 LABELS = {"acc": "accuracy", "precision": "precision", "recall": "recall", "f1": "F1"}
 LABELS["auroc"] = "ROC-AUC"
@@ -27,14 +28,17 @@ def write_tables(runs: pd.DataFrame, table: pd.DataFrame, run_dir: Path) -> None
     runs.to_csv(run_dir / "runs.csv", index=False)
     table.to_csv(run_dir / "table.csv", index=False, float_format="%.6f")
     header = ["model", "family", "seeds", *(LABELS[m] for m in METRIC_NAMES)]
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    for row in table.itertuples(index=False):
-        cells = [row.model, row.family, str(row.seeds)]
-        cells += [
-            f"{getattr(row, f'{m}_mean'):.4f} ± {getattr(row, f'{m}_std'):.4f}"
-            for m in METRIC_NAMES
-        ]
-        lines.append("| " + " | ".join(cells) + " |")
+    lines = markdown_table(
+        header,
+        [
+            [row.model, row.family, str(row.seeds)]
+            + [
+                mean_std_cell(getattr(row, f"{m}_mean"), getattr(row, f"{m}_std"))
+                for m in METRIC_NAMES
+            ]
+            for row in table.itertuples(index=False)
+        ],
+    )
     note = "\n\nTest split; mean ± sample standard deviation over seeds (split and model seed).\n"
     (run_dir / "table.md").write_text("\n".join(lines) + note)
 

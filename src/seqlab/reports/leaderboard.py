@@ -1,5 +1,5 @@
-"""The leaderboard of `seqlab-report DIR...`: turn run dirs (single runs, multirun or Optuna sweep dirs) into a
-leaderboard.
+"""The leaderboard of `seqlab-report DIR...`: run dirs (single runs, multirun or Optuna sweep
+dirs) turned into one table.
 
 Each run dir holds .hydra/config.yaml, .hydra/overrides.yaml and, once the run finished,
 metrics.json. Runs are grouped by configuration, meaning their command-line overrides without the
@@ -12,7 +12,6 @@ Writes leaderboard.md, leaderboard.csv and leaderboard.png into --out (default: 
 given, else the current folder).
 """
 
-import argparse
 import csv
 import json
 import math
@@ -25,6 +24,7 @@ from omegaconf import OmegaConf
 
 from seqlab.errors import SeqlabError
 from seqlab.layout import METRICS_FILE
+from seqlab.reports.table import markdown_table, mean_std, mean_std_cell
 
 OUTPUT_NAMES = ("leaderboard.md", "leaderboard.csv", "leaderboard.png")
 # Override keys that say how a run was done, not what was run.
@@ -124,9 +124,7 @@ def _ignored(override: str) -> bool:
 def _row(config: str, runs: list[Run], names: list[str]) -> Row:
     mean, std = {}, {}
     for name in names:
-        values = np.array([run.metrics.get(name, math.nan) for run in runs], dtype=float)
-        mean[name] = float(np.mean(values))
-        std[name] = float(np.std(values, ddof=1)) if len(values) > 1 else math.nan
+        mean[name], std[name] = mean_std([run.metrics.get(name, math.nan) for run in runs])
     return Row(config=config, runs=runs, mean=mean, std=std)
 
 
@@ -139,25 +137,19 @@ def _sort_value(value: float, descending: bool) -> float:
 def _markdown(rows: list[Row], failed: list[Run], sort: str) -> str:
     names = list(rows[0].mean)
     order = "lower" if sort.endswith("loss") else "higher"
-    lines = [
-        f"# Leaderboard (sorted by {sort}, {order} is better; mean ± std over runs)",
-        "",
-        "| rank | configuration | runs | " + " | ".join(names) + " |",
-        "|---|---|---|" + "---|" * len(names),
-    ]
-    for rank, row in enumerate(rows, start=1):
-        cells = [_cell(row.mean[n], row.std[n]) for n in names]
-        lines.append(f"| {rank} | {row.config} | {len(row.runs)} | " + " | ".join(cells) + " |")
+    lines = [f"# Leaderboard (sorted by {sort}, {order} is better; mean ± std over runs)", ""]
+    lines += markdown_table(
+        ["rank", "configuration", "runs", *names],
+        [
+            [str(rank), row.config, str(len(row.runs))]
+            + [mean_std_cell(row.mean[n], row.std[n]) for n in names]
+            for rank, row in enumerate(rows, start=1)
+        ],
+    )
     if failed:
         lines += ["", f"## Failed or unfinished jobs ({len(failed)}, no {METRICS_FILE})", ""]
         lines += [f"- {run.path} ({run.config})" for run in failed]
     return "\n".join(lines) + "\n"
-
-
-def _cell(mean: float, std: float) -> str:
-    if math.isnan(mean):
-        return "n/a"
-    return f"{mean:.4f}" if math.isnan(std) else f"{mean:.4f} ± {std:.4f}"
 
 
 def _write_csv(rows: list[Row], path: Path) -> None:
@@ -209,7 +201,3 @@ def _short(label: str, width: int = 48) -> str:
 def _natural_key(path: Path) -> list:
     """Job dirs 0, 1, ..., 10 in numeric order."""
     return [(0, int(part), "") if part.isdigit() else (1, 0, part) for part in path.parts]
-
-
-if __name__ == "__main__":
-    main()

@@ -14,6 +14,7 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
 from seqlab.errors import SeqlabError
+from seqlab.reports.table import markdown_table
 
 CELLS = ("rnn", "lstm", "gru")
 REPORT = "memory_report.md"
@@ -66,12 +67,9 @@ def write_report(sweep_dir: Path) -> list[Path]:
     cell_of = {(r["cell"], r["length"]): r for r in rows}
 
     def table(title: str, value: Any) -> list[str]:
-        lines = [f"### {title}", "", "| cell | " + " | ".join(f"T={t}" for t in lengths) + " |"]
-        lines.append("|---" * (len(lengths) + 1) + "|")
-        for cell in cells:
-            cells_text = [value(cell_of.get((cell, t))) for t in lengths]
-            lines.append(f"| {cell} | " + " | ".join(cells_text) + " |")
-        return [*lines, ""]
+        header = ["cell", *(f"T={t}" for t in lengths)]
+        body = [[cell, *(value(cell_of.get((cell, t))) for t in lengths)] for cell in cells]
+        return [f"### {title}", "", *markdown_table(header, body), ""]
 
     chance = 1.0 / rows[0]["classes"]
     text = [f"# Memory sweep: {sweep_dir}", ""]

@@ -1,10 +1,8 @@
 """Checkpoint files written by a background thread, in the order Lightning asks for them.
 
-last.ckpt is rewritten after every epoch (callbacks/checkpoint.py), and on short epochs that
-write was the largest part of seqlab's per-epoch overhead: replacing an existing file costs
-milliseconds on some filesystems (2.2 ms for a 230 kB file on the ext4 `discard` mount where
-seqlab was benchmarked, 0.13 ms for a new file; see the README, Performance), while turning the
-checkpoint into bytes takes well under one.
+last.ckpt is rewritten after every epoch (callbacks/checkpoint.py), and replacing an existing
+file costs milliseconds on some filesystems (docs/performance.md) while turning the checkpoint
+into bytes takes well under one, so short epochs would wait on the disk.
 
 Lightning's AsyncCheckpointIO clones every tensor of the checkpoint on the training thread (a
 consistent point-in-time copy, so the next optimizer step cannot leak into it) and writes it in
@@ -20,17 +18,9 @@ from typing import Any
 
 from lightning.pytorch.plugins.io import AsyncCheckpointIO
 
+from seqlab.training.lightning_private import run_in_writer_thread
+
 
 class OrderedAsyncCheckpointIO(AsyncCheckpointIO):
     def remove_checkpoint(self, *args: Any, **kwargs: Any) -> None:
-        self._ensure_setup()
-
-        def remove() -> None:
-            try:
-                self.checkpoint_io.remove_checkpoint(*args, **kwargs)
-            except BaseException as error:  # re-raised on the training thread, as saves are
-                self._error = error
-
-        self._executor.submit(remove)
-        if self._error:
-            raise self._error
+        run_in_writer_thread(self, lambda: self.checkpoint_io.remove_checkpoint(*args, **kwargs))

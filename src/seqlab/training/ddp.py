@@ -42,11 +42,9 @@ def _job_subprocess_command(local_rank: int) -> tuple[Sequence[str], str]:
 @contextmanager
 def ddp_job_scope() -> Iterator[None]:
     """Run one Hydra job that may use DDP; leave no process group or rendezvous state behind."""
-    from lightning.fabric.strategies.launchers import subprocess_script as fabric_launcher
-    from lightning.pytorch.strategies.launchers import subprocess_script as pytorch_launcher
+    from seqlab.training.lightning_private import set_hydra_relaunch_command
 
-    fabric_launcher._hydra_subprocess_cmd = _job_subprocess_command
-    pytorch_launcher._hydra_subprocess_cmd = _job_subprocess_command
+    set_hydra_relaunch_command(_job_subprocess_command)
     launched_here = is_launching_process()
     try:
         yield

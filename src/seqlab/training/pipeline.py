@@ -12,23 +12,23 @@ import lightning as L
 from lightning.pytorch.callbacks import Callback, EarlyStopping, RichProgressBar
 from lightning.pytorch.loggers import Logger
 
-from seqlab.training.checkpoint_io import OrderedAsyncCheckpointIO
+from seqlab.console import log_lightning_once, print_metrics_table, print_parameter_table
+from seqlab.data.registry import build_datamodule
+from seqlab.errors import SeqlabError
+from seqlab.files import write_text_atomic
+from seqlab.layout import CHECKPOINT_DIR, METRICS_FILE, PLOTS_DIR
+from seqlab.models.classifier import SequenceClassifier, load_classifier
+from seqlab.models.summary import layer_parameters
 from seqlab.training.callbacks.checkpoint import BestAndLastCheckpoint
 from seqlab.training.callbacks.finite import NonFiniteGuard
 from seqlab.training.callbacks.gradients import GradientDiagnostics
 from seqlab.training.callbacks.plots import TestPlots
 from seqlab.training.callbacks.progress import EpochMetricsProgressBar
-from seqlab.training.pruning import pruning_callbacks
 from seqlab.training.callbacks.rng import RngStateCheckpoint
-from seqlab.console import log_lightning_once, print_metrics_table, print_parameter_table
-from seqlab.data.registry import build_datamodule
-from seqlab.errors import SeqlabError
-from seqlab.layout import CHECKPOINT_DIR, METRICS_FILE, PLOTS_DIR
+from seqlab.training.checkpoint_io import OrderedAsyncCheckpointIO
 from seqlab.training.loggers import build_loggers, finish_wandb
-from seqlab.models.classifier import SequenceClassifier, load_classifier
-from seqlab.models.summary import layer_parameters
+from seqlab.training.pruning import pruning_callbacks
 from seqlab.training.resume import resume_point
-
 
 
 def train(config: dict[str, Any]) -> dict[str, float]:
@@ -171,7 +171,9 @@ def _extra_callback(name: str, node: dict[str, Any]) -> Callback:
         callback = instantiate(node)
     except InstantiationException as error:
         first = str(error).strip().splitlines()[0]
-        raise SeqlabError(f"config: callbacks.extra.{name}: {first}; fix its _target_ or arguments")
+        raise SeqlabError(
+            f"config: callbacks.extra.{name}: {first}; fix its _target_ or arguments"
+        ) from None
     if not isinstance(callback, Callback):
         raise SeqlabError(
             f"config: callbacks.extra.{name}: {node['_target_']} is not a Lightning Callback; "
@@ -187,6 +189,5 @@ def _floats(values: dict[str, Any]) -> dict[str, float]:
 def _write_metrics(run_dir: Path, metrics: dict[str, float], trainer: L.Trainer) -> None:
     if not trainer.is_global_zero:
         return
-    run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / METRICS_FILE).write_text(json.dumps(metrics, indent=2) + "\n")
+    write_text_atomic(run_dir / METRICS_FILE, json.dumps(metrics, indent=2) + "\n")
     print_metrics_table(metrics, title=f"{run_dir / METRICS_FILE}")

@@ -8,7 +8,6 @@ from seqlab.errors import SeqlabError
 from seqlab.layout import LAST_CHECKPOINT
 
 
-
 @dataclass(frozen=True)
 class ResumePoint:
     run_dir: Path  # where the resumed run keeps writing

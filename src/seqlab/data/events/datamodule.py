@@ -29,7 +29,6 @@ from seqlab.data.meta import DataMeta
 from seqlab.data.padding import pad_flat
 from seqlab.data.splits import stratified_split
 from seqlab.errors import SeqlabError
-from seqlab.layout import SPLITS
 
 log = logging.getLogger(__name__)
 
@@ -50,8 +49,16 @@ class EventDataModule(SequenceDataModule):
         if self.config.max_length < 1:
             raise SeqlabError(f"data.max_length={self.config.max_length} must be at least 1")
         path = cdnow_path() if self.config.path is None else Path(self.config.path).expanduser()
-        events = read_event_log(path, self.config.format, asdict(self.config.columns), self.config.time_format, self.config.duplicates)
-        return cut_history(events, asdict(self.config.cutoff), asdict(self.config.label), self.config.time_unit)
+        events = read_event_log(
+            path,
+            self.config.format,
+            asdict(self.config.columns),
+            self.config.time_format,
+            self.config.duplicates,
+        )
+        return cut_history(
+            events, asdict(self.config.cutoff), asdict(self.config.label), self.config.time_unit
+        )
 
     @cached_property
     def entity_splits(self) -> dict[str, np.ndarray]:
@@ -72,7 +79,8 @@ class EventDataModule(SequenceDataModule):
             labels, self.config.test_fraction, self.config.split_seed, "data.test_fraction"
         )
         fit, val = stratified_split(
-            labels[rest], self.config.val_fraction / (1 - self.config.test_fraction),
+            labels[rest],
+            self.config.val_fraction / (1 - self.config.test_fraction),
             self.config.split_seed,
             "data.val_fraction",
         )

@@ -44,7 +44,11 @@ class MemoryDataModule(SequenceDataModule):
             # One independent stream per split: the test set never changes with num_train.
             rng = np.random.default_rng([self.config.seed, index])
             inputs, categories, labels = generate(
-                rng, self.sizes[split], self.config.length, self.config.noise, self.config.num_classes
+                rng,
+                self.sizes[split],
+                self.config.length,
+                self.config.noise,
+                self.config.num_classes,
             )
             lengths = torch.full((len(labels),), self.config.length, dtype=torch.long)
             splits[split] = SequenceDataset(

@@ -12,21 +12,21 @@ every model embeds them through the shared input layer.
 import hashlib
 import json
 import logging
-import os
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from seqlab.data.text import tokenize
 from seqlab.data.base import SequenceDataModule
 from seqlab.data.batch import PAD_ID, SequenceDataset
 from seqlab.data.meta import DataMeta
 from seqlab.data.padding import pad_sequences
 from seqlab.data.splits import encode_labels, stratified_split
+from seqlab.data.text import tokenize
 from seqlab.data.text.config import TextDataConfig
 from seqlab.data.text.sources import RawText, ReadOptions, read_embedded, read_file, read_hub
 from seqlab.errors import SeqlabError
+from seqlab.files import write_text_atomic
 from seqlab.layout import SPLITS
 
 log = logging.getLogger(__name__)
@@ -108,7 +108,9 @@ class TextDataModule(SequenceDataModule):
                 hf_name,
                 self.source["hf_config"],
                 self.read_options,
-                cache_dir=str(Path(self.config.cache_dir) / "hf") if self.config.cache_dir else None,
+                cache_dir=str(Path(self.config.cache_dir) / "hf")
+                if self.config.cache_dir
+                else None,
                 offline=self.config.offline,
             )
         if self.files["train"]:
@@ -146,7 +148,10 @@ class TextDataModule(SequenceDataModule):
         """A source without a test split gives `test_fraction` of its data to test, then one
         without a validation split gives `val_fraction` of the rest to validation; both
         stratified by class and fixed by split_seed."""
-        for held_out, fraction in (("test", self.config.test_fraction), ("val", self.config.val_fraction)):
+        for held_out, fraction in (
+            ("test", self.config.test_fraction),
+            ("val", self.config.val_fraction),
+        ):
             if held_out in raw:
                 continue
             train = raw["train"]
@@ -173,14 +178,18 @@ class TextDataModule(SequenceDataModule):
                 train, np.array(raw[name].labels), raw["train"].origin, raw[name].origin
             )
         if self.config.positive_class is not None:
-            encoded, class_names = _positive_class_second(encoded, class_names, self.config.positive_class)
+            encoded, class_names = _positive_class_second(
+                encoded, class_names, self.config.positive_class
+            )
         return encoded, class_names
 
     def _token_ids(self, texts: dict[str, list[str]]) -> dict[str, list[np.ndarray]]:
         """Train (or load) the tokeniser and tokenise each split, through the cache."""
         settings = {"version": CACHE_VERSION, **self.tokenizer_settings}
         tokenizer_key = _fingerprint(settings, texts["train"])
-        folder = Path(self.config.cache_dir) / "text" / tokenizer_key if self.config.cache_dir else None
+        folder = (
+            Path(self.config.cache_dir) / "text" / tokenizer_key if self.config.cache_dir else None
+        )
         tokenizer_file = folder / "tokenizer.json" if folder else None
         if tokenizer_file is not None and tokenizer_file.is_file():
             from tokenizers import Tokenizer
@@ -190,7 +199,7 @@ class TextDataModule(SequenceDataModule):
             self.tokenizer = tokenize.train_tokenizer(texts["train"], **self.tokenizer_settings)
             if tokenizer_file is not None:
                 folder.mkdir(parents=True, exist_ok=True)
-                _write_atomically(tokenizer_file, self.tokenizer.to_str())
+                write_text_atomic(tokenizer_file, self.tokenizer.to_str())
         keys = {
             name: _fingerprint({"tokenizer": tokenizer_key}, rows) for name, rows in texts.items()
         }
@@ -248,13 +257,6 @@ def _fingerprint(settings: dict, texts: list[str]) -> str:
         digest.update(text.encode("utf-8", errors="surrogatepass"))
         digest.update(b"\x00")
     return digest.hexdigest()[:16]
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    # DDP ranks set up at the same time; a rename never leaves a half-written file behind
-    temporary = path.with_suffix(f".{os.getpid()}.tmp")
-    temporary.write_text(text)
-    os.replace(temporary, path)
 
 
 def _keep_top_classes(raw: dict[str, RawText], count: int) -> dict[str, RawText]:

@@ -69,11 +69,16 @@ class UCRDataModule(SequenceDataModule):
     def locate_files(self) -> tuple[Path, Path]:
         if self.config.root is None:
             folder = _embedded_folder(self.config.name)
-            candidates = [(folder / f"{self.config.name}_TRAIN.ts", folder / f"{self.config.name}_TEST.ts")]
+            candidates = [
+                (folder / f"{self.config.name}_TRAIN.ts", folder / f"{self.config.name}_TEST.ts")
+            ]
         else:
             root = Path(self.config.root).expanduser()
             candidates = [
-                (folder / f"{self.config.name}_TRAIN{suffix}", folder / f"{self.config.name}_TEST{suffix}")
+                (
+                    folder / f"{self.config.name}_TRAIN{suffix}",
+                    folder / f"{self.config.name}_TEST{suffix}",
+                )
                 for folder in (root, root / self.config.name)
                 for suffix in (".ts", "", ".txt", ".tsv")
             ]

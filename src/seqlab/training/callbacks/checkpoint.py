@@ -15,19 +15,20 @@ from typing import Any
 import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
 
+from seqlab.training.lightning_private import (
+    save_last,
+    saved_at_this_step,
+    saves_on_train_epoch_end,
+)
+
 
 class BestAndLastCheckpoint(ModelCheckpoint):
-    def __init__(
-        self,
-        *args: Any,
-        tie_breaker: str | None = None,
-        tie_breaker_mode: str = "min",
-        **kwargs: Any,
-    ):
+    def __init__(self, *args: Any, tie_breaker: str | None = None, **kwargs: Any):
+        """`tie_breaker`: a metric where lower is better (such as val/loss)."""
         super().__init__(*args, **kwargs)
         if self.save_top_k != 1 and tie_breaker is not None:
             raise ValueError("a tie-breaker is defined for save_top_k=1 only")
-        self.tie_breaker, self.tie_breaker_mode = tie_breaker, tie_breaker_mode
+        self.tie_breaker = tie_breaker
         self.best_tie_value: float | None = None
 
     @cached_property
@@ -46,35 +47,27 @@ class BestAndLastCheckpoint(ModelCheckpoint):
         ):
             return super().check_monitor_top_k(trainer, current)
         candidate = float(trainer.callback_metrics[self.tie_breaker])
-        better = (
-            candidate < self.best_tie_value
-            if self.tie_breaker_mode == "min"
-            else candidate > self.best_tie_value
-        )
-        return trainer.strategy.reduce_boolean_decision(better)
-
-    def _update_best_and_save(
-        self, current: torch.Tensor, trainer: Any, monitor_candidates: dict[str, torch.Tensor]
-    ) -> None:
-        super()._update_best_and_save(current, trainer, monitor_candidates)
-        if self.tie_breaker is not None:
-            self.best_tie_value = float(monitor_candidates[self.tie_breaker])
+        return trainer.strategy.reduce_boolean_decision(candidate < self.best_tie_value)
 
     # Lightning saves either at validation end or at train-epoch end; follow the same choice.
     def on_validation_end(self, trainer: Any, pl_module: Any) -> None:
+        best_before = self.best_model_path
         super().on_validation_end(trainer, pl_module)
-        if not self._should_save_on_train_epoch_end(trainer):
-            self._save_last_if_not_saved(trainer)
+        if not saves_on_train_epoch_end(self, trainer):
+            self._after_save(trainer, best_before)
 
     def on_train_epoch_end(self, trainer: Any, pl_module: Any) -> None:
+        best_before = self.best_model_path
         super().on_train_epoch_end(trainer, pl_module)
-        if self._should_save_on_train_epoch_end(trainer):
-            self._save_last_if_not_saved(trainer)
+        if saves_on_train_epoch_end(self, trainer):
+            self._after_save(trainer, best_before)
 
-    def _save_last_if_not_saved(self, trainer: Any) -> None:
-        # _should_skip_saving_checkpoint is True once anything was saved at this global step.
-        if self.save_last and not self._should_skip_saving_checkpoint(trainer):
-            self._save_last_checkpoint(trainer, self._monitor_candidates(trainer))
+    def _after_save(self, trainer: Any, best_before: str) -> None:
+        if self.tie_breaker is not None and self.best_model_path != best_before:
+            # a new best checkpoint (each epoch's file has its own name): remember its tie value
+            self.best_tie_value = float(trainer.callback_metrics[self.tie_breaker])
+        if self.save_last and not saved_at_this_step(self, trainer):
+            save_last(self, trainer)
 
     def state_dict(self) -> dict[str, Any]:
         return {**super().state_dict(), "best_tie_value": self.best_tie_value}

@@ -1,0 +1,54 @@
+"""Every Lightning internal seqlab relies on, in one place.
+
+Lightning has no public hook for these. Each function names what seqlab needs, and
+tests/test_lightning_private.py checks each internal it calls, so a Lightning upgrade that moves
+one fails there, loudly, instead of silently changing checkpoints or DDP launches.
+"""
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.plugins.io import AsyncCheckpointIO
+
+
+def saves_on_train_epoch_end(checkpoint: ModelCheckpoint, trainer: Any) -> bool:
+    """Whether ModelCheckpoint saves at the end of the training epoch (no validation this
+    epoch) rather than at the end of validation."""
+    return checkpoint._should_save_on_train_epoch_end(trainer)
+
+
+def saved_at_this_step(checkpoint: ModelCheckpoint, trainer: Any) -> bool:
+    """Whether anything was saved at this global step already (or saving is off now)."""
+    return checkpoint._should_skip_saving_checkpoint(trainer)
+
+
+def save_last(checkpoint: ModelCheckpoint, trainer: Any) -> None:
+    """Write last.ckpt now, with the metrics ModelCheckpoint would put in its name."""
+    checkpoint._save_last_checkpoint(trainer, checkpoint._monitor_candidates(trainer))
+
+
+def run_in_writer_thread(io_plugin: AsyncCheckpointIO, task: Callable[[], None]) -> None:
+    """Queue `task` behind the plugin's pending writes, on its single writer thread; an error
+    raised there is raised here at the next call, as failed writes are."""
+    io_plugin._ensure_setup()
+
+    def run() -> None:
+        try:
+            task()
+        except BaseException as error:  # re-raised on the training thread, as saves are
+            io_plugin._error = error
+
+    io_plugin._executor.submit(run)
+    if io_plugin._error:
+        raise io_plugin._error
+
+
+def set_hydra_relaunch_command(command: Callable[[int], tuple[Sequence[str], str]]) -> None:
+    """Make Lightning's DDP launcher relaunch the other ranks of a Hydra app with `command`
+    (local rank -> argv and working dir) instead of the parent's whole command line."""
+    from lightning.fabric.strategies.launchers import subprocess_script as fabric_launcher
+    from lightning.pytorch.strategies.launchers import subprocess_script as pytorch_launcher
+
+    fabric_launcher._hydra_subprocess_cmd = command
+    pytorch_launcher._hydra_subprocess_cmd = command

@@ -1,0 +1,62 @@
+"""One test per Lightning internal that seqlab.training.lightning_private uses: each fails on a
+Lightning upgrade that renames, removes or reshapes it."""
+
+import inspect
+import threading
+
+import pytest
+from lightning.fabric.strategies.launchers import subprocess_script as fabric_launcher
+from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.plugins.io import AsyncCheckpointIO, TorchCheckpointIO
+from lightning.pytorch.strategies.launchers import subprocess_script as pytorch_launcher
+
+from seqlab.training import lightning_private
+
+
+def parameters(function) -> list[str]:
+    return list(inspect.signature(function).parameters)
+
+
+@pytest.mark.parametrize(
+    "method,expected",
+    [
+        ("_should_save_on_train_epoch_end", ["self", "trainer"]),
+        ("_should_skip_saving_checkpoint", ["self", "trainer"]),
+        ("_save_last_checkpoint", ["self", "trainer", "monitor_candidates"]),
+        ("_monitor_candidates", ["self", "trainer"]),
+    ],
+)
+def test_model_checkpoint_internals_keep_their_shape(method, expected):
+    assert parameters(getattr(ModelCheckpoint, method)) == expected
+
+
+def test_the_async_writer_runs_queued_tasks_in_order_and_reraises_their_errors(tmp_path):
+    io_plugin = AsyncCheckpointIO(TorchCheckpointIO())
+    done = []
+    lightning_private.run_in_writer_thread(io_plugin, lambda: done.append(1))
+
+    def fail() -> None:
+        raise OSError("disk full")
+
+    lightning_private.run_in_writer_thread(io_plugin, fail)
+    finished = threading.Event()
+    lightning_private.run_in_writer_thread(io_plugin, finished.set)
+    assert finished.wait(timeout=10)
+    assert done == [1]
+    with pytest.raises(OSError, match="disk full"):
+        lightning_private.run_in_writer_thread(io_plugin, lambda: None)
+
+
+@pytest.mark.parametrize("launcher", [fabric_launcher, pytorch_launcher])
+def test_the_hydra_relaunch_command_is_replaced_in_both_launchers(launcher, monkeypatch):
+    for module in (fabric_launcher, pytorch_launcher):  # restored after the test
+        monkeypatch.setattr(module, "_hydra_subprocess_cmd", module._hydra_subprocess_cmd)
+    assert parameters(launcher._hydra_subprocess_cmd) == ["local_rank"]
+
+    def command(local_rank: int):
+        return ["true"], "."
+
+    lightning_private.set_hydra_relaunch_command(command)
+    assert launcher._hydra_subprocess_cmd is command
+    # the launcher looks the function up at launch time, by this name
+    assert "_hydra_subprocess_cmd(" in inspect.getsource(launcher)
