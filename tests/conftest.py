@@ -5,11 +5,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from hydra import compose, initialize_config_dir
 
 from seqlab import config_dir
 from seqlab.config import TrainConfig, validate
+from seqlab.metrics import METRIC_NAMES
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATASETS = REPO_ROOT.parent / "shared" / "datasets"
@@ -162,4 +164,55 @@ def events_config(path, **changes) -> dict:
 def event_log(tmp_path) -> Path:
     path = tmp_path / "events.csv"
     synthetic_events().to_csv(path, index=False)
+    return path
+
+
+# Shared by several test files: configs on disk, the optimiser settings of tiny models, the keys
+# of metrics.json, a toy text corpus.
+DATA_CONFIGS = sorted(p.stem for p in (Path(config_dir()) / "data").glob("*.yaml"))
+MODEL_CONFIGS = sorted(p.stem for p in (Path(config_dir()) / "model").glob("[!_]*.yaml"))
+EXPERIMENTS = sorted(p.stem for p in (Path(config_dir()) / "experiment").glob("*.yaml"))
+
+
+OPTIM = {
+    "name": "adamw",
+    "lr": 1e-3,
+    "weight_decay": 0.0,
+    "momentum": 0.9,
+    "scheduler": "none",
+    "class_weights": None,
+}
+
+
+EXPECTED_KEYS = {f"test/{m}" for m in (*METRIC_NAMES, "loss")} | {
+    f"val/{m}_best" for m in (*METRIC_NAMES, "loss")
+}
+
+
+def eval_config(ckpt_path, output_dir) -> dict:
+    return {
+        "task_name": "eval",
+        "seed": 42,
+        "ckpt_path": str(ckpt_path),
+        "split": "test",
+        "trainer": {"accelerator": "cpu", "devices": 1},
+        "logger": {"csv": False, "wandb": {"enabled": False}},
+        "paths": {"root_dir": ".", "output_dir": str(output_dir)},
+    }
+
+
+def corpus(count: int = 60, seed: int = 0) -> list[tuple[str, str]]:
+    """(label, text) pairs: 'good' texts use one vocabulary, 'bad' texts another."""
+    rng = np.random.default_rng(seed)
+    words = {"good": ["great", "fine", "lovely", "superb"], "bad": ["awful", "poor", "dull"]}
+    rows = []
+    for i in range(count):
+        label = ("good", "bad")[i % 2]
+        length = int(rng.integers(2, 12))
+        rows.append((label, " ".join(rng.choice(words[label] + ["the", "film"], size=length))))
+    return rows
+
+
+def write_lines(path, rows, separator=" "):
+    path.write_text("".join(f"{label}{separator}{text}\n" for label, text in rows))
     return path

@@ -7,12 +7,9 @@ import pytest
 from seqlab import config_dir
 from seqlab.errors import SeqlabError
 
-from conftest import compose_train, run_cli
+from conftest import DATA_CONFIGS, EXPERIMENTS, MODEL_CONFIGS, compose_train, run_cli
 
 CONF = Path(config_dir())
-DATA_CONFIGS = sorted(p.stem for p in (CONF / "data").glob("*.yaml"))
-MODEL_CONFIGS = sorted(p.stem for p in (CONF / "model").glob("[!_]*.yaml"))
-EXPERIMENTS = sorted(p.stem for p in (CONF / "experiment").glob("*.yaml"))
 
 
 def test_the_groups_the_project_promises_exist():

@@ -16,9 +16,8 @@ from seqlab.models.recurrent import RecurrentEncoder
 from seqlab.training.callbacks.gradients import GradientDiagnostics, hidden_gradient_curves
 from seqlab.training.gradient_norms import group_norms
 from seqlab.training.pipeline import train
-from test_models import OPTIM
 
-from conftest import compose_train, quick_overrides
+from conftest import OPTIM, compose_train, quick_overrides
 
 META = DataMeta(
     num_features=2,

@@ -8,6 +8,8 @@ from seqlab.data.meta import DataMeta
 from seqlab.errors import SeqlabError
 from seqlab.models.classifier import SequenceClassifier
 
+from conftest import OPTIM
+
 # three float channels and two categorical columns (e.g. event type and item)
 META = DataMeta(
     num_features=3,
@@ -44,14 +46,6 @@ MLP = [
     }
     for activation, mode in (("relu", "flatten"), ("tanh", "mean"), ("sigmoid", "max"))
 ]
-OPTIM = {
-    "name": "adamw",
-    "lr": 1e-3,
-    "weight_decay": 0.0,
-    "momentum": 0.9,
-    "scheduler": "none",
-    "class_weights": None,
-}
 
 
 def classifier(model_cfg: dict, **optim) -> SequenceClassifier:

@@ -3,9 +3,8 @@
 import pytest
 
 from seqlab.errors import SeqlabError
-from test_config import DATA_CONFIGS, EXPERIMENTS
 
-from conftest import compose_train
+from conftest import DATA_CONFIGS, EXPERIMENTS, compose_train
 
 TEXT_DATA = ["text", "r8", "sst2", "sms_spam"]
 

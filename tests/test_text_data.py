@@ -4,7 +4,6 @@ import json
 import logging
 from importlib import metadata
 
-import numpy as np
 import pytest
 import torch
 
@@ -14,24 +13,9 @@ from seqlab.data.text import tokenize
 from seqlab.data.text.datamodule import TextDataModule
 from seqlab.errors import SeqlabError
 
+from conftest import corpus, write_lines
+
 R8_COLUMNS = {"text_column": "Text", "label_column": "Category"}
-
-
-def corpus(count: int = 60, seed: int = 0) -> list[tuple[str, str]]:
-    """(label, text) pairs: 'good' texts use one vocabulary, 'bad' texts another."""
-    rng = np.random.default_rng(seed)
-    words = {"good": ["great", "fine", "lovely", "superb"], "bad": ["awful", "poor", "dull"]}
-    rows = []
-    for i in range(count):
-        label = ("good", "bad")[i % 2]
-        length = int(rng.integers(2, 12))
-        rows.append((label, " ".join(rng.choice(words[label] + ["the", "film"], size=length))))
-    return rows
-
-
-def write_lines(path, rows, separator=" "):
-    path.write_text("".join(f"{label}{separator}{text}\n" for label, text in rows))
-    return path
 
 
 def module(tmp_path, cache=True, **options) -> TextDataModule:

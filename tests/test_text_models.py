@@ -9,9 +9,8 @@ from seqlab.data.text.datamodule import TextDataModule
 from seqlab.errors import SeqlabError
 from seqlab.models.classifier import SequenceClassifier
 from seqlab.models.summary import layer_parameters
-from test_text_data import corpus, write_lines
 
-from conftest import compose_train
+from conftest import compose_train, corpus, write_lines
 
 INPUTS = {"embedding_dim": 8, "embedding_dropout": 0.0, "freeze_embeddings": False}
 MODELS = [

@@ -9,10 +9,16 @@ import textwrap
 import pytest
 
 from seqlab.training.pipeline import evaluate, train
-from test_text_data import corpus, write_lines
-from test_training import EXPECTED_KEYS, eval_config
 
-from conftest import REPO_ROOT, compose_train, quick_overrides
+from conftest import (
+    EXPECTED_KEYS,
+    REPO_ROOT,
+    compose_train,
+    corpus,
+    eval_config,
+    quick_overrides,
+    write_lines,
+)
 
 pytestmark = pytest.mark.slow
 

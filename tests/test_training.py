@@ -5,28 +5,12 @@ import json
 import pytest
 import torch
 
-from seqlab.metrics import METRIC_NAMES
 from seqlab.training.pipeline import evaluate, train
 
-from conftest import compose_train, quick_overrides
+from conftest import EXPECTED_KEYS, compose_train, eval_config, quick_overrides
 
 pytestmark = pytest.mark.slow
 MODELS = ["mlp", "rnn", "lstm", "gru", "birnn", "bilstm", "bigru"]
-EXPECTED_KEYS = {f"test/{m}" for m in (*METRIC_NAMES, "loss")} | {
-    f"val/{m}_best" for m in (*METRIC_NAMES, "loss")
-}
-
-
-def eval_config(ckpt_path, output_dir) -> dict:
-    return {
-        "task_name": "eval",
-        "seed": 42,
-        "ckpt_path": str(ckpt_path),
-        "split": "test",
-        "trainer": {"accelerator": "cpu", "devices": 1},
-        "logger": {"csv": False, "wandb": {"enabled": False}},
-        "paths": {"root_dir": ".", "output_dir": str(output_dir)},
-    }
 
 
 @pytest.mark.parametrize("model", MODELS)
