@@ -183,6 +183,6 @@ def wandb_run_record(run_dir) -> dict:
 
 
 def compare_run(config: dict) -> pd.DataFrame:
-    from seqlab.cli.compare import compare
+    from seqlab.training.compare import compare
 
     return compare(config)

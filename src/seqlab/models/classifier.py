@@ -71,8 +71,8 @@ class SequenceClassifier(L.LightningModule):
         The metrics are updated once per epoch from everything kept (`_update_metrics`): the
         counts behind accuracy, precision, recall and F1, the exact AUROC and the weighted mean
         loss are the same as with one update per batch, and the five torchmetrics updates cost
-        more than a small batch's forward pass (0.3 of 1.4 ms a step on Lightning's parity
-        workload). An epoch's probabilities are small (samples x classes)."""
+        more than a small batch's forward pass (docs/performance.md). An epoch's probabilities
+        are small (samples x classes)."""
         logits = self(batch)
         loss = self.loss_fn(logits, batch.labels)
         probabilities = logits.detach().softmax(dim=-1)

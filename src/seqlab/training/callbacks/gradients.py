@@ -8,7 +8,7 @@ logger, so CSV and W&B both get them):
 - ||dL/dh_t|| for every layer and direction (`dh_l{k}[_reverse]`): the norm of the total BPTT
   gradient w.r.t. each hidden state, averaged over the real (unpadded) sequences of the batch,
   and `dh_first_over_last_*`: its value at the step a direction reads first over the step it reads
-  last (well below 1: vanishing; above 1: exploding). The README explains the maths.
+  last (well below 1: vanishing; above 1: exploding). docs/gradients.md explains the maths.
 At the end of training W&B gets the curve over t of the latest logged step and the logged curves
 together (as charts), and the run dir gets gradients/gradients.json and PNG plots.
 

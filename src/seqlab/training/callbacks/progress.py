@@ -1,9 +1,8 @@
 """The progress bar: Lightning's rich bar, drawn 10 times a second, metrics read once per epoch.
 
 Lightning's bar redraws up to 100 times a second from a thread of its own; each redraw is Python
-work that holds the interpreter lock while training waits for it (py-spy found that thread
-busy in about a fifth of a parity run's samples). Ten redraws a second look the same to a
-person.
+work that holds the interpreter lock while training waits for it (docs/performance.md). Ten
+redraws a second look the same to a person.
 
 seqlab logs metrics per epoch only (models/classifier.py), so the bar's metric column cannot
 change between batches; Lightning's bar still gathers and formats every metric after each

@@ -5,8 +5,8 @@ run resumed after a crash would shuffle and drop out differently from the uninte
 States are stored as tensors and plain numbers so the checkpoint still loads with weights_only.
 The generators' key arrays (624 numbers each) are single tensors rather than lists: every
 checkpoint (last.ckpt after each epoch) is walked element by element when it is copied for the
-background writer, and 1,250 list items made that copy cost milliseconds. Checkpoints written
-with lists (before this change) still load.
+background writer, and 1,250 list items would make that copy slow. Checkpoints that hold the
+keys as lists still load.
 """
 
 import random
