@@ -37,11 +37,11 @@ class Scheduler(StrEnum):
 
 @dataclass
 class OptimConfig:
-    name: Optimizer = Optimizer.adamw
-    lr: float = 0.001
-    weight_decay: float = 0.0
+    name: Optimizer = Optimizer.adamw  # the torch optimiser
+    lr: float = 0.001  # learning rate
+    weight_decay: float = 0.0  # L2 penalty (decoupled for adamw)
     momentum: float = 0.9  # SGD only
-    scheduler: Scheduler = Scheduler.cosine
+    scheduler: Scheduler = Scheduler.cosine  # learning-rate schedule over the epochs
     class_weights: list[float] | None = None  # one per class; null: unweighted cross-entropy
 
 
@@ -59,13 +59,13 @@ class MetricsConfig:
 
 @dataclass
 class WandbConfig:
-    enabled: bool = True
+    enabled: bool = True  # log to Weights & Biases
     offline: bool = True  # files in the run dir, `wandb sync` uploads them later
-    project: str = "seqlab"
-    entity: str | None = None
+    project: str = "seqlab"  # W&B project
+    entity: str | None = None  # W&B user or team; null: the logged-in default
     group: str | None = None  # the YAML sets the experiment's (or the sweep's) name
-    job_type: str = "train"
-    tags: list[str] = field(default_factory=list)
+    job_type: str = "train"  # W&B job type (train, eval, baseline, compare)
+    tags: list[str] = field(default_factory=list)  # W&B tags
 
 
 @dataclass
@@ -82,7 +82,7 @@ class MonitorMode(StrEnum):
 @dataclass
 class CheckpointConfig:
     monitor: str = "val/f1"  # the best checkpoint by this metric is tested after fit
-    mode: MonitorMode = MonitorMode.max
+    mode: MonitorMode = MonitorMode.max  # whether a higher or lower monitor value is better
     # Among epochs tied on the monitor (small validation sets saturate at F1 = 1.0), keep the
     # one with the lowest value of this metric; null keeps the first.
     tie_breaker: str | None = "val/loss"
@@ -91,7 +91,7 @@ class CheckpointConfig:
 
 @dataclass
 class EarlyStoppingConfig:
-    enabled: bool = False
+    enabled: bool = False  # stop when the monitored metric stops improving
     patience: int = 20  # validation epochs without improvement of the monitored metric
 
 
@@ -110,7 +110,7 @@ class GradientsConfig:
 class CallbacksConfig:
     checkpoint: CheckpointConfig = field(default_factory=CheckpointConfig)
     early_stopping: EarlyStoppingConfig = field(default_factory=EarlyStoppingConfig)
-    progress_bar: bool = True
+    progress_bar: bool = True  # a rich progress bar with the epoch's metrics
     gradients: GradientsConfig = field(default_factory=GradientsConfig)
     # More Lightning callbacks, by name: each a node with a `_target_` (a Callback class) and
     # its arguments, built with hydra.utils.instantiate, e.g.
@@ -128,7 +128,7 @@ class PathsConfig:
 class TrainConfig:
     task_name: str = "train"  # outputs/<task_name>/...
     experiment_name: str = "default"  # W&B group; experiment files set it
-    seed: int = 42
+    seed: int = 42  # model initialisation, shuffling, and the data split (data.split_seed)
     data: Any = None  # one of the data kinds (seqlab.data.registry)
     model: Any = None  # one of the model kinds (seqlab.models.registry)
     optim: OptimConfig = field(default_factory=OptimConfig)
@@ -152,7 +152,7 @@ class EvalSplit(StrEnum):
 class EvalConfig:
     task_name: str = "eval"
     experiment_name: str = "default"  # W&B group; name the training run's experiment
-    seed: int = 42
+    seed: int = 42  # model initialisation, shuffling, and the data split (data.split_seed)
     ckpt_path: str = MISSING  # required: a checkpoint written by seqlab-train
     split: EvalSplit = EvalSplit.test  # the split of the checkpoint's data to evaluate
     trainer: dict[str, Any] = field(default_factory=dict)
@@ -200,7 +200,7 @@ class BaselineModelsConfig:
 class BaselinesConfig:
     task_name: str = "baselines"
     experiment_name: str = "default"
-    seed: int = 42
+    seed: int = 42  # model initialisation, shuffling, and the data split (data.split_seed)
     data: Any = None  # event data (data=cdnow, yoochoose or events)
     baselines: BaselineModelsConfig = field(default_factory=BaselineModelsConfig)
     metrics: MetricsConfig = field(default_factory=MetricsConfig)

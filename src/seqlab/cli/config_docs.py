@@ -66,6 +66,9 @@ def _rows(schema: type, prefix: str) -> list[tuple[str, str, str, str]]:
 def _type_name(kind: Any) -> str:
     if isinstance(kind, type) and issubclass(kind, Enum):
         return " \\| ".join(f"`{member.value}`" for member in kind)
+    arguments = getattr(kind, "__args__", ())
+    if getattr(kind, "__origin__", None) is list and issubclass(arguments[0], Enum):
+        return "list of " + _type_name(arguments[0])
     name = getattr(kind, "__name__", None) if isinstance(kind, type) else None
     return f"`{name or str(kind).replace('typing.', '')}`".replace("|", "\\|")
 

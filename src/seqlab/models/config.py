@@ -34,29 +34,31 @@ class InputConfig:
     """How categorical ids (tokens, event types, items) become vectors; unused by purely
     numeric data."""
 
-    embedding_dim: int = 64
-    embedding_dropout: float = 0.0
-    freeze_embeddings: bool = False
+    embedding_dim: int = 64  # width of each categorical id's vector
+    embedding_dropout: float = 0.0  # dropout on the embedded vectors
+    freeze_embeddings: bool = False  # keep the embeddings at their initial values
 
 
 @dataclass
 class MLPConfig(InputConfig):
-    kind: str = "mlp"
-    hidden_sizes: list[int] = field(default_factory=lambda: [500, 500, 500])
-    activation: Activation = Activation.relu
+    kind: str = "mlp"  # the encoder kind (seqlab.models.registry)
+    hidden_sizes: list[int] = field(
+        default_factory=lambda: [500, 500, 500]
+    )  # width of each hidden layer
+    activation: Activation = Activation.relu  # non-linearity after each hidden layer
     dropout: float = 0.2  # before every layer and the head
-    input: MLPInput = MLPInput.flatten
+    input: MLPInput = MLPInput.flatten  # what the first layer reads
 
 
 @dataclass
 class RecurrentConfig(InputConfig):
-    kind: str = "recurrent"
-    cell: Cell = Cell.lstm
-    hidden_size: int = 64
-    num_layers: int = 1
-    bidirectional: bool = False
+    kind: str = "recurrent"  # the encoder kind (seqlab.models.registry)
+    cell: Cell = Cell.lstm  # the recurrent cell (torch's fused kernels)
+    hidden_size: int = 64  # units per direction and layer
+    num_layers: int = 1  # stacked recurrent layers
+    bidirectional: bool = False  # also read each sequence backwards
     dropout: float = 0.0  # between stacked layers and before the head
-    pooling: Pooling = Pooling.max
+    pooling: Pooling = Pooling.max  # how the states over time become one vector
     # One bias vector per gate as in Keras: torch's second (hidden-to-hidden) bias becomes a
     # fixed zero buffer, which for RNN and LSTM loses nothing (the two biases only add up).
     single_bias: bool = False

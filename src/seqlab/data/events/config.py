@@ -31,7 +31,7 @@ class TimeFeature(StrEnum):
 @dataclass
 class EventColumnsConfig:
     entity: str = "customer_id"  # customer or session id: one sequence each
-    time: str = "date"
+    time: str = "date"  # the timestamp column
     categorical: list[str] = field(default_factory=list)  # embedded; rare values share one id
     numeric: list[str] = field(
         default_factory=lambda: ["number_of_cds", "dollar_value"]
@@ -55,25 +55,27 @@ class EventLabelConfig:
 
 @dataclass
 class EventsDataConfig:
-    kind: str = "events"
-    name: str = "cdnow"
+    kind: str = "events"  # the data kind (seqlab.data.registry)
+    name: str = "cdnow"  # a name for the dataset (run names, W&B, reports)
     path: str | None = None  # null: CDNOW_master.txt from the lifetimes wheel
-    format: EventFormat = EventFormat.auto
+    format: EventFormat = EventFormat.auto  # how the event log is read
     columns: EventColumnsConfig = field(default_factory=EventColumnsConfig)
     time_format: str = "%Y%m%d"  # auto | unix (seconds) | a strftime format
     time_unit: str = "D"  # unit of gap/age before log1p: s, min, h, D
-    duplicates: DuplicatePolicy = DuplicatePolicy.drop
+    duplicates: DuplicatePolicy = DuplicatePolicy.drop  # what identical rows do
     cutoff: CutoffConfig = field(default_factory=CutoffConfig)
     label: EventLabelConfig = field(default_factory=EventLabelConfig)
     max_length: int = 50  # keep each entity's most recent N history events
     min_count: int = 2  # categorical values seen fewer times in training are "rare"
-    numeric_transform: NumericTransform = NumericTransform.log1p
+    numeric_transform: NumericTransform = (
+        NumericTransform.log1p
+    )  # applied to numeric columns and time features before scaling
     time_features: list[TimeFeature] = field(
         default_factory=lambda: [TimeFeature.gap, TimeFeature.age]
     )
     top_categories: int = 10  # baselines: counts of the K most frequent values per column
     val_fraction: float = 0.15  # entities, stratified by label; no entity is in two splits
-    test_fraction: float = 0.15
-    batch_size: int = 256
+    test_fraction: float = 0.15  # entities held out for the test, stratified by label
+    batch_size: int = 256  # entities per batch
     num_workers: int = 0  # DataLoader worker processes
     split_seed: int = 0  # the entity split; the YAML ties it to ${seed}

@@ -11,14 +11,14 @@ class MemoryTask(StrEnum):
 
 @dataclass
 class MemoryDataConfig:
-    kind: str = "memory"
-    task: MemoryTask = MemoryTask.adding
+    kind: str = "memory"  # the data kind (seqlab.data.registry)
+    task: MemoryTask = MemoryTask.adding  # which memory task to generate
     length: int = 100  # T, steps per sequence (2 or more)
     noise: float = 0.0  # adding: std of value noise; first_symbol: distractor probability
-    num_classes: int = 2
-    num_train: int = 2000
-    num_val: int = 500
-    num_test: int = 500
-    batch_size: int = 64
+    num_classes: int = 2  # classes (adding: sum bins; first_symbol: symbols)
+    num_train: int = 2000  # generated training sequences
+    num_val: int = 500  # generated validation sequences
+    num_test: int = 500  # generated test sequences
+    batch_size: int = 64  # samples per batch
     num_workers: int = 0  # DataLoader worker processes
     seed: int = 0  # the generated data; the YAML ties it to ${seed}

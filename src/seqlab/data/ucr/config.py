@@ -17,12 +17,12 @@ class SeriesFormat(StrEnum):
 
 @dataclass
 class UCRDataConfig:
-    kind: str = "ucr"
+    kind: str = "ucr"  # the data kind (seqlab.data.registry)
     name: str = "GunPoint"  # <name>_TRAIN / <name>_TEST
     root: str | None = None  # folder of UCR files; null: the .ts files in the sktime wheel
-    format: SeriesFormat = SeriesFormat.auto
+    format: SeriesFormat = SeriesFormat.auto  # file format of TRAIN and TEST
     val_fraction: float = 0.2  # stratified validation part carved from TRAIN
-    normalize: Normalize = Normalize.channel
-    batch_size: int = 16
+    normalize: Normalize = Normalize.channel  # per-channel scaling fitted on the training part
+    batch_size: int = 16  # samples per batch
     num_workers: int = 0  # DataLoader worker processes
     split_seed: int = 0  # the validation split; the YAML ties it to ${seed}
