@@ -6,7 +6,7 @@ import threading
 
 import pytest
 from lightning.fabric.strategies.launchers import subprocess_script as fabric_launcher
-from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.callbacks import ModelCheckpoint, RichProgressBar
 from lightning.pytorch.plugins.io import AsyncCheckpointIO, TorchCheckpointIO
 from lightning.pytorch.strategies.launchers import subprocess_script as pytorch_launcher
 
@@ -28,6 +28,17 @@ def parameters(function) -> list[str]:
 )
 def test_model_checkpoint_internals_keep_their_shape(method, expected):
     assert parameters(getattr(ModelCheckpoint, method)) == expected
+
+
+@pytest.mark.parametrize(
+    "method,expected",
+    [
+        ("_initialize_train_progress_bar_id", ["self"]),
+        ("_update", ["self", "progress_bar_id", "current", "visible", "hard"]),
+    ],
+)
+def test_rich_progress_bar_internals_keep_their_shape(method, expected):
+    assert parameters(getattr(RichProgressBar, method)) == expected
 
 
 def test_the_async_writer_runs_queued_tasks_in_order_and_reraises_their_errors(tmp_path):

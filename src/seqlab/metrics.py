@@ -6,8 +6,11 @@ follow `average` (macro by default, so two-class and many-class runs read the sa
 (no thresholds binning).
 """
 
+from collections.abc import Callable
+from typing import Literal, cast
+
 import torch
-from torchmetrics import MetricCollection
+from torchmetrics import Metric, MetricCollection
 from torchmetrics.classification import (
     AUROC,
     Accuracy,
@@ -23,7 +26,36 @@ from torchmetrics.classification import (
 
 from seqlab.errors import SeqlabError
 
-METRIC_NAMES = ("acc", "precision", "recall", "f1", "auroc")
+# The averages of torchmetrics' multiclass metrics (`binary` takes the Binary* classes instead).
+MulticlassAverage = Literal["micro", "macro", "weighted", "none"]
+
+
+def _auroc(num_classes: int, average: MulticlassAverage) -> Metric:
+    # one-vs-rest AUROC has no micro average; macro is the closest honest summary
+    return AUROC(
+        "multiclass", num_classes=num_classes, average="macro" if average == "micro" else average
+    )
+
+
+# name -> (its two-class metric, its many-class metric from (num_classes, average)). A new
+# metric is one entry here: runs log it as {split}/<name> and keep val/<name>_best.
+METRICS: dict[str, tuple[Callable[[], Metric], Callable[[int, MulticlassAverage], Metric]]] = {
+    "acc": (
+        BinaryAccuracy,
+        lambda n, average: Accuracy("multiclass", num_classes=n, average="micro"),
+    ),
+    "precision": (
+        BinaryPrecision,
+        lambda n, average: Precision("multiclass", num_classes=n, average=average),
+    ),
+    "recall": (
+        BinaryRecall,
+        lambda n, average: Recall("multiclass", num_classes=n, average=average),
+    ),
+    "f1": (BinaryF1Score, lambda n, average: F1Score("multiclass", num_classes=n, average=average)),
+    "auroc": (BinaryAUROC, _auroc),
+}
+METRIC_NAMES = tuple(METRICS)
 
 
 def build_metrics(num_classes: int, average: str, prefix: str) -> MetricCollection:
@@ -33,23 +65,12 @@ def build_metrics(num_classes: int, average: str, prefix: str) -> MetricCollecti
                 f"metrics.average=binary needs two classes, the data has "
                 f"{num_classes}; use macro, micro or weighted"
             )
-        metrics = {
-            "acc": BinaryAccuracy(),
-            "precision": BinaryPrecision(),
-            "recall": BinaryRecall(),
-            "f1": BinaryF1Score(),
-            "auroc": BinaryAUROC(),
+        metrics: dict[str, Metric | MetricCollection] = {
+            name: binary() for name, (binary, _) in METRICS.items()
         }
     else:
-        common = {"task": "multiclass", "num_classes": num_classes}
-        metrics = {
-            "acc": Accuracy(**common, average="micro"),
-            "precision": Precision(**common, average=average),
-            "recall": Recall(**common, average=average),
-            "f1": F1Score(**common, average=average),
-            # one-vs-rest AUROC has no micro average; macro is the closest honest summary
-            "auroc": AUROC(**common, average="macro" if average == "micro" else average),
-        }
+        multiclass = cast(MulticlassAverage, average)
+        metrics = {name: many(num_classes, multiclass) for name, (_, many) in METRICS.items()}
     return MetricCollection(metrics, prefix=prefix)
 
 

@@ -8,6 +8,7 @@ import pandas as pd
 from seqlab.metrics import METRIC_NAMES
 from seqlab.reports.table import markdown_table, mean_std_cell
 
+# Column and axis labels; a metric without one is shown by its name.
 LABELS = {"acc": "accuracy", "precision": "precision", "recall": "recall", "f1": "F1"}
 LABELS["auroc"] = "ROC-AUC"
 
@@ -27,7 +28,7 @@ def summarise(runs: pd.DataFrame) -> pd.DataFrame:
 def write_tables(runs: pd.DataFrame, table: pd.DataFrame, run_dir: Path) -> None:
     runs.to_csv(run_dir / "runs.csv", index=False)
     table.to_csv(run_dir / "table.csv", index=False, float_format="%.6f")
-    header = ["model", "family", "seeds", *(LABELS[m] for m in METRIC_NAMES)]
+    header = ["model", "family", "seeds", *(LABELS.get(m, m) for m in METRIC_NAMES)]
     lines = markdown_table(
         header,
         [
@@ -62,7 +63,7 @@ def plot_chart(table: pd.DataFrame, path: Path, title: str) -> None:
             label=row.model,
             hatch="//" if row.family == "baseline" else None,
         )
-    axis.set_xticks(range(len(METRIC_NAMES)), [LABELS[m] for m in METRIC_NAMES])
+    axis.set_xticks(range(len(METRIC_NAMES)), [LABELS.get(m, m) for m in METRIC_NAMES])
     axis.set_ylim(0, 1)
     axis.set_ylabel("test score (mean ± std over seeds)")
     axis.set_title(title)

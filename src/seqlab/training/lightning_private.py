@@ -8,7 +8,7 @@ one fails there, loudly, instead of silently changing checkpoints or DDP launche
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.callbacks import ModelCheckpoint, RichProgressBar
 from lightning.pytorch.plugins.io import AsyncCheckpointIO
 
 
@@ -26,6 +26,14 @@ def saved_at_this_step(checkpoint: ModelCheckpoint, trainer: Any) -> bool:
 def save_last(checkpoint: ModelCheckpoint, trainer: Any) -> None:
     """Write last.ckpt now, with the metrics ModelCheckpoint would put in its name."""
     checkpoint._save_last_checkpoint(trainer, checkpoint._monitor_candidates(trainer))
+
+
+def advance_train_bar(bar: RichProgressBar, batches_done: int) -> None:
+    """Move the training bar to `batches_done` without Lightning's per-batch metric refresh;
+    creates the bar first when a run resumes in the middle of an epoch."""
+    if not bar.is_disabled and bar.train_progress_bar_id is None:
+        bar._initialize_train_progress_bar_id()
+    bar._update(bar.train_progress_bar_id, batches_done)
 
 
 def run_in_writer_thread(io_plugin: AsyncCheckpointIO, task: Callable[[], None]) -> None:

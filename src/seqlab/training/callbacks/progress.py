@@ -13,6 +13,8 @@ from typing import Any
 
 from lightning.pytorch.callbacks import RichProgressBar
 
+from seqlab.training.lightning_private import advance_train_bar
+
 REFRESH_PER_SECOND = 10
 
 
@@ -23,6 +25,4 @@ class EpochMetricsProgressBar(RichProgressBar):
     def on_train_batch_end(
         self, trainer: Any, pl_module: Any, outputs: Any, batch: Any, batch_idx: int
     ) -> None:
-        if not self.is_disabled and self.train_progress_bar_id is None:
-            self._initialize_train_progress_bar_id()  # resumed in the middle of an epoch
-        self._update(self.train_progress_bar_id, batch_idx + 1)
+        advance_train_bar(self, batch_idx + 1)
