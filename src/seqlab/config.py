@@ -12,7 +12,7 @@ A typo or a wrong type stops the run in well under a second with one line that n
 import difflib
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, cast
 
 from omegaconf import MISSING, DictConfig, OmegaConf
 from omegaconf.errors import ConfigKeyError, OmegaConfBaseException, ValidationError
@@ -254,7 +254,9 @@ def validate(cfg: DictConfig, schema: type) -> dict[str, Any]:
             f"line, e.g. {missing[0]}=..."
         )
     try:
-        plain = OmegaConf.to_container(checked, resolve=True, enum_to_str=True)
+        plain = cast(
+            dict[str, Any], OmegaConf.to_container(checked, resolve=True, enum_to_str=True)
+        )
     except OmegaConfBaseException as error:
         raise SeqlabError(f"config: {_first_line(error)}") from None
     if "callbacks" in plain:
@@ -292,7 +294,7 @@ def _merge(schema: type, node: Any, prefix: str) -> DictConfig:
             "or on the command line"
         ) from None
     OmegaConf.set_struct(merged, True)
-    return merged
+    return cast(DictConfig, merged)
 
 
 def _check_extra_callbacks(extra: dict[str, Any]) -> None:
@@ -308,7 +310,7 @@ def _check_extra_callbacks(extra: dict[str, Any]) -> None:
 def _unknown_key_message(schema: type, error: ConfigKeyError, prefix: str) -> str:
     full_key = prefix + (error.full_key or "?")
     parent_key, _, key = full_key.rpartition(".")
-    node_schema = schema
+    node_schema: Any = schema
     for part in (error.full_key or "").split(".")[:-1]:
         node_schema = node_schema.__dataclass_fields__[part].type
     valid = list(getattr(node_schema, "__dataclass_fields__", {}))

@@ -30,6 +30,7 @@ def parse(params: dict[str, str], arguments: list[str]) -> tuple[dict[str, Any],
         if override.is_sweep_override():
             space[key] = _distribution(key, override.value())
         else:
+            assert override.input_line is not None  # parse_overrides keeps each input line
             fixed[key] = override.input_line
     return space, list(fixed.values())
 
@@ -76,10 +77,12 @@ def _distribution(key: str, sweep: Any) -> Any:
         values = list(sweep.range())  # stop excluded
         if not values:
             raise SeqlabError(f"hparams_search: {key}: range({sweep.start}, {sweep.stop}) is empty")
-        if all(isinstance(v, int) for v in (sweep.start, sweep.stop, sweep.step)):
-            return IntDistribution(values[0], values[-1], step=sweep.step, log=log)
+        start, stop, step = sweep.start, sweep.stop, sweep.step
+        if isinstance(start, int) and isinstance(stop, int) and isinstance(step, int):
+            return IntDistribution(values[0], values[-1], step=step, log=log)
         return FloatDistribution(values[0], values[-1], step=sweep.step, log=log)
     if isinstance(sweep, IntervalSweep):
+        assert sweep.start is not None and sweep.end is not None  # interval(start, end)
         if isinstance(sweep.start, int) and isinstance(sweep.end, int):
             return IntDistribution(sweep.start, sweep.end, log=log)
         return FloatDistribution(float(sweep.start), float(sweep.end), log=log)

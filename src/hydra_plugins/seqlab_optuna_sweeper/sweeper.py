@@ -16,7 +16,7 @@ numbering jobs (and their run dirs) after the trials already there.
 import logging
 import math
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, cast
 
 from hydra.core.plugins import Plugins
 from hydra.core.utils import JobReturn, JobStatus
@@ -92,7 +92,7 @@ class SeqlabOptunaSweeper(Sweeper):
             storage=self.storage or f"sqlite:///{self.sweep_dir.resolve() / 'optuna.db'}",
             sampler=instantiate(self.sampler_cfg),
             pruner=instantiate(self.pruner_cfg) if self.pruner_cfg else optuna.pruners.NopPruner(),
-            direction=self.direction,
+            direction=cast(Literal["maximize", "minimize"], self.direction),  # checked above
             load_if_exists=True,
         )
         _fail_interrupted(study)
@@ -118,6 +118,7 @@ class SeqlabOptunaSweeper(Sweeper):
         from optuna import TrialPruned
         from optuna.trial import TrialState
 
+        assert self.launcher is not None  # set by setup()
         with active_trial(trial, self.metric):
             try:
                 (job,) = self.launcher.launch([overrides], initial_job_idx=trial.number)
@@ -129,11 +130,13 @@ class SeqlabOptunaSweeper(Sweeper):
             raise TrialPruned(why)
         if state == TrialState.FAIL:
             raise TrialFailed(why)
+        assert value is not None  # a COMPLETE outcome carries its finite metric
         return value
 
     def _check_space(self, space: dict[str, Any], fixed: list[str]) -> None:
         """Compose one trial's config per parameter before the search starts, so a typo in a
         key stops it with one line instead of failing every trial."""
+        assert self.hydra_context is not None and self.config is not None  # set by setup()
         loader = self.hydra_context.config_loader
         sample = search_space.sample_values(space)
         # The job's run dir only exists once launched; any path does for checking.

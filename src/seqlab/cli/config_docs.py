@@ -29,10 +29,10 @@ Every key can be set in a YAML file under `conf/` or on the command line (`key=v
 def render() -> str:
     sections = [HEADER]
     sections.append(_section("seqlab-train", TrainConfig, prefix=""))
-    for name, kind in DATA_KINDS.items():
-        sections.append(_section(f"data.kind={name}", kind.config, prefix="data."))
-    for name, kind in MODEL_KINDS.items():
-        sections.append(_section(f"model.kind={name}", kind.config, prefix="model."))
+    for name, data_kind in DATA_KINDS.items():
+        sections.append(_section(f"data.kind={name}", data_kind.config, prefix="data."))
+    for name, model_kind in MODEL_KINDS.items():
+        sections.append(_section(f"model.kind={name}", model_kind.config, prefix="model."))
     sections.append(_section("seqlab-eval", EvalConfig, prefix=""))
     sections.append(_section("seqlab-baselines", BaselinesConfig, prefix=""))
     sections.append(_section("seqlab-compare", CompareConfig, prefix=""))
@@ -66,7 +66,7 @@ def _rows(schema: type, prefix: str) -> list[tuple[str, str, str, str]]:
 def _type_name(kind: Any) -> str:
     if isinstance(kind, type) and issubclass(kind, Enum):
         return " \\| ".join(f"`{member.value}`" for member in kind)
-    arguments = getattr(kind, "__args__", ())
+    arguments: tuple[Any, ...] = getattr(kind, "__args__", ())
     if getattr(kind, "__origin__", None) is list and issubclass(arguments[0], Enum):
         return "list of " + _type_name(arguments[0])
     name = getattr(kind, "__name__", None) if isinstance(kind, type) else None
@@ -113,7 +113,7 @@ def _comment_for(lines: list[str], node: ast.AnnAssign) -> str:
         code, hash_, comment = lines[number - 1].partition("  # ")
         if hash_:
             return comment.strip().replace("|", "\\|")
-    above = []
+    above: list[str] = []
     number = node.lineno - 1
     while number >= 1 and lines[number - 1].strip().startswith("#"):
         above.insert(0, lines[number - 1].strip().lstrip("# ").strip())

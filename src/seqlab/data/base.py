@@ -5,6 +5,9 @@ A data kind (time series, text, events) only reads its source and hands over pad
 `bucketing=True`) live here once.
 """
 
+from collections.abc import Callable
+from typing import Any, cast
+
 import lightning as L
 import torch.distributed as dist
 from lightning.pytorch.overrides.distributed import UnrepeatedDistributedSamplerWrapper
@@ -13,6 +16,10 @@ from torch.utils.data import DataLoader, SequentialSampler
 from seqlab.data.batch import SequenceDataset, collate_batch
 from seqlab.data.bucketing import BucketBatchSampler
 from seqlab.data.meta import DataMeta
+
+# The datasets hand over whole batches (SequenceDataset.__getitems__), so collate_fn receives a
+# Batch where torch's annotation says a list of samples.
+_COLLATE = cast(Callable[[list[Any]], Any], collate_batch)
 
 
 class SequenceDataModule(L.LightningDataModule):
@@ -59,6 +66,7 @@ class SequenceDataModule(L.LightningDataModule):
         return self._loader("test", shuffle=False)
 
     def _loader(self, split: str, shuffle: bool) -> DataLoader:
+        assert self.splits is not None  # Lightning calls setup() before asking for loaders
         dataset = self.splits[split]
         if self.bucketing:
             return self._bucketed_loader(dataset, shuffle)
@@ -72,7 +80,7 @@ class SequenceDataModule(L.LightningDataModule):
             batch_size=self.batch_size,
             shuffle=shuffle if sampler is None else None,
             sampler=sampler,
-            collate_fn=collate_batch,
+            collate_fn=_COLLATE,
             num_workers=self.num_workers,
             persistent_workers=self.num_workers > 0,
         )
@@ -94,7 +102,7 @@ class SequenceDataModule(L.LightningDataModule):
             dataset,
             sampler=sampler,
             batch_size=None,  # the sampler yields whole batches of indices
-            collate_fn=collate_batch,
+            collate_fn=_COLLATE,
             num_workers=self.num_workers,
             persistent_workers=self.num_workers > 0,
         )

@@ -13,9 +13,10 @@ two until the count divides evenly; no sample is repeated or dropped.
 
 import math
 from collections.abc import Iterator
+from typing import Any, cast
 
 import torch
-from torch.utils.data import DistributedSampler
+from torch.utils.data import Dataset, DistributedSampler
 
 from seqlab.errors import SeqlabError
 
@@ -43,7 +44,14 @@ class BucketBatchSampler(DistributedSampler):
             raise SeqlabError(
                 f"batch_size={batch_size} and bucket_batches={bucket_batches} must be at least 1"
             )
-        super().__init__(lengths, num_replicas=num_replicas, rank=rank, shuffle=shuffle, seed=seed)
+        # DistributedSampler only takes len() of its dataset, which the lengths tensor gives
+        super().__init__(
+            cast("Dataset[Any]", lengths),
+            num_replicas=num_replicas,
+            rank=rank,
+            shuffle=shuffle,
+            seed=seed,
+        )
         self.lengths = lengths.detach().cpu().long()
         self.batch_size, self.bucket_batches = batch_size, bucket_batches
         count = len(self.lengths)

@@ -5,6 +5,7 @@ checkpoint alone; no dimension is ever typed into a config.
 """
 
 from dataclasses import asdict, dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -28,4 +29,7 @@ class DataMeta:
 
     @classmethod
     def from_dict(cls, values: dict) -> "DataMeta":
-        return cls(**{key: tuple(v) if isinstance(v, list) else v for key, v in values.items()})
+        fields: dict[str, Any] = {
+            key: tuple(v) if isinstance(v, list) else v for key, v in values.items()
+        }
+        return cls(**fields)

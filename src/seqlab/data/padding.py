@@ -20,7 +20,7 @@ def pad_flat(
     table sorted by entity): one scatter, no loop over sequences. Float features by default,
     or categorical ids with dtype=np.int64 (0 = padding)."""
     lengths = np.asarray(lengths, dtype=np.int64)
-    padded = np.zeros((len(lengths), max_length, values.shape[1]), dtype=dtype)
+    padded: np.ndarray = np.zeros((len(lengths), max_length, values.shape[1]), dtype=dtype)
     rows = np.repeat(np.arange(len(lengths)), lengths)
     steps = np.arange(len(values)) - np.repeat(np.cumsum(lengths) - lengths, lengths)
     padded[rows, steps] = values

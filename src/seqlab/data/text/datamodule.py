@@ -13,6 +13,7 @@ import hashlib
 import json
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -27,6 +28,9 @@ from seqlab.data.text.config import TextDataConfig
 from seqlab.data.text.sources import RawText, ReadOptions, read_embedded, read_file, read_hub
 from seqlab.errors import SeqlabError
 from seqlab.files import write_text_atomic
+
+if TYPE_CHECKING:
+    from tokenizers import Tokenizer
 from seqlab.layout import SPLITS
 
 log = logging.getLogger(__name__)
@@ -57,14 +61,14 @@ class TextDataModule(SequenceDataModule):
             config.encoding,
             config.decode_errors,
         )
-        self.tokenizer_settings = {
+        self.tokenizer_settings: dict[str, Any] = {
             "kind": config.tokenizer,
             "vocab_size": config.vocab_size,
             "min_frequency": config.min_frequency,
             "lowercase": config.lowercase,
             "max_length": config.max_length,
         }
-        self.tokenizer = None
+        self.tokenizer: Tokenizer | None = None  # set by setup (_token_ids)
         self.cache_hit: bool | None = None  # set by setup: were the token ids read from cache?
 
     def build_splits(self) -> tuple[dict[str, SequenceDataset], DataMeta]:
@@ -76,6 +80,7 @@ class TextDataModule(SequenceDataModule):
         raw = self._carve_missing_splits(raw)
         labels, class_names = self._encode_labels(raw)
         ids = self._token_ids({name: [t or "" for t in raw[name].texts] for name in SPLITS})
+        assert self.tokenizer is not None  # _token_ids trains or loads it
         max_length = max(max(len(row) for row in rows) for rows in ids.values())
         splits = {}
         for name in SPLITS:
@@ -198,6 +203,7 @@ class TextDataModule(SequenceDataModule):
         else:
             self.tokenizer = tokenize.train_tokenizer(texts["train"], **self.tokenizer_settings)
             if tokenizer_file is not None:
+                assert folder is not None  # tokenizer_file lies in it
                 folder.mkdir(parents=True, exist_ok=True)
                 write_text_atomic(tokenizer_file, self.tokenizer.to_str())
         keys = {

@@ -76,7 +76,7 @@ def read_embedded(name: str, options: ReadOptions) -> dict[str, RawText]:
             f"data.embedded={name!r} is not an embedded dataset; use one of "
             f"{', '.join(EMBEDDED_NAMES)}, or set data.train_file / data.hf_name"
         )
-    folder = Path(distribution.locate_file(EMBEDDED_FOLDER))
+    folder = Path(str(distribution.locate_file(EMBEDDED_FOLDER)))
     tab = ReadOptions("tab", options.text_column, options.label_column, "utf-8", "strict")
     return {split: read_file(folder / f"{name}-{split}.tab", tab) for split in ("train", "test")}
 
@@ -121,7 +121,9 @@ def _decoded_lines(path: Path, encoding: str, errors: str) -> list[str]:
 
 def _read_label_text_lines(path: Path, lines: list[str]) -> RawText:
     """`<label> <text>` or `<label><TAB><text>` per line (SST, TREC, MR, SMS spam)."""
-    texts, labels, rows = [], [], []
+    texts: list[str | None] = []  # RawText.texts
+    labels: list[str] = []
+    rows: list[int] = []
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
@@ -139,7 +141,9 @@ def _read_orange_tab(path: Path, lines: list[str], options: ReadOptions) -> RawT
     names = lines[0].split("\t") if lines else []
     text_at = _column_index(names, options.text_column, "text", path)
     label_at = _column_index(names, options.label_column, "label", path)
-    texts, labels, rows = [], [], []
+    texts: list[str | None] = []  # RawText.texts
+    labels: list[str] = []
+    rows: list[int] = []
     for number, line in enumerate(lines[3:], start=4):
         if not line.strip():
             continue

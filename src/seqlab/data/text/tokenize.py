@@ -31,6 +31,7 @@ def train_tokenizer(
         )
     if max_length is not None and max_length < 1:
         raise SeqlabError(f"data.max_length={max_length} must be at least 1 (or null: no limit)")
+    trainer_class: type[trainers.WordLevelTrainer] | type[trainers.BpeTrainer]
     if kind == "word":
         tokenizer = Tokenizer(models.WordLevel(unk_token=UNK_TOKEN))
         trainer_class = trainers.WordLevelTrainer

@@ -106,7 +106,7 @@ def _embedded_folder(name: str) -> Path:
             f"installed; run: pip install --no-deps {EMBEDDED_PACKAGE}=={EMBEDDED_VERSION} "
             "(or set data.root to a folder of UCR files)"
         ) from None
-    folder = Path(distribution.locate_file(f"sktime/datasets/data/{name}"))
+    folder = Path(str(distribution.locate_file(f"sktime/datasets/data/{name}")))
     if not folder.is_dir():
         available = sorted(
             p.name for p in folder.parent.iterdir() if (p / f"{p.name}_TRAIN.ts").is_file()

@@ -21,7 +21,7 @@ import logging
 import statistics
 from collections import deque
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import lightning as L
 import torch
@@ -32,6 +32,9 @@ from seqlab.errors import SeqlabError
 from seqlab.models.pooling import time_mask
 from seqlab.models.recurrent import RecurrentEncoder
 from seqlab.training.gradient_norms import global_norm, group_norms
+
+if TYPE_CHECKING:
+    from seqlab.models.classifier import SequenceClassifier
 
 log = logging.getLogger(__name__)
 PREFIX = "grad_norm/"
@@ -126,14 +129,15 @@ class GradientDiagnostics(Callback):
         if self.encoder is None:
             return
         if not self.due:
-            norm = pl_module.measured_grad_norm()
+            norm = cast("SequenceClassifier", pl_module).measured_grad_norm()
             self.check_jump(trainer.global_step, global_norm(pl_module) if norm is None else norm)
             return
         norms = group_norms(pl_module)
         self.check_jump(trainer.global_step, norms["global"])
-        self.pending = {"norms": norms, "hidden": {}, "ratios": {}}
+        self.pending: dict[str, dict[str, Any]] = {"norms": norms, "hidden": {}, "ratios": {}}
         states = self.encoder.take_hidden_states()
         if states:
+            assert self.lengths is not None  # kept with the request for the hidden states
             curves, ratios = hidden_gradient_curves(states, self.lengths)
             self.pending.update(hidden=curves, ratios=ratios)
 

@@ -10,6 +10,7 @@ matplotlib and sklearn.metrics are imported when the plots are drawn, after trai
 top they added about half a second to every run's wait for its first step.
 """
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,7 @@ PLOT_FILES = ("roc_curve.png", "pr_curve.png", "confusion_matrix.png")
 
 
 class TestPlots(Callback):
-    def __init__(self, out_dir: Path, class_names: list[str]):
+    def __init__(self, out_dir: Path, class_names: Sequence[str]):
         self.out_dir = Path(out_dir)
         self.class_names = [str(name) for name in class_names]
         self._probabilities: list[torch.Tensor] = []

@@ -10,7 +10,7 @@ keys as lists still load.
 """
 
 import random
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -19,7 +19,10 @@ from lightning.pytorch.callbacks import Callback
 
 class RngStateCheckpoint(Callback):
     def state_dict(self) -> dict[str, Any]:
-        kind, keys, position, has_gauss, cached_gauss = np.random.get_state()
+        # legacy=True (the default) on the global MT19937 generator: the 5-tuple form (numpy's
+        # stub types the default call as the dict form)
+        legacy_state = cast(tuple[str, np.ndarray, int, int, float], np.random.get_state())
+        kind, keys, position, has_gauss, cached_gauss = legacy_state
         version, internal, gauss_next = random.getstate()
         return {
             "torch": torch.get_rng_state(),
