@@ -5,6 +5,7 @@ import json
 import pytest
 import torch
 
+from seqlab.errors import SeqlabError
 from seqlab.training.pipeline import evaluate, train
 
 from conftest import EXPECTED_KEYS, compose_train, eval_config, quick_overrides
@@ -76,3 +77,27 @@ def test_binary_average_and_class_weights_train(tmp_path):
         )
     )
     assert set(metrics) == EXPECTED_KEYS
+
+
+LR_MONITOR = "+callbacks.extra.lr._target_=lightning.pytorch.callbacks.LearningRateMonitor"
+
+
+def test_a_callback_added_by_config_alone_runs(tmp_path):
+    config = compose_train(quick_overrides("trainer.max_epochs=2", LR_MONITOR), tmp_path)
+    train(config)
+    (log,) = tmp_path.glob("csv/**/metrics.csv")
+    header = log.read_text().splitlines()[0].split(",")
+    assert any(column.startswith("lr-") for column in header), header
+
+
+def test_an_extra_callback_without_a_target_is_one_config_error(tmp_path):
+    with pytest.raises(SeqlabError, match=r"callbacks\.extra\.lr needs a _target_"):
+        compose_train(["+callbacks.extra.lr.logging_interval=epoch"], tmp_path)
+
+
+def test_an_extra_callback_that_is_no_callback_is_one_error(tmp_path):
+    overrides = quick_overrides("+callbacks.extra.bad._target_=collections.OrderedDict")
+    with pytest.raises(
+        SeqlabError, match=r"callbacks\.extra\.bad: collections\.OrderedDict is not"
+    ):
+        train(compose_train(overrides, tmp_path))
