@@ -122,7 +122,7 @@ def _trainer(
     # seqlab prints its own exact table (print_parameters); Lightning's would repeat it.
     options.setdefault("enable_model_summary", False)
     # Checkpoint files are written by a background thread (last.ckpt after every epoch would
-    # otherwise stall short epochs on the file write); see callbacks/async_io.py.
+    # otherwise stall short epochs on the file write); see training/checkpoint_io.py.
     options.setdefault("plugins", [OrderedAsyncCheckpointIO()])
     try:
         return L.Trainer(
