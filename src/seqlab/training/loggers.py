@@ -6,6 +6,8 @@ from typing import Any
 
 from lightning.pytorch.loggers import CSVLogger, Logger, WandbLogger
 
+from seqlab.errors import SeqlabError
+
 # W&B run tables show a metric's summary; by default that is the last epoch's value. These make
 # it the best epoch's, so runs sort by what they reached (the summary reads e.g. val/f1.max).
 WANDB_SUMMARIES = {"val/f1": "max", "val/auroc": "max", "val/loss": "min"}
@@ -47,6 +49,7 @@ def build_loggers(
             id=wandb_id,
             resume="allow" if wandb_id else None,
         )
+        _start(wandb_logger)
         for name, summary in WANDB_SUMMARIES.items():
             # Same x axis as Lightning gives every metric (it defines "*" this way).
             wandb_logger.experiment.define_metric(
@@ -58,6 +61,21 @@ def build_loggers(
     return loggers
 
 
+def _start(wandb_logger: WandbLogger) -> None:
+    """Start the W&B run now; what W&B refuses in the settings (an invalid project name, a bad
+    entity) is one line, not its traceback."""
+    import wandb
+
+    try:
+        wandb_logger.experiment  # noqa: B018 (the property starts the run)
+    except wandb.errors.UsageError as error:
+        first = str(error).strip().splitlines()[0]
+        raise SeqlabError(
+            f"logger.wandb: {first}; fix logger.wandb.project/entity, or log without W&B "
+            "(logger=csv)"
+        ) from None
+
+
 def _free_csv_version(run_dir: Path) -> str:
     """Lightning's CSV logger deletes an existing metrics.csv; a resumed run logs beside it."""
     version, attempt = "", 1
@@ -66,12 +84,15 @@ def _free_csv_version(run_dir: Path) -> str:
     return version
 
 
-def finish_wandb() -> None:
-    """Close the W&B run so that the next job of a multirun starts its own."""
+def finish_wandb(exit_code: int | None = None, preempted: bool = False) -> None:
+    """Close the W&B run so that the next job of a multirun starts its own; a preempted run is
+    marked so (W&B shows it as preempted, to be resumed) and keeps its exit code."""
     import sys
 
     if "wandb" in sys.modules:
         import wandb
 
         if wandb.run is not None:
-            wandb.finish()
+            if preempted:
+                wandb.run.mark_preempting()
+            wandb.finish(exit_code=exit_code)
