@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from conftest import REPO_ROOT, run_cli, subprocess_env
+from conftest import REPO_ROOT, compose_train, run_cli, subprocess_env
 
 pytestmark = pytest.mark.slow
 # Small enough to start quickly, with epochs long enough (32 steps) for signals to land inside.
@@ -125,8 +125,18 @@ def test_sigterm_then_the_same_command_again_gives_the_uninterrupted_run(uninter
     assert again.returncode == 0, stderr[-3000:]
     assert f"resuming {tmp_path / 'job'}" in stdout
     assert json.loads((tmp_path / "job" / "metrics.json").read_text()) == uninterrupted
-    run_ids = {p.name.rsplit("-", 1)[-1] for p in (tmp_path / "job" / "wandb").glob("offline-*")}
-    assert len(run_ids) == 1
+    # Issue 13 item 7: one W&B run id in two offline folders; the resumed history starts after
+    # the first one's last step, and every epoch's validation row is logged exactly once.
+    folders = sorted((tmp_path / "job" / "wandb").glob("offline-run-*"))
+    assert len(folders) == 2 and len({p.name.rsplit("-", 1)[-1] for p in folders}) == 1
+    rows = [
+        [r["history"]["item"] for r in wandb_records(folder) if r["type"] == "history"]
+        for folder in folders
+    ]
+    steps = [[row["_step"] for row in part] for part in rows]
+    assert steps[1] == list(range(steps[0][-1] + 1, steps[0][-1] + 1 + len(steps[1])))
+    epochs = [row["epoch"] for part in rows for row in part if "val/loss" in row]
+    assert epochs == list(range(6))
 
 
 def test_sigusr1_stops_with_138_and_the_printed_command_resumes(uninterrupted, tmp_path):
@@ -211,3 +221,27 @@ def test_kill_loop_every_checkpoint_loads_and_the_end_is_the_uninterrupted_run(
             for path in sorted(tmpdir.rglob("*"), reverse=True):
                 path.rmdir() if path.is_dir() else path.unlink()
             tmpdir.rmdir()
+
+
+def test_checkpoints_hold_the_tie_value_of_the_best_epoch_they_save(tmp_path):
+    """A new best epoch's tie-breaker value is in the checkpoints written at that epoch: a run
+    resumed from them breaks the next tie on the monitored metric as the uninterrupted run."""
+    from seqlab.training.pipeline import train
+
+    overrides = [o for o in TINY if not o.startswith("trainer.max_epochs")]
+    config = compose_train([*overrides, "trainer.max_epochs=1", "logger=csv"], tmp_path)
+    train(config)
+    val_loss = float(next(csv_rows(tmp_path, "val/loss")))
+    for name in ("epoch000.ckpt", "last.ckpt"):
+        saved = torch.load(tmp_path / "checkpoints" / name, weights_only=True)
+        (state,) = [v for k, v in saved["callbacks"].items() if "BestAndLastCheckpoint" in k]
+        assert state["best_tie_value"] == pytest.approx(val_loss), name
+
+
+def csv_rows(run_dir: Path, column: str):
+    import csv
+
+    with open(run_dir / "csv" / "metrics.csv") as handle:
+        for row in csv.DictReader(handle):
+            if row.get(column):
+                yield row[column]
