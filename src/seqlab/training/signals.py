@@ -16,6 +16,7 @@ uninterrupted run gets. The interrupted epoch is redone.
 
 import shlex
 import signal
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -41,10 +42,13 @@ class PreemptionSignals:
 
     @contextmanager
     def installed(self) -> Iterator[None]:
-        """The handlers for the block (main thread only); the previous ones restored after."""
+        """The handlers for the block, the previous ones restored after; none outside the main
+        thread, where Python allows no handler (training called from a thread)."""
         handled = [signal.SIGTERM]
         if not SLURMEnvironment.detect():
             handled.append(signal.SIGUSR1)
+        if threading.current_thread() is not threading.main_thread():
+            handled = []
         previous = {signum: signal.getsignal(signum) for signum in handled}
         for signum in handled:
             signal.signal(signum, self.handle)
