@@ -103,3 +103,27 @@ def test_ddp_spawn_is_refused_with_the_fix(tmp_path):
     )
     assert result.returncode == 2
     assert "use trainer.strategy=ddp" in result.stderr
+
+
+def test_ddp_with_spaces_and_non_ascii_in_the_run_dir(tmp_path):
+    """Issue 13 item 12: the second rank is relaunched with the run dir as a quoted override."""
+    run_dir = tmp_path / "run dir ü, é=1"
+    result = run_cli(
+        "seqlab.cli.train",
+        *QUIET,
+        "data=memory",
+        "data.length=8",
+        "data.num_train=64",
+        "data.num_val=32",
+        "data.num_test=32",
+        "data.batch_size=16",
+        "model=gru",
+        "trainer=ddp_cpu",
+        "trainer.max_epochs=1",
+        "logger=csv",
+        "experiment_name='grüße aus seqlab'",
+        f"hydra.run.dir='{run_dir}'",
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert (run_dir / "metrics.json").is_file()
+    assert sorted(p.name for p in (run_dir / "checkpoints").iterdir())[-1] == "last.ckpt"

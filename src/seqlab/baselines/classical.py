@@ -24,6 +24,7 @@ from seqlab.console import print_metrics_table
 from seqlab.data.events.features import signed_log1p
 from seqlab.data.registry import build_datamodule
 from seqlab.errors import SeqlabError
+from seqlab.files import write_text_atomic
 from seqlab.layout import METRICS_FILE
 from seqlab.metrics import build_metrics, metric_inputs
 from seqlab.training.loggers import build_loggers, finish_wandb
@@ -93,13 +94,13 @@ def run_baselines(config: dict[str, Any]) -> dict[str, dict[str, float]]:
         _record(run_dir / f"{name}-seed{config['seed']}", metrics, {**config, "baseline": name})
         results[name] = metrics
     run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / METRICS_FILE).write_text(json.dumps(results, indent=2) + "\n")
+    write_text_atomic(run_dir / METRICS_FILE, json.dumps(results, indent=2) + "\n")
     return results
 
 
 def _record(model_dir: Path, metrics: dict[str, float], config: dict[str, Any]) -> None:
     model_dir.mkdir(parents=True, exist_ok=True)
-    (model_dir / METRICS_FILE).write_text(json.dumps(metrics, indent=2) + "\n")
+    write_text_atomic(model_dir / METRICS_FILE, json.dumps(metrics, indent=2) + "\n")
     try:
         for logger in build_loggers(config["logger"], model_dir, config):
             logger.log_metrics(metrics, step=0)

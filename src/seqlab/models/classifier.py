@@ -223,10 +223,25 @@ def _class_weights(optim: dict, meta: DataMeta) -> torch.Tensor | None:
 def load_classifier(path: str) -> tuple[SequenceClassifier, dict]:
     """Rebuild a classifier from a seqlab checkpoint alone, loading only tensors and plain data
     (torch's weights_only loader: no code in the file is run)."""
+    checkpoint = read_checkpoint(path)
+    module = SequenceClassifier(**checkpoint["hyper_parameters"])
+    module.load_state_dict(checkpoint["state_dict"])
+    module.on_load_checkpoint(checkpoint)
+    return module, checkpoint
+
+
+def read_checkpoint(path: str) -> dict[str, Any]:
+    """A checkpoint written by seqlab-train, read with torch's weights_only loader; one
+    SeqlabError line for a missing file, a folder, or a file that is not such a checkpoint."""
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     except FileNotFoundError:
         raise SeqlabError(f"{path}: checkpoint not found; pass ckpt_path=<file>.ckpt") from None
+    except IsADirectoryError:
+        raise SeqlabError(
+            f"{path}: a folder, not a checkpoint; pass ckpt_path=<file>.ckpt (or "
+            "resume=<run dir> to continue the run in that folder)"
+        ) from None
     except Exception as error:  # torch raises several types for a corrupt or foreign file
         raise SeqlabError(
             f"{path}: not a readable checkpoint ({type(error).__name__}); pass a "
@@ -238,7 +253,4 @@ def load_classifier(path: str) -> tuple[SequenceClassifier, dict]:
             f"{path}: not a seqlab checkpoint (no model/meta hyperparameters); "
             "pass a .ckpt written by seqlab-train"
         )
-    module = SequenceClassifier(**hparams)
-    module.load_state_dict(checkpoint["state_dict"])
-    module.on_load_checkpoint(checkpoint)
-    return module, checkpoint
+    return checkpoint

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from seqlab.files import savefig_atomic, write_text_atomic
 from seqlab.metrics import METRIC_NAMES
 from seqlab.reports.table import markdown_table, mean_std_cell
 
@@ -26,8 +27,8 @@ def summarise(runs: pd.DataFrame) -> pd.DataFrame:
 
 
 def write_tables(runs: pd.DataFrame, table: pd.DataFrame, run_dir: Path) -> None:
-    runs.to_csv(run_dir / "runs.csv", index=False)
-    table.to_csv(run_dir / "table.csv", index=False, float_format="%.6f")
+    write_text_atomic(run_dir / "runs.csv", runs.to_csv(index=False))
+    write_text_atomic(run_dir / "table.csv", table.to_csv(index=False, float_format="%.6f"))
     header = ["model", "family", "seeds", *(LABELS.get(m, m) for m in METRIC_NAMES)]
     lines = markdown_table(
         header,
@@ -41,7 +42,7 @@ def write_tables(runs: pd.DataFrame, table: pd.DataFrame, run_dir: Path) -> None
         ],
     )
     note = "\n\nTest split; mean ± sample standard deviation over seeds (split and model seed).\n"
-    (run_dir / "table.md").write_text("\n".join(lines) + note)
+    write_text_atomic(run_dir / "table.md", "\n".join(lines) + note)
 
 
 def plot_chart(table: pd.DataFrame, path: Path, title: str) -> None:
@@ -69,5 +70,5 @@ def plot_chart(table: pd.DataFrame, path: Path, title: str) -> None:
     axis.set_title(title)
     axis.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     figure.tight_layout()
-    figure.savefig(path, dpi=120)
+    savefig_atomic(figure, path, dpi=120)
     plt.close(figure)

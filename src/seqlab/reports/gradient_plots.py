@@ -11,6 +11,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from seqlab.files import savefig_atomic  # noqa: E402
+
 HIDDEN_PLOT = "hidden_grad_norms.png"
 PARAMETER_PLOT = "param_grad_norms.png"
 
@@ -49,6 +51,6 @@ def save_plots(history: dict[str, Any], folder: Path) -> list[Path]:
 
 def _save(fig: Any, path: Path) -> Path:
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    savefig_atomic(fig, path, dpi=100)
     plt.close(fig)
     return path

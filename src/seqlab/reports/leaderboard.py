@@ -13,6 +13,7 @@ given, else the current folder).
 """
 
 import csv
+import io
 import json
 import math
 from collections import defaultdict
@@ -20,9 +21,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from omegaconf import OmegaConf
+from omegaconf import ListConfig, OmegaConf
 
 from seqlab.errors import SeqlabError
+from seqlab.files import savefig_atomic, write_text_atomic
 from seqlab.layout import METRICS_FILE
 from seqlab.reports.table import markdown_table, mean_std, mean_std_cell
 
@@ -94,15 +96,14 @@ def leaderboard(runs: list[Run], sort: str) -> tuple[list[Row], list[Run]]:
 def write_outputs(rows: list[Row], failed: list[Run], sort: str, out: Path) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     md, table, png = (out / name for name in OUTPUT_NAMES)
-    md.write_text(_markdown(rows, failed, sort))
+    write_text_atomic(md, _markdown(rows, failed, sort))
     _write_csv(rows, table)
     _plot(rows, sort, png)
     return [md, table, png]
 
 
 def _load_run(path: Path) -> Run:
-    overrides_file = path / ".hydra" / "overrides.yaml"
-    overrides = list(OmegaConf.load(overrides_file)) if overrides_file.is_file() else []
+    overrides = _overrides(path / ".hydra" / "overrides.yaml")
     kept = [str(o) for o in overrides if not _ignored(str(o))]
     metrics_file = path / METRICS_FILE
     metrics = None
@@ -114,6 +115,26 @@ def _load_run(path: Path) -> Run:
                 f"{metrics_file}: not a metrics file ({{name: number}}); delete it or rerun"
             ) from None
     return Run(path=path, config=" ".join(kept) or "defaults", metrics=metrics)
+
+
+def _overrides(path: Path) -> list[str]:
+    """The run's command-line overrides: Hydra writes them as a YAML list of strings."""
+    if not path.is_file():
+        return []
+    try:
+        loaded = OmegaConf.load(path)
+    except Exception as error:  # YAML and OmegaConf raise several types
+        first = str(error).strip().splitlines()[0] if str(error).strip() else ""
+        raise SeqlabError(
+            f"{path}: not valid YAML ({type(error).__name__}: {first}); restore the file "
+            "Hydra wrote (a list of overrides) or delete it"
+        ) from None
+    if not isinstance(loaded, ListConfig) or not all(isinstance(o, str) for o in loaded):
+        raise SeqlabError(
+            f"{path}: not a list of overrides (Hydra writes e.g. ['model=gru']); restore the "
+            "file Hydra wrote or delete it"
+        )
+    return list(loaded)
 
 
 def _ignored(override: str) -> bool:
@@ -155,14 +176,15 @@ def _markdown(rows: list[Row], failed: list[Run], sort: str) -> str:
 
 def _write_csv(rows: list[Row], path: Path) -> None:
     names = list(rows[0].mean)
-    with path.open("w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(
-            ["rank", "configuration", "runs", *(f"{n}_{s}" for n in names for s in ("mean", "std"))]
-        )
-        for rank, row in enumerate(rows, start=1):
-            values = [v for n in names for v in (row.mean[n], row.std[n])]
-            writer.writerow([rank, row.config, len(row.runs), *(_csv_number(v) for v in values)])
+    text = io.StringIO(newline="")
+    writer = csv.writer(text)
+    writer.writerow(
+        ["rank", "configuration", "runs", *(f"{n}_{s}" for n in names for s in ("mean", "std"))]
+    )
+    for rank, row in enumerate(rows, start=1):
+        values = [v for n in names for v in (row.mean[n], row.std[n])]
+        writer.writerow([rank, row.config, len(row.runs), *(_csv_number(v) for v in values)])
+    write_text_atomic(path, text.getvalue())
 
 
 def _csv_number(value: float) -> str:
@@ -191,7 +213,7 @@ def _plot(rows: list[Row], sort: str, path: Path) -> None:
         ax.grid(axis="x", alpha=0.3)
     axes[0].set_yticks(positions, [_short(f"#{i} {row.config}") for i, row in enumerate(rows, 1)])
     figure.suptitle(f"seqlab-report: mean ± std over runs, sorted by {sort}")
-    figure.savefig(path, dpi=110)
+    savefig_atomic(figure, path, dpi=110)
 
 
 def _short(label: str, width: int = 48) -> str:

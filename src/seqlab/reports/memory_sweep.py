@@ -14,6 +14,7 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
 from seqlab.errors import SeqlabError
+from seqlab.files import savefig_atomic, write_text_atomic
 from seqlab.reports.table import markdown_table
 
 CELLS = ("rnn", "lstm", "gru")
@@ -81,7 +82,7 @@ def write_report(sweep_dir: Path) -> list[Path]:
         lambda r: _ratio(r, 0),
     )
     text += table("||dL/dh_1|| / ||dL/dh_T|| at the last logged step", lambda r: _ratio(r, -1))
-    (sweep_dir / REPORT).write_text("\n".join(text))
+    write_text_atomic(sweep_dir / REPORT, "\n".join(text))
     return [sweep_dir / REPORT, *_plots(sweep_dir, rows, cells, lengths, chance)]
 
 
@@ -108,7 +109,7 @@ def _plots(
     ax.set_ylabel("test accuracy")
     ax.legend()
     fig.tight_layout()
-    fig.savefig(sweep_dir / ACCURACY_PLOT, dpi=100)
+    savefig_atomic(fig, sweep_dir / ACCURACY_PLOT, dpi=100)
     plt.close(fig)
 
     fig, axes = plt.subplots(2, len(cells), figsize=(4 * len(cells), 6), squeeze=False, sharey=True)
@@ -129,6 +130,6 @@ def _plots(
         ax.set_ylabel("||dL/dh_t|| (batch mean)")
     axes[0][-1].legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(sweep_dir / GRADIENT_PLOT, dpi=100)
+    savefig_atomic(fig, sweep_dir / GRADIENT_PLOT, dpi=100)
     plt.close(fig)
     return [sweep_dir / ACCURACY_PLOT, sweep_dir / GRADIENT_PLOT]

@@ -30,13 +30,22 @@ def _job_subprocess_command(local_rank: int) -> tuple[Sequence[str], str]:
         command = [sys.executable, os.path.abspath(sys.argv[0])]
     else:
         command = [sys.executable, "-m", __main__.__spec__.name]
+    # The job's overrides as Hydra parsed them in this process, so they parse the same in every
+    # rank; the values added here are quoted, as a path may hold spaces or non-ASCII letters.
     command += list(hydra_cfg.overrides.task)
     command += [
-        f"hydra.run.dir={hydra_cfg.runtime.output_dir}",
-        f"hydra.job.name={hydra_cfg.job.name}_rank{local_rank}",
+        f"hydra.run.dir={hydra_quoted(hydra_cfg.runtime.output_dir)}",
+        f"hydra.job.name={hydra_quoted(f'{hydra_cfg.job.name}_rank{local_rank}')}",
         "hydra.output_subdir=null",  # only the launching process writes .hydra/
     ]
     return command, get_original_cwd()
+
+
+def hydra_quoted(text: str) -> str:
+    """`text` as a quoted value of a Hydra override, its quotes and backslashes escaped."""
+    from hydra.core.override_parser.types import Quote, QuotedString
+
+    return QuotedString(text=text, quote=Quote.single).with_quotes()
 
 
 @contextmanager

@@ -6,6 +6,8 @@ from typing import Any
 
 from lightning.pytorch.loggers import CSVLogger, Logger, WandbLogger
 
+from seqlab.errors import SeqlabError
+
 # W&B run tables show a metric's summary; by default that is the last epoch's value. These make
 # it the best epoch's, so runs sort by what they reached (the summary reads e.g. val/f1.max).
 WANDB_SUMMARIES = {"val/f1": "max", "val/auroc": "max", "val/loss": "min"}
@@ -47,6 +49,9 @@ def build_loggers(
             id=wandb_id,
             resume="allow" if wandb_id else None,
         )
+        _start(wandb_logger)
+        if wandb_id and wandb_cfg["offline"]:
+            _continue_offline_steps(wandb_logger, run_dir)
         for name, summary in WANDB_SUMMARIES.items():
             # Same x axis as Lightning gives every metric (it defines "*" this way).
             wandb_logger.experiment.define_metric(
@@ -58,6 +63,50 @@ def build_loggers(
     return loggers
 
 
+def _start(wandb_logger: WandbLogger) -> None:
+    """Start the W&B run now; what W&B refuses in the settings (an invalid project name, a bad
+    entity) is one line, not its traceback."""
+    import wandb
+
+    try:
+        wandb_logger.experiment  # noqa: B018 (the property starts the run)
+    except wandb.errors.UsageError as error:
+        first = str(error).strip().splitlines()[0]
+        raise SeqlabError(
+            f"logger.wandb: {first}; fix logger.wandb.project/entity, or log without W&B "
+            "(logger=csv)"
+        ) from None
+
+
+def _continue_offline_steps(wandb_logger: WandbLogger, run_dir: Path) -> None:
+    """An offline W&B run resumed by id starts its history at step 0 again (online, the server
+    tells it where the run stopped), so its folder would repeat the steps of the earlier folders
+    of that run. It starts one step after the last step they hold, read with W&B's own reader;
+    the interrupted epoch's redone rows then follow rather than overwrite what was logged."""
+    run = wandb_logger.experiment
+    current = Path(run.dir).parent  # <run dir>/wandb/offline-run-<time>-<id>/files
+    earlier = sorted(p for p in (run_dir / "wandb").glob(f"offline-run-*-{run.id}") if p != current)
+    for folder in reversed(earlier):  # newest first; a run killed at start has no history
+        step = _last_wandb_step(folder)
+        if step is not None:
+            run.log({}, step=step + 1, commit=False)  # the next row is logged at this step
+            return
+
+
+def _last_wandb_step(folder: Path) -> int | None:
+    import json
+    import subprocess
+    import sys
+
+    command = [sys.executable, "-m", "wandb", "leet", "inspect", "--summary", "--json"]
+    result = subprocess.run([*command, str(folder)], capture_output=True, text=True, timeout=120)
+    if result.returncode != 0:
+        print(f"seqlab: W&B cannot read {folder} ({result.stderr.strip()[:200]}); skipped")
+        return None
+    step = json.loads(result.stdout).get("summary", {}).get("_step")
+    return int(step) if step is not None else None
+
+
 def _free_csv_version(run_dir: Path) -> str:
     """Lightning's CSV logger deletes an existing metrics.csv; a resumed run logs beside it."""
     version, attempt = "", 1
@@ -66,12 +115,15 @@ def _free_csv_version(run_dir: Path) -> str:
     return version
 
 
-def finish_wandb() -> None:
-    """Close the W&B run so that the next job of a multirun starts its own."""
+def finish_wandb(exit_code: int | None = None, preempted: bool = False) -> None:
+    """Close the W&B run so that the next job of a multirun starts its own; a preempted run is
+    marked so (W&B shows it as preempted, to be resumed) and keeps its exit code."""
     import sys
 
     if "wandb" in sys.modules:
         import wandb
 
         if wandb.run is not None:
-            wandb.finish()
+            if preempted:
+                wandb.run.mark_preempting()
+            wandb.finish(exit_code=exit_code)

@@ -5,6 +5,7 @@ evaluate: checkpoint -> model + data config -> Trainer.test (or .validate) -> me
 """
 
 import json
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -12,11 +13,12 @@ from typing import Any
 import lightning as L
 from lightning.pytorch.callbacks import Callback, EarlyStopping, RichProgressBar
 from lightning.pytorch.loggers import Logger
+from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from seqlab.console import log_lightning_once, print_metrics_table, print_parameter_table
 from seqlab.data.registry import build_datamodule
 from seqlab.errors import SeqlabError
-from seqlab.files import write_text_atomic
+from seqlab.files import remove_partial_files, write_text_atomic
 from seqlab.layout import CHECKPOINT_DIR, METRICS_FILE, PLOTS_DIR
 from seqlab.models.classifier import SequenceClassifier, load_classifier
 from seqlab.models.summary import layer_parameters
@@ -26,10 +28,12 @@ from seqlab.training.callbacks.gradients import GradientDiagnostics
 from seqlab.training.callbacks.plots import TestPlots
 from seqlab.training.callbacks.progress import EpochMetricsProgressBar
 from seqlab.training.callbacks.rng import RngStateCheckpoint
-from seqlab.training.checkpoint_io import OrderedAsyncCheckpointIO
+from seqlab.training.checkpoint_io import AtomicCheckpointIO, OrderedAsyncCheckpointIO
 from seqlab.training.loggers import build_loggers, finish_wandb
 from seqlab.training.pruning import pruning_callbacks
-from seqlab.training.resume import resume_point
+from seqlab.training.resume import ResumePoint, check_fits, resume_point
+from seqlab.training.run_lock import is_first_process, lock_run_dir, unlock_run_dir
+from seqlab.training.signals import Preempted, PreemptionSignals, stop_line, stop_signal
 
 
 def train(config: dict[str, Any]) -> dict[str, float]:
@@ -38,8 +42,32 @@ def train(config: dict[str, Any]) -> dict[str, float]:
         Path(config["paths"]["output_dir"]), config["ckpt_path"], config["resume"]
     )
     run_dir = resume.run_dir
-    if run_dir != Path(config["paths"]["output_dir"]):
+    locked = lock_run_dir(run_dir)
+    if is_first_process():  # holds the lock: what a killed run left half-written goes
+        remove_partial_files(run_dir)
+        remove_partial_files(run_dir / CHECKPOINT_DIR)
+    for skipped in resume.skipped:
+        print(f"skipping {skipped}")
+    if resume.continued:
         print(f"resuming {run_dir} from {resume.ckpt_path}")
+    received = PreemptionSignals()
+    try:
+        with received.installed():
+            return _train(config, resume, received)
+    except (Preempted, SIGTERMException):
+        signum = stop_signal(received)
+        if is_first_process():
+            print(f"seqlab: {stop_line(signum, run_dir)}", file=sys.stderr)
+        raise SystemExit(128 + signum) from None
+    finally:
+        if locked:
+            unlock_run_dir(run_dir)
+
+
+def _train(
+    config: dict[str, Any], resume: ResumePoint, received: PreemptionSignals
+) -> dict[str, float]:
+    run_dir = resume.run_dir
     L.seed_everything(config["seed"], workers=True, verbose=False)
     datamodule = build_datamodule(config["data"])
     datamodule.setup("fit")
@@ -50,6 +78,8 @@ def train(config: dict[str, Any]) -> dict[str, float]:
         metrics=config["metrics"],
         data=config["data"],
     )
+    if resume.ckpt_path is not None:
+        check_fits(resume.ckpt_path, module.hparams)
     checkpoint = _checkpoint_callback(config["callbacks"]["checkpoint"], run_dir)
     try:
         callbacks = [
@@ -76,6 +106,9 @@ def train(config: dict[str, Any]) -> dict[str, float]:
         )
         metrics = {**_floats(tested[0]), **dict(sorted(best_val.items()))}
         _write_metrics(run_dir, metrics, trainer)
+    except (Preempted, SIGTERMException):
+        finish_wandb(exit_code=128 + stop_signal(received), preempted=True)
+        raise
     finally:
         finish_wandb()
     return metrics
@@ -123,7 +156,7 @@ def _trainer(
     options.setdefault("enable_model_summary", False)
     # Checkpoint files are written by a background thread (last.ckpt after every epoch would
     # otherwise stall short epochs on the file write); see training/checkpoint_io.py.
-    options.setdefault("plugins", [OrderedAsyncCheckpointIO()])
+    options.setdefault("plugins", [OrderedAsyncCheckpointIO(AtomicCheckpointIO())])
     try:
         return L.Trainer(
             default_root_dir=run_dir, logger=loggers or False, callbacks=callbacks, **options

@@ -38,6 +38,14 @@ class BestAndLastCheckpoint(ModelCheckpoint):
         return super().state_key
 
     def check_monitor_top_k(self, trainer: Any, current: torch.Tensor | None = None) -> bool:
+        better = self._better(trainer, current)
+        if better and self.tie_breaker is not None and current is not None:
+            # Set before Lightning saves the new best (and last.ckpt with it), so a run resumed
+            # from either file breaks the next tie as the uninterrupted run does.
+            self.best_tie_value = float(trainer.callback_metrics[self.tie_breaker])
+        return better
+
+    def _better(self, trainer: Any, current: torch.Tensor | None) -> bool:
         if (
             self.tie_breaker is None
             or current is None

@@ -29,6 +29,7 @@ from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.loggers import WandbLogger
 
 from seqlab.errors import SeqlabError
+from seqlab.files import write_text_atomic
 from seqlab.models.pooling import time_mask
 from seqlab.models.recurrent import RecurrentEncoder
 from seqlab.training.gradient_norms import global_norm, group_norms
@@ -222,7 +223,7 @@ class GradientDiagnostics(Callback):
             self._log_wandb_curves(trainer)
         folder = self.run_dir / "gradients"
         folder.mkdir(parents=True, exist_ok=True)
-        (folder / RESULTS_FILE).write_text(json.dumps(self.history) + "\n")
+        write_text_atomic(folder / RESULTS_FILE, json.dumps(self.history) + "\n")
         if self.plots:
             from seqlab.reports.gradient_plots import save_plots
 

@@ -19,6 +19,8 @@ import torch
 from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.loggers import WandbLogger
 
+from seqlab.files import savefig_atomic
+
 PLOT_FILES = ("roc_curve.png", "pr_curve.png", "confusion_matrix.png")
 
 
@@ -69,7 +71,7 @@ def save_plots(
     for name, draw in zip(PLOT_FILES, (_roc, _pr, _confusion), strict=True):
         figure = Figure(figsize=(5, 4.5), layout="constrained")
         draw(figure.add_subplot(), probabilities, labels, class_names)
-        figure.savefig(out_dir / name, dpi=110)
+        savefig_atomic(figure, out_dir / name, dpi=110)
         paths.append(out_dir / name)
     return paths
 
