@@ -5,6 +5,7 @@ came from) per split it has; which splits are missing (no validation file, one S
 is the data module's business. Errors name the file and line and say what to change.
 """
 
+import codecs
 import logging
 import os
 import socket
@@ -31,6 +32,7 @@ SUFFIX_FORMATS = {
 }
 VAL_SPLIT_NAMES = ("validation", "valid", "dev")
 HUB_PROBE_SECONDS = 2.0
+UTF8_BOM = b"\xef\xbb\xbf"
 
 
 @dataclass
@@ -98,7 +100,11 @@ def read_file(path: Path, options: ReadOptions) -> RawText:
 def _decoded_lines(path: Path, encoding: str, errors: str) -> list[str]:
     """Lines decoded one by one, so a bad byte is reported with its line number."""
     lines, replaced = [], 0
-    for number, raw in enumerate(path.read_bytes().split(b"\n"), start=1):
+    data = path.read_bytes()
+    if data.startswith(UTF8_BOM) and _is_utf8(encoding):
+        # Excel and Notepad write one; left in, it becomes part of the first label or column.
+        data = data[len(UTF8_BOM) :]
+    for number, raw in enumerate(data.split(b"\n"), start=1):
         raw = raw.rstrip(b"\r")
         try:
             lines.append(raw.decode(encoding))
@@ -117,6 +123,13 @@ def _decoded_lines(path: Path, encoding: str, errors: str) -> list[str]:
     if replaced:
         log.warning("%s: %d line(s) had undecodable bytes, replaced by U+FFFD", path, replaced)
     return lines
+
+
+def _is_utf8(encoding: str) -> bool:
+    try:
+        return codecs.lookup(encoding).name == "utf-8"
+    except LookupError:
+        raise SeqlabError(f"data.encoding={encoding!r} is not a known encoding") from None
 
 
 def _read_label_text_lines(path: Path, lines: list[str]) -> RawText:
