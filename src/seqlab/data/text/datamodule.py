@@ -160,9 +160,13 @@ class TextDataModule(SequenceDataModule):
             if held_out in raw:
                 continue
             train = raw["train"]
-            _, codes = np.unique(np.array(train.labels), return_inverse=True)
+            names, codes = np.unique(np.array(train.labels), return_inverse=True)
             keep, take = stratified_split(
-                codes, fraction, self.config.split_seed, f"data.{held_out}_fraction"
+                codes,
+                fraction,
+                self.config.split_seed,
+                f"data.{held_out}_fraction",
+                names=tuple(names.tolist()),
             )
             raw["train"], raw[held_out] = train.subset(list(keep)), train.subset(list(take))
             log.info(
