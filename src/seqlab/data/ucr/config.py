@@ -23,6 +23,9 @@ class UCRDataConfig:
     format: SeriesFormat = SeriesFormat.auto  # file format of TRAIN and TEST
     val_fraction: float = 0.2  # stratified validation part carved from TRAIN
     normalize: Normalize = Normalize.channel  # per-channel scaling fitted on the training part
+    # Accept TEST series whose length differs from the one length of every TRAIN series (they
+    # are zero-padded; recurrent models only). TRAIN files of varying length always accept it.
+    variable_length: bool = False
     batch_size: int = 16  # samples per batch
     num_workers: int = 0  # DataLoader worker processes
     split_seed: int = 0  # the validation split; the YAML ties it to ${seed}
