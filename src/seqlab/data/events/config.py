@@ -3,6 +3,8 @@
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from seqlab.errors import require, require_path_part
+
 
 class EventFormat(StrEnum):
     auto = "auto"  # from the file suffix: .csv, .tsv/.tab, .parquet, otherwise whitespace
@@ -89,3 +91,7 @@ class EventsDataConfig:
     batch_size: int = 256  # entities per batch
     num_workers: int = 0  # DataLoader worker processes
     split_seed: int = 0  # the entity split; the YAML ties it to ${seed}
+
+    def __post_init__(self) -> None:
+        require(self.batch_size >= 1, "data.batch_size", self.batch_size, "must be at least 1")
+        require_path_part("data.name", self.name)

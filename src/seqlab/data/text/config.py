@@ -3,6 +3,8 @@
 from dataclasses import dataclass
 from enum import StrEnum
 
+from seqlab.errors import require
+
 
 class TextFormat(StrEnum):
     auto = "auto"  # by suffix: .csv .tsv .json/.jsonl .parquet .tab, anything else `lines`
@@ -64,3 +66,6 @@ class TextDataConfig:
     bucketing: bool = True  # length-bucketed batches (data/bucketing.py)
     bucket_batches: int = 50  # batches per shuffled pool that is sorted by length
     split_seed: int = 0  # carved splits and the bucketed batch order; the YAML ties it to ${seed}
+
+    def __post_init__(self) -> None:
+        require(self.batch_size >= 1, "data.batch_size", self.batch_size, "must be at least 1")
