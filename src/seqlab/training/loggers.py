@@ -6,6 +6,8 @@ from typing import Any
 
 from lightning.pytorch.loggers import CSVLogger, Logger, WandbLogger
 
+from seqlab.training.lightning_private import drop_wandb_anonymous
+
 # W&B run tables show a metric's summary; by default that is the last epoch's value. These make
 # it the best epoch's, so runs sort by what they reached (the summary reads e.g. val/f1.max).
 WANDB_SUMMARIES = {"val/f1": "max", "val/auroc": "max", "val/loss": "min"}
@@ -47,6 +49,7 @@ def build_loggers(
             id=wandb_id,
             resume="allow" if wandb_id else None,
         )
+        drop_wandb_anonymous(wandb_logger)
         for name, summary in WANDB_SUMMARIES.items():
             # Same x axis as Lightning gives every metric (it defines "*" this way).
             wandb_logger.experiment.define_metric(

@@ -13,7 +13,12 @@ import lightning as L
 from lightning.pytorch.callbacks import Callback, EarlyStopping, RichProgressBar
 from lightning.pytorch.loggers import Logger
 
-from seqlab.console import log_lightning_once, print_metrics_table, print_parameter_table
+from seqlab.console import (
+    log_lightning_once,
+    print_metrics_table,
+    print_parameter_table,
+    quiet_known_warnings,
+)
 from seqlab.data.registry import build_datamodule
 from seqlab.errors import SeqlabError
 from seqlab.files import write_text_atomic
@@ -34,6 +39,7 @@ from seqlab.training.resume import resume_point
 
 def train(config: dict[str, Any]) -> dict[str, float]:
     log_lightning_once()
+    quiet_known_warnings()
     resume = resume_point(
         Path(config["paths"]["output_dir"]), config["ckpt_path"], config["resume"]
     )
@@ -83,6 +89,7 @@ def train(config: dict[str, Any]) -> dict[str, float]:
 
 def evaluate(config: dict[str, Any]) -> dict[str, float]:
     log_lightning_once()
+    quiet_known_warnings()
     run_dir = Path(config["paths"]["output_dir"])
     L.seed_everything(config["seed"], workers=True, verbose=False)
     module, _ = load_classifier(config["ckpt_path"])
