@@ -63,6 +63,11 @@ class MetricsConfig:
 WANDB_PROJECT_FORBIDDEN = "/\\#?%:"
 
 
+class OnUnreachable(StrEnum):
+    offline = "offline"  # log offline into the run dir and say how to sync it
+    error = "error"  # stop with one line
+
+
 @dataclass
 class WandbConfig:
     enabled: bool = True  # log to Weights & Biases
@@ -72,6 +77,8 @@ class WandbConfig:
     group: str | None = None  # the YAML sets the experiment's (or the sweep's) name
     job_type: str = "train"  # W&B job type (train, eval, baseline, compare)
     tags: list[str] = field(default_factory=list)  # W&B tags
+    # With offline=false: what a run does when a short probe cannot reach the W&B server.
+    on_unreachable: OnUnreachable = OnUnreachable.offline
 
     def __post_init__(self) -> None:
         # W&B's own rule, which it enforces only once the run starts
