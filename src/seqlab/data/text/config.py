@@ -41,6 +41,9 @@ class TextDataConfig:
     hf_name: str | None = None  # a Hugging Face hub dataset, e.g. imdb
     hf_config: str | None = None  # the hub dataset's configuration name
     offline: bool = False  # never try the Hugging Face hub, only its cache
+    # A hub dataset read instead of the local files when data.train_file is absent (data=sst2:
+    # its files live in a shared folder that a user's machine does not have).
+    hf_fallback: str | None = None
     root: str | None = None  # folder the *_file paths are relative to
     train_file: str | None = None  # a local file: csv, tsv, json/jsonl, parquet or lines
     val_file: str | None = None  # null: carved from train (val_fraction)

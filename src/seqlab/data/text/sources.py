@@ -35,6 +35,14 @@ HUB_PROBE_SECONDS = 2.0
 UTF8_BOM = b"\xef\xbb\xbf"
 
 
+class HubUnavailable(SeqlabError):
+    """A hub dataset could not be loaded; `reason` is the loader's own first line."""
+
+    def __init__(self, message: str, reason: str):
+        super().__init__(message)
+        self.reason = reason
+
+
 @dataclass
 class RawText:
     texts: list[str | None]
@@ -215,9 +223,10 @@ def read_hub(
     except Exception as error:  # ConnectionError offline, DatasetNotFoundError, ...
         reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         cache = cache_dir or "the Hugging Face cache"
-        raise SeqlabError(
+        raise HubUnavailable(
             f"data.hf_name={name}: cannot load it ({reason[:200]}); with no network it must "
-            f"already be in {cache}: run once online, or use local files (data.train_file=...)"
+            f"already be in {cache}: run once online, or use local files (data.train_file=...)",
+            reason[:200],
         ) from None
     splits = {"train": "train", "test": "test"}
     splits["val"] = next((s for s in VAL_SPLIT_NAMES if s in loaded), "")
