@@ -120,8 +120,10 @@ class CheckpointConfig:
 
 @dataclass
 class EarlyStoppingConfig:
-    enabled: bool = False  # stop when the monitored metric stops improving
-    patience: int = 20  # validation epochs without improvement of the monitored metric
+    # Stop when the monitored metric (callbacks.checkpoint.monitor) stops improving, so that
+    # any data x model pair ends in reasonable time; conf/fit/<data>.yaml sets each patience.
+    enabled: bool = True
+    patience: int = 10  # validation epochs without improvement of the monitored metric
 
 
 @dataclass
