@@ -14,8 +14,9 @@ together (as charts), and the run dir gets gradients/gradients.json and PNG plot
 
 Every step it also compares the global norm with the median of the last `median_window` steps
 and warns when it jumps by more than `jump_factor` and above `min_norm` (an exploding step): at
-most once per epoch, with the norm left after Lightning's clipping, because with clipping on
-such steps are routine and one line per step buried every other message.
+most once per epoch and once per `every_n_steps` steps (short epochs), with the norm left after
+Lightning's clipping, because with clipping on such steps are routine and one line per step
+buried every other message.
 """
 
 import json
@@ -102,7 +103,7 @@ class GradientDiagnostics(Callback):
         self.due = False
         self.lengths: torch.Tensor | None = None
         self.jump: tuple[int, float, float] | None = None  # this step's (step, norm, median)
-        self.reported_epoch: int | None = None  # the last epoch with a reported jump
+        self.reported: tuple[int, int] | None = None  # (epoch, step) of the last reported jump
         self.history: dict[str, Any] = {"steps": [], "norms": [], "hidden": [], "ratios": []}
 
     def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
@@ -197,9 +198,11 @@ class GradientDiagnostics(Callback):
         median: float,
     ) -> None:
         """The first exploding step of an epoch, with the norm the optimizer actually used."""
-        if self.reported_epoch == trainer.current_epoch:
-            return
-        self.reported_epoch = trainer.current_epoch
+        if self.reported is not None:
+            epoch, last = self.reported
+            if epoch == trainer.current_epoch or step - last < self.every_n_steps:
+                return
+        self.reported = (trainer.current_epoch, step)
         clip = getattr(trainer, "gradient_clip_val", None)
         if clip:
             outcome = (
@@ -209,13 +212,15 @@ class GradientDiagnostics(Callback):
             outcome = "not clipped: set trainer.gradient_clip_val=1.0 or lower optim.lr"
         log.warning(
             "epoch %d, step %d: the global gradient norm %.4g is %.1fx its running median %.4g "
-            "(an exploding step), %s; further ones this epoch are not reported",
+            "(an exploding step), %s; further ones this epoch or in the next %d steps are not "
+            "reported",
             trainer.current_epoch,
             step,
             norm,
             norm / median,
             median,
             outcome,
+            self.every_n_steps,
         )
 
     def _log_wandb_curves(self, trainer: L.Trainer) -> None:
