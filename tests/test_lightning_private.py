@@ -71,3 +71,12 @@ def test_the_hydra_relaunch_command_is_replaced_in_both_launchers(launcher, monk
     assert launcher._hydra_subprocess_cmd is command
     # the launcher looks the function up at launch time, by this name
     assert "_hydra_subprocess_cmd(" in inspect.getsource(launcher)
+
+
+def test_wandb_logger_keeps_its_init_arguments_where_seqlab_drops_anonymous(tmp_path):
+    from lightning.pytorch.loggers import WandbLogger
+
+    logger = WandbLogger(save_dir=str(tmp_path), offline=True)
+    assert "anonymous" in logger._wandb_init
+    lightning_private.drop_wandb_anonymous(logger)
+    assert "anonymous" not in logger._wandb_init and logger._wandb_init["project"]

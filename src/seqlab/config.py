@@ -18,7 +18,7 @@ from omegaconf import MISSING, DictConfig, OmegaConf
 from omegaconf.errors import ConfigKeyError, OmegaConfBaseException, ValidationError
 
 from seqlab.data.registry import DATA_KINDS
-from seqlab.errors import SeqlabError
+from seqlab.errors import SeqlabError, require, require_path_part
 from seqlab.models.registry import MODEL_KINDS
 
 
@@ -44,6 +44,9 @@ class OptimConfig:
     scheduler: Scheduler = Scheduler.cosine  # learning-rate schedule over the epochs
     class_weights: list[float] | None = None  # one per class; null: unweighted cross-entropy
 
+    def __post_init__(self) -> None:
+        require(self.lr > 0, "optim.lr", self.lr, "must be positive")
+
 
 class Average(StrEnum):
     macro = "macro"
@@ -57,6 +60,14 @@ class MetricsConfig:
     average: Average = Average.macro  # how precision, recall and F1 combine the classes
 
 
+WANDB_PROJECT_FORBIDDEN = "/\\#?%:"
+
+
+class OnUnreachable(StrEnum):
+    offline = "offline"  # log offline into the run dir and say how to sync it
+    error = "error"  # stop with one line
+
+
 @dataclass
 class WandbConfig:
     enabled: bool = True  # log to Weights & Biases
@@ -66,6 +77,24 @@ class WandbConfig:
     group: str | None = None  # the YAML sets the experiment's (or the sweep's) name
     job_type: str = "train"  # W&B job type (train, eval, baseline, compare)
     tags: list[str] = field(default_factory=list)  # W&B tags
+    # With offline=false: what a run does when a short probe cannot reach the W&B server.
+    on_unreachable: OnUnreachable = OnUnreachable.offline
+
+    def __post_init__(self) -> None:
+        # W&B's own rule, which it enforces only once the run starts
+        project = self.project
+        require(
+            0 < len(project) <= 128,
+            "logger.wandb.project",
+            project,
+            "must have 1 to 128 characters",
+        )
+        require(
+            not set(project) & set(WANDB_PROJECT_FORBIDDEN),
+            "logger.wandb.project",
+            project,
+            f"cannot hold any of {WANDB_PROJECT_FORBIDDEN}",
+        )
 
 
 @dataclass
@@ -91,8 +120,10 @@ class CheckpointConfig:
 
 @dataclass
 class EarlyStoppingConfig:
-    enabled: bool = False  # stop when the monitored metric stops improving
-    patience: int = 20  # validation epochs without improvement of the monitored metric
+    # Stop when the monitored metric (callbacks.checkpoint.monitor) stops improving, so that
+    # any data x model pair ends in reasonable time; conf/fit/<data>.yaml sets each patience.
+    enabled: bool = True
+    patience: int = 10  # validation epochs without improvement of the monitored metric
 
 
 @dataclass
@@ -261,6 +292,9 @@ def validate(cfg: DictConfig, schema: type) -> dict[str, Any]:
         raise SeqlabError(f"config: {_first_line(error)}") from None
     if "callbacks" in plain:
         _check_extra_callbacks(plain["callbacks"]["extra"])
+    # Building the dataclasses runs the range checks each declares in __post_init__.
+    OmegaConf.to_object(checked)
+    _check_values(plain)
     return plain
 
 
@@ -295,6 +329,47 @@ def _merge(schema: type, node: Any, prefix: str) -> DictConfig:
         ) from None
     OmegaConf.set_struct(merged, True)
     return cast(DictConfig, merged)
+
+
+# Lightning's accelerator names (its registry, plus "auto" and "gpu"), spelled out here so that
+# the check runs before Lightning is imported.
+ACCELERATORS = ("auto", "cpu", "gpu", "cuda", "mps", "tpu")
+
+
+def _check_values(plain: dict[str, Any]) -> None:
+    """Checks of options that no seqlab dataclass declares (Lightning's trainer arguments) or
+    that span groups; the others sit in their dataclass's __post_init__."""
+    for key in ("task_name", "experiment_name"):  # parts of the run and sweep dirs
+        require_path_part(key, plain.get(key))
+    trainer = plain.get("trainer", {})
+    epochs = trainer.get("max_epochs")
+    stops_early = plain.get("callbacks", {}).get("early_stopping", {}).get("enabled", False)
+    if epochs is not None:
+        whole = isinstance(epochs, int) and not isinstance(epochs, bool)
+        require(
+            whole and (epochs >= 1 or (epochs == -1 and stops_early)),
+            "trainer.max_epochs",
+            epochs,
+            "must be a whole number of epochs, at least 1 (-1: no limit, only with early "
+            "stopping, callbacks.early_stopping.enabled=true)",
+        )
+    accelerator = trainer.get("accelerator")
+    if accelerator is not None:
+        require(
+            accelerator in ACCELERATORS,
+            "trainer.accelerator",
+            accelerator,
+            f"is not one of Lightning's accelerators ({', '.join(ACCELERATORS)})",
+        )
+    data, model = plain.get("data") or {}, plain.get("model") or {}
+    if data.get("variable_length") and model.get("kind") == "mlp":
+        require(
+            model.get("input") != "flatten",
+            "model.input",
+            model.get("input"),
+            "reads one fixed length, but data.variable_length=true lets TEST series vary: "
+            "use model.input=mean or max, or a recurrent model",
+        )
 
 
 def _check_extra_callbacks(extra: dict[str, Any]) -> None:

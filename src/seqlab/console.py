@@ -1,6 +1,7 @@
 """What a run prints: the composed config as a tree at the start, the final metrics at the end."""
 
 import logging
+import warnings
 from typing import Any
 
 from rich.console import Console
@@ -42,6 +43,24 @@ def print_parameter_table(rows: list[tuple[str, str, int]]) -> None:
         table.add_row(name, kind, f"{count:,}")
     table.add_row("total", "", f"{sum(count for _, _, count in rows):,}")
     console.print(table)
+
+
+# Warnings that seqlab's use of its dependencies raises on every run and that no setting of a
+# run can change, as (message, category, module where it is raised): each filtered by all three,
+# so that the same text from elsewhere, or another warning from that module, still shows.
+KNOWN_WARNINGS = [
+    # lightning 2.6.6's own pytree helper builds torch's deprecated LeafSpec
+    (
+        r"`isinstance\(treespec, LeafSpec\)` is deprecated",
+        FutureWarning,
+        r"lightning\.pytorch\.utilities\._pytree",
+    ),
+]
+
+
+def quiet_known_warnings() -> None:
+    for message, category, module in KNOWN_WARNINGS:
+        warnings.filterwarnings("ignore", message=message, category=category, module=module)
 
 
 def log_lightning_once() -> None:

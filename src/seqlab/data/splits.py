@@ -1,9 +1,13 @@
 """Label encoding and seeded, stratified splits shared by every data kind."""
 
+import logging
+
 import numpy as np
 from sklearn.model_selection import train_test_split
 
 from seqlab.errors import SeqlabError
+
+log = logging.getLogger(__name__)
 
 
 def encode_labels(
@@ -20,6 +24,12 @@ def encode_labels(
             "a classifier needs at least two"
         )
     unseen = sorted(str(label) for label in set(np.unique(test_labels)) - set(classes))
+    if unseen and test_file == train_file:
+        raise SeqlabError(
+            f"{train_file}: label(s) {unseen} of a part held out from this file never appear in "
+            "its training part; lower the held-out fraction (data.val_fraction, "
+            "data.test_fraction) or add examples of them"
+        )
     if unseen:
         raise SeqlabError(
             f"{test_file}: label(s) {unseen} never appear in the training data "
@@ -48,21 +58,49 @@ def _label_name(label: str) -> str:
 
 
 def stratified_split(
-    labels: np.ndarray, fraction: float, seed: int, option: str
+    labels: np.ndarray,
+    fraction: float,
+    seed: int,
+    option: str,
+    names: tuple[str, ...] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Indices (keep, held_out) with `fraction` of each class held out, the same for one seed;
-    `option` is the config key the fraction came from, for the error messages."""
+    `option` is the config key the fraction came from, `names` the classes' names, for the
+    messages.
+
+    A class with a single example cannot be split: it stays in the kept (training) part, which
+    must see every class, and the others are stratified as usual (R52's training file has one
+    `platinum` document)."""
     if not 0.0 < fraction < 1.0:
         raise SeqlabError(f"{option}={fraction} must lie strictly between 0 and 1")
     indices = np.arange(len(labels))
     counts = np.bincount(labels)
-    stratify = labels if counts[counts > 0].min() >= 2 else None
+    singletons = np.flatnonzero(counts == 1)
+    alone = np.isin(labels, singletons)
+    if alone.any():
+        log.warning(
+            "%s with a single example: kept in the training part, none held out by %s",
+            _classes(singletons, names),
+            option,
+        )
+    splittable = indices[~alone]
     try:
         keep, held_out = train_test_split(
-            indices, test_size=fraction, random_state=seed, stratify=stratify
+            splittable, test_size=fraction, random_state=seed, stratify=labels[splittable]
         )
     except ValueError as error:
         raise SeqlabError(
             f"cannot split {len(labels)} samples with {option}={fraction}: {error}"
         ) from None
-    return np.sort(keep), np.sort(held_out)
+    lost = np.setdiff1d(labels[held_out], labels[keep])
+    if lost.size:
+        raise SeqlabError(
+            f"{option}={fraction} holds out every example of {_classes(lost, names)}, leaving "
+            "the training part without it; lower the fraction or add examples"
+        )
+    return np.sort(np.concatenate([keep, indices[alone]])), np.sort(held_out)
+
+
+def _classes(codes: np.ndarray, names: tuple[str, ...] | None) -> str:
+    shown = [names[c] if names else str(c) for c in codes.tolist()]
+    return f"class {shown[0]}" if len(shown) == 1 else f"classes {', '.join(shown)}"

@@ -4,6 +4,8 @@ config is checked before torch is imported)."""
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from seqlab.errors import require
+
 
 class Activation(StrEnum):
     relu = "relu"
@@ -38,6 +40,9 @@ class InputConfig:
     embedding_dropout: float = 0.0  # dropout on the embedded vectors
     freeze_embeddings: bool = False  # keep the embeddings at their initial values
 
+    def __post_init__(self) -> None:
+        require_dropout("model.embedding_dropout", self.embedding_dropout)
+
 
 @dataclass
 class MLPConfig(InputConfig):
@@ -48,6 +53,12 @@ class MLPConfig(InputConfig):
     activation: Activation = Activation.relu  # non-linearity after each hidden layer
     dropout: float = 0.2  # before every layer and the head
     input: MLPInput = MLPInput.flatten  # what the first layer reads
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        sizes = list(self.hidden_sizes)
+        require(min(sizes, default=1) >= 1, "model.hidden_sizes", sizes, "must all be at least 1")
+        require_dropout("model.dropout", self.dropout)
 
 
 @dataclass
@@ -62,3 +73,13 @@ class RecurrentConfig(InputConfig):
     # One bias vector per gate as in Keras: torch's second (hidden-to-hidden) bias becomes a
     # fixed zero buffer, which for RNN and LSTM loses nothing (the two biases only add up).
     single_bias: bool = False
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        require(self.hidden_size >= 1, "model.hidden_size", self.hidden_size, "must be at least 1")
+        require(self.num_layers >= 1, "model.num_layers", self.num_layers, "must be at least 1")
+        require_dropout("model.dropout", self.dropout)
+
+
+def require_dropout(key: str, value: float) -> None:
+    require(0.0 <= value < 1.0, key, value, "must lie in [0, 1)")

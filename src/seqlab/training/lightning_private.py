@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from lightning.pytorch.callbacks import ModelCheckpoint, RichProgressBar
+from lightning.pytorch.loggers import WandbLogger
 from lightning.pytorch.plugins.io import AsyncCheckpointIO
 
 
@@ -61,3 +62,9 @@ def set_hydra_relaunch_command(command: Callable[[int], tuple[Sequence[str], str
 
     fabric_launcher._hydra_subprocess_cmd = command  # type: ignore[assignment]
     pytorch_launcher._hydra_subprocess_cmd = command  # type: ignore[assignment]
+
+
+def drop_wandb_anonymous(logger: WandbLogger) -> None:
+    """WandbLogger always passes `anonymous` to wandb.init, and W&B 0.31 then prints on every run
+    that the setting has no effect; without the key W&B says nothing."""
+    logger._wandb_init.pop("anonymous", None)

@@ -15,7 +15,12 @@ from lightning.pytorch.callbacks import Callback, EarlyStopping, RichProgressBar
 from lightning.pytorch.loggers import Logger
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
-from seqlab.console import log_lightning_once, print_metrics_table, print_parameter_table
+from seqlab.console import (
+    log_lightning_once,
+    print_metrics_table,
+    print_parameter_table,
+    quiet_known_warnings,
+)
 from seqlab.data.registry import build_datamodule
 from seqlab.errors import SeqlabError
 from seqlab.files import remove_partial_files, write_text_atomic
@@ -38,6 +43,7 @@ from seqlab.training.signals import Preempted, PreemptionSignals, stop_line, sto
 
 def train(config: dict[str, Any]) -> dict[str, float]:
     log_lightning_once()
+    quiet_known_warnings()
     resume = resume_point(
         Path(config["paths"]["output_dir"]), config["ckpt_path"], config["resume"]
     )
@@ -116,6 +122,7 @@ def _train(
 
 def evaluate(config: dict[str, Any]) -> dict[str, float]:
     log_lightning_once()
+    quiet_known_warnings()
     run_dir = Path(config["paths"]["output_dir"])
     L.seed_everything(config["seed"], workers=True, verbose=False)
     module, _ = load_classifier(config["ckpt_path"])

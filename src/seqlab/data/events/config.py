@@ -3,6 +3,8 @@
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from seqlab.errors import require, require_path_part
+
 
 class EventFormat(StrEnum):
     auto = "auto"  # from the file suffix: .csv, .tsv/.tab, .parquet, otherwise whitespace
@@ -47,6 +49,15 @@ class CutoffConfig:
 
 
 @dataclass
+class TimeRangeConfig:
+    """Timestamps outside this range are refused as typos (30000101 for 20000101), which would
+    otherwise land in the history or the label window."""
+
+    earliest: str = "1900-01-01"  # the first timestamp accepted
+    latest: str = "2100-01-01"  # the last timestamp accepted
+
+
+@dataclass
 class EventLabelConfig:
     # Positive when the entity has at least this many events after the cutoff (in the window).
     min_events: int = 1
@@ -62,6 +73,7 @@ class EventsDataConfig:
     columns: EventColumnsConfig = field(default_factory=EventColumnsConfig)
     time_format: str = "%Y%m%d"  # auto | unix (seconds) | a strftime format
     time_unit: str = "D"  # unit of gap/age before log1p: s, min, h, D
+    time_range: TimeRangeConfig = field(default_factory=TimeRangeConfig)
     duplicates: DuplicatePolicy = DuplicatePolicy.drop  # what identical rows do
     cutoff: CutoffConfig = field(default_factory=CutoffConfig)
     label: EventLabelConfig = field(default_factory=EventLabelConfig)
@@ -79,3 +91,7 @@ class EventsDataConfig:
     batch_size: int = 256  # entities per batch
     num_workers: int = 0  # DataLoader worker processes
     split_seed: int = 0  # the entity split; the YAML ties it to ${seed}
+
+    def __post_init__(self) -> None:
+        require(self.batch_size >= 1, "data.batch_size", self.batch_size, "must be at least 1")
+        require_path_part("data.name", self.name)

@@ -55,6 +55,7 @@ class EventDataModule(SequenceDataModule):
             asdict(self.config.columns),
             self.config.time_format,
             self.config.duplicates,
+            asdict(self.config.time_range),
         )
         return cut_history(
             events, asdict(self.config.cutoff), asdict(self.config.label), self.config.time_unit

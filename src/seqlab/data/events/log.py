@@ -47,6 +47,7 @@ def read_event_log(
     columns: dict,
     time_format: str,
     duplicates: str,
+    time_range: dict | None = None,
 ) -> pd.DataFrame:
     raw = _read_table(path, file_format)
     categorical, numeric = list(columns["categorical"]), list(columns["numeric"])
@@ -71,7 +72,7 @@ def read_event_log(
     events = pd.DataFrame(
         {
             "entity": entity.loc[raw.index].astype(str).to_numpy(),
-            "time": _parse_times(raw[columns["time"]], time_format, path),
+            "time": _parse_times(raw[columns["time"]], time_format, path, time_range or {}),
         }
     )
     for name in categorical:
@@ -124,7 +125,7 @@ def _apply_duplicate_policy(raw: pd.DataFrame, policy: str, path: Path) -> pd.Da
     return raw
 
 
-def _parse_times(values: pd.Series, time_format: str, path: Path) -> np.ndarray:
+def _parse_times(values: pd.Series, time_format: str, path: Path, time_range: dict) -> np.ndarray:
     text = values.astype(str)
     if time_format == "unix":
         seconds = pd.to_numeric(text, errors="coerce")
@@ -141,7 +142,37 @@ def _parse_times(values: pd.Series, time_format: str, path: Path) -> np.ndarray:
             f"{_row_number(values, bad)}; fix the file or set data.time_format "
             "(auto, unix or a strftime format)"
         )
+    _check_range(parsed, text, time_range, path)
     return parsed.to_numpy(dtype="datetime64[ns]")
+
+
+def _check_range(parsed: pd.Series, text: pd.Series, time_range: dict, path: Path) -> None:
+    """Refuse timestamps outside data.time_range before they are cast to nanoseconds, whose
+    range (1677 to 2262) would wrap a year like 3000 around into the past without a word."""
+    earliest = _bound(time_range.get("earliest", "1900-01-01"), "earliest", parsed)
+    latest = _bound(time_range.get("latest", "2100-01-01"), "latest", parsed)
+    outside = ((parsed < earliest) | (parsed > latest)).to_numpy()
+    if outside.any():
+        row = int(np.flatnonzero(outside)[0])
+        raise SeqlabError(
+            f"{path}: {int(outside.sum())} timestamp(s) in {text.name!r} outside "
+            f"{earliest.date()} .. {latest.date()}, the first {text.iloc[row]!r} at data row "
+            f"{_row_number(text, outside)}; fix the typo, or widen data.time_range "
+            "(earliest, latest) if the dates are real"
+        )
+
+
+def _bound(value: str, key: str, parsed: pd.Series) -> pd.Timestamp:
+    try:
+        bound = pd.Timestamp(value)
+    except (ValueError, TypeError):
+        raise SeqlabError(
+            f"data.time_range.{key}={value!r} is not a date; write it like 1900-01-01"
+        ) from None
+    zone = parsed.dt.tz
+    if zone is not None and bound.tzinfo is None:
+        bound = bound.tz_localize(zone)
+    return bound
 
 
 def _numeric(values: pd.Series, name: str, path: Path) -> np.ndarray:

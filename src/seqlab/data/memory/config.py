@@ -3,6 +3,8 @@
 from dataclasses import dataclass
 from enum import StrEnum
 
+from seqlab.errors import require
+
 
 class MemoryTask(StrEnum):
     adding = "adding"  # classify the sum of two marked values into num_classes bins
@@ -22,3 +24,6 @@ class MemoryDataConfig:
     batch_size: int = 64  # samples per batch
     num_workers: int = 0  # DataLoader worker processes
     seed: int = 0  # the generated data; the YAML ties it to ${seed}
+
+    def __post_init__(self) -> None:
+        require(self.batch_size >= 1, "data.batch_size", self.batch_size, "must be at least 1")

@@ -3,6 +3,8 @@
 from dataclasses import dataclass
 from enum import StrEnum
 
+from seqlab.errors import require
+
 
 class TextFormat(StrEnum):
     auto = "auto"  # by suffix: .csv .tsv .json/.jsonl .parquet .tab, anything else `lines`
@@ -39,6 +41,9 @@ class TextDataConfig:
     hf_name: str | None = None  # a Hugging Face hub dataset, e.g. imdb
     hf_config: str | None = None  # the hub dataset's configuration name
     offline: bool = False  # never try the Hugging Face hub, only its cache
+    # A hub dataset read instead of the local files when data.train_file is absent (data=sst2:
+    # its files live in a shared folder that a user's machine does not have).
+    hf_fallback: str | None = None
     root: str | None = None  # folder the *_file paths are relative to
     train_file: str | None = None  # a local file: csv, tsv, json/jsonl, parquet or lines
     val_file: str | None = None  # null: carved from train (val_fraction)
@@ -64,3 +69,6 @@ class TextDataConfig:
     bucketing: bool = True  # length-bucketed batches (data/bucketing.py)
     bucket_batches: int = 50  # batches per shuffled pool that is sorted by length
     split_seed: int = 0  # carved splits and the bucketed batch order; the YAML ties it to ${seed}
+
+    def __post_init__(self) -> None:
+        require(self.batch_size >= 1, "data.batch_size", self.batch_size, "must be at least 1")

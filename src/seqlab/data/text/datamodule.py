@@ -25,7 +25,14 @@ from seqlab.data.padding import pad_sequences
 from seqlab.data.splits import encode_labels, stratified_split
 from seqlab.data.text import tokenize
 from seqlab.data.text.config import TextDataConfig
-from seqlab.data.text.sources import RawText, ReadOptions, read_embedded, read_file, read_hub
+from seqlab.data.text.sources import (
+    HubUnavailable,
+    RawText,
+    ReadOptions,
+    read_embedded,
+    read_file,
+    read_hub,
+)
 from seqlab.errors import SeqlabError
 from seqlab.files import write_text_atomic
 
@@ -109,15 +116,10 @@ class TextDataModule(SequenceDataModule):
                 "set; keep one source (set the other to null)"
             )
         if hf_name:
-            return read_hub(
-                hf_name,
-                self.source["hf_config"],
-                self.read_options,
-                cache_dir=str(Path(self.config.cache_dir) / "hf")
-                if self.config.cache_dir
-                else None,
-                offline=self.config.offline,
-            )
+            return self._read_hub(hf_name, self.source["hf_config"])
+        train_path = self._path(self.files["train"]) if self.files["train"] else None
+        if train_path is not None and not train_path.is_file() and self.config.hf_fallback:
+            return self._read_fallback(train_path, self.config.hf_fallback)
         if self.files["train"]:
             return {
                 name: read_file(self._path(file), self.read_options)
@@ -131,6 +133,28 @@ class TextDataModule(SequenceDataModule):
                 "no text source: set data.hf_name, data.train_file or data.embedded (e.g. data=r8)"
             )
         return read_embedded(embedded, self.read_options)
+
+    def _read_hub(self, name: str, config: str | None) -> dict[str, RawText]:
+        cache = Path(self.config.cache_dir) / "hf" if self.config.cache_dir else None
+        return read_hub(
+            name,
+            config,
+            self.read_options,
+            cache_dir=str(cache) if cache else None,
+            offline=self.config.offline,
+        )
+
+    def _read_fallback(self, train_path: Path, name: str) -> dict[str, RawText]:
+        """The hub copy of data whose local files are absent, or one line naming both."""
+        log.warning("%s is absent: reading %s from the Hugging Face hub instead", train_path, name)
+        try:
+            return self._read_hub(name, None)
+        except HubUnavailable as error:
+            raise SeqlabError(
+                f"neither the local file {train_path} nor the Hugging Face hub copy {name} is "
+                f"reachable ({error.reason}); put the files under data.root, or run once with "
+                "network access so the hub copy is cached"
+            ) from None
 
     def _path(self, file: str) -> Path:
         path = Path(file).expanduser()
@@ -160,9 +184,13 @@ class TextDataModule(SequenceDataModule):
             if held_out in raw:
                 continue
             train = raw["train"]
-            _, codes = np.unique(np.array(train.labels), return_inverse=True)
+            names, codes = np.unique(np.array(train.labels), return_inverse=True)
             keep, take = stratified_split(
-                codes, fraction, self.config.split_seed, f"data.{held_out}_fraction"
+                codes,
+                fraction,
+                self.config.split_seed,
+                f"data.{held_out}_fraction",
+                names=tuple(names.tolist()),
             )
             raw["train"], raw[held_out] = train.subset(list(keep)), train.subset(list(take))
             log.info(

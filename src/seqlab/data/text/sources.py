@@ -5,6 +5,7 @@ came from) per split it has; which splits are missing (no validation file, one S
 is the data module's business. Errors name the file and line and say what to change.
 """
 
+import codecs
 import logging
 import os
 import socket
@@ -31,6 +32,15 @@ SUFFIX_FORMATS = {
 }
 VAL_SPLIT_NAMES = ("validation", "valid", "dev")
 HUB_PROBE_SECONDS = 2.0
+UTF8_BOM = b"\xef\xbb\xbf"
+
+
+class HubUnavailable(SeqlabError):
+    """A hub dataset could not be loaded; `reason` is the loader's own first line."""
+
+    def __init__(self, message: str, reason: str):
+        super().__init__(message)
+        self.reason = reason
 
 
 @dataclass
@@ -98,7 +108,11 @@ def read_file(path: Path, options: ReadOptions) -> RawText:
 def _decoded_lines(path: Path, encoding: str, errors: str) -> list[str]:
     """Lines decoded one by one, so a bad byte is reported with its line number."""
     lines, replaced = [], 0
-    for number, raw in enumerate(path.read_bytes().split(b"\n"), start=1):
+    data = path.read_bytes()
+    if data.startswith(UTF8_BOM) and _is_utf8(encoding):
+        # Excel and Notepad write one; left in, it becomes part of the first label or column.
+        data = data[len(UTF8_BOM) :]
+    for number, raw in enumerate(data.split(b"\n"), start=1):
         raw = raw.rstrip(b"\r")
         try:
             lines.append(raw.decode(encoding))
@@ -117,6 +131,13 @@ def _decoded_lines(path: Path, encoding: str, errors: str) -> list[str]:
     if replaced:
         log.warning("%s: %d line(s) had undecodable bytes, replaced by U+FFFD", path, replaced)
     return lines
+
+
+def _is_utf8(encoding: str) -> bool:
+    try:
+        return codecs.lookup(encoding).name == "utf-8"
+    except LookupError:
+        raise SeqlabError(f"data.encoding={encoding!r} is not a known encoding") from None
 
 
 def _read_label_text_lines(path: Path, lines: list[str]) -> RawText:
@@ -202,9 +223,10 @@ def read_hub(
     except Exception as error:  # ConnectionError offline, DatasetNotFoundError, ...
         reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         cache = cache_dir or "the Hugging Face cache"
-        raise SeqlabError(
+        raise HubUnavailable(
             f"data.hf_name={name}: cannot load it ({reason[:200]}); with no network it must "
-            f"already be in {cache}: run once online, or use local files (data.train_file=...)"
+            f"already be in {cache}: run once online, or use local files (data.train_file=...)",
+            reason[:200],
         ) from None
     splits = {"train": "train", "test": "test"}
     splits["val"] = next((s for s in VAL_SPLIT_NAMES if s in loaded), "")

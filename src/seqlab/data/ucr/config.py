@@ -3,6 +3,8 @@
 from dataclasses import dataclass
 from enum import StrEnum
 
+from seqlab.errors import require, require_path_part
+
 
 class Normalize(StrEnum):
     channel = "channel"  # one mean/std per input channel, fitted on the training part
@@ -23,6 +25,13 @@ class UCRDataConfig:
     format: SeriesFormat = SeriesFormat.auto  # file format of TRAIN and TEST
     val_fraction: float = 0.2  # stratified validation part carved from TRAIN
     normalize: Normalize = Normalize.channel  # per-channel scaling fitted on the training part
+    # Accept TEST series whose length differs from the one length of every TRAIN series (they
+    # are zero-padded; recurrent models only). TRAIN files of varying length always accept it.
+    variable_length: bool = False
     batch_size: int = 16  # samples per batch
     num_workers: int = 0  # DataLoader worker processes
     split_seed: int = 0  # the validation split; the YAML ties it to ${seed}
+
+    def __post_init__(self) -> None:
+        require(self.batch_size >= 1, "data.batch_size", self.batch_size, "must be at least 1")
+        require_path_part("data.name", self.name)

@@ -34,11 +34,17 @@ class UCRDataModule(SequenceDataModule):
         train = read_series_file(train_path, _format_of(train_path, self.config.format))
         test = read_series_file(test_path, _format_of(test_path, self.config.format))
         _check_channels(train, test)
+        if not self.config.variable_length:
+            _check_lengths(train, test)
         train_y, test_y, class_names = encode_labels(
             train.labels, test.labels, train.path, test.path
         )
         fit_rows, val_rows = stratified_split(
-            train_y, self.config.val_fraction, self.config.split_seed, "data.val_fraction"
+            train_y,
+            self.config.val_fraction,
+            self.config.split_seed,
+            "data.val_fraction",
+            names=class_names,
         )
 
         parts = {
@@ -131,3 +137,19 @@ def _check_channels(train: RawSeries, test: RawSeries) -> None:
             f"{train.path}, {test.path}: series have different channel counts "
             f"{sorted(channels)}; every series needs the same dimensions"
         )
+
+
+def _check_lengths(train: RawSeries, test: RawSeries) -> None:
+    """A model trained on series of one length reads TEST series of another length only as
+    zero-padded or cut copies, which silently changes what it sees."""
+    lengths = {len(s) for s in train.series}
+    if len(lengths) != 1:
+        return  # the training data itself varies in length
+    (length,) = lengths
+    for number, series in enumerate(test.series, start=1):
+        if len(series) != length:
+            raise SeqlabError(
+                f"{test.path}: series {number} has length {len(series)} where every TRAIN series "
+                f"has length {length} ({train.path}); fix the file, or set "
+                "data.variable_length=true to zero-pad them for a recurrent model"
+            )

@@ -18,6 +18,7 @@ import numpy as np
 from seqlab.errors import SeqlabError
 
 _SEPARATOR = re.compile(r"[,\s]+")
+UTF8_BOM = b"\xef\xbb\xbf"
 
 
 @dataclass
@@ -32,7 +33,7 @@ class RawSeries:
 def read_series_file(path: Path, series_format: str) -> RawSeries:
     if not path.is_file():
         raise SeqlabError(f"{path}: file not found")
-    text = path.read_text(encoding="utf-8", errors="strict")
+    text = _decoded(path)
     if series_format == "ts":
         return _parse_ts(text, str(path))
     return _parse_ucr2015(text, str(path))
@@ -116,6 +117,29 @@ def _parse_ts(text: str, path: str) -> RawSeries:
     if not series:
         raise SeqlabError(f"{path}: no series after @data")
     return RawSeries(series, np.array(labels), path)
+
+
+def _decoded(path: Path) -> str:
+    """The file as text. Excel and Notepad start UTF-8 files with a byte-order mark, which would
+    otherwise become part of the first label (a class of its own)."""
+    data = path.read_bytes()
+    start = len(UTF8_BOM) if data.startswith(UTF8_BOM) else 0
+    nul = data.find(b"\x00")
+    if nul >= 0:
+        raise SeqlabError(
+            f"{path}: byte {nul} is a NUL byte: a binary file, not UCR text or .ts; "
+            "point data.root at the series files"
+        )
+    try:
+        return data[start:].decode("utf-8")
+    except UnicodeDecodeError as error:
+        offset = start + error.start  # counted from the file's first byte
+        line = data.count(b"\n", 0, offset) + 1
+        bad = data[offset : start + error.end]
+        raise SeqlabError(
+            f"{path}: byte {offset} (line {line}) is {bad!r}, not valid UTF-8; save the "
+            "file as UTF-8 (or plain ASCII) and run again"
+        ) from None
 
 
 def _floats(fields: list[str], path: str, line_number: int) -> np.ndarray:

@@ -13,7 +13,10 @@ At the end of training W&B gets the curve over t of the latest logged step and t
 together (as charts), and the run dir gets gradients/gradients.json and PNG plots.
 
 Every step it also compares the global norm with the median of the last `median_window` steps
-and warns when it jumps by more than `jump_factor` and above `min_norm` (an exploding step).
+and warns when it jumps by more than `jump_factor` and above `min_norm` (an exploding step): at
+most once per epoch and once per `every_n_steps` steps (short epochs), with the norm left after
+Lightning's clipping, because with clipping on such steps are routine and one line per step
+buried every other message.
 """
 
 import json
@@ -100,6 +103,8 @@ class GradientDiagnostics(Callback):
         self.encoder: RecurrentEncoder | None = None
         self.due = False
         self.lengths: torch.Tensor | None = None
+        self.jump: tuple[int, float, float] | None = None  # this step's (step, norm, median)
+        self.reported: tuple[int, int] | None = None  # (epoch, step) of the last reported jump
         self.history: dict[str, Any] = {"steps": [], "norms": [], "hidden": [], "ratios": []}
 
     def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
@@ -151,7 +156,12 @@ class GradientDiagnostics(Callback):
         batch_idx: int,
     ) -> None:
         """The optimizer has stepped; the gradients it used (clipped, if asked) are still there."""
-        if self.encoder is None or not self.due:
+        if self.encoder is None:
+            return
+        if self.jump is not None:
+            self._report_jump(trainer, pl_module, *self.jump)
+            self.jump = None
+        if not self.due:
             return
         self.due = False
         step = trainer.global_step - 1  # Lightning has already counted this optimizer step
@@ -168,24 +178,51 @@ class GradientDiagnostics(Callback):
             logger.log_metrics(scalars, step=step)
 
     def check_jump(self, step: int, norm: float) -> bool:
-        """Warn when `norm` exceeds jump_factor times the median of the recent global norms and
-        min_norm: once a model has converged its median is tiny, and a hard batch lifting the
-        norm from 0.03 to 0.7 is no explosion."""
+        """Whether `norm` exceeds jump_factor times the median of the recent global norms and
+        min_norm (once a model has converged its median is tiny, and a hard batch lifting the
+        norm from 0.03 to 0.7 is no explosion); a jump is kept for the report at batch end."""
         jumped = False
         if len(self.recent) >= _MIN_HISTORY:
             median = statistics.median(self.recent)
             if median > 0 and norm > max(self.jump_factor * median, self.min_norm):
                 jumped = True
-                log.warning(
-                    "step %d: the global gradient norm %.4g is %.1fx its running median %.4g "
-                    "(an exploding step; consider trainer.gradient_clip_val or a lower lr)",
-                    step,
-                    norm,
-                    norm / median,
-                    median,
-                )
+                self.jump = (step, norm, median)
         self.recent.append(norm)
         return jumped
+
+    def _report_jump(
+        self,
+        trainer: L.Trainer,
+        pl_module: L.LightningModule,
+        step: int,
+        norm: float,
+        median: float,
+    ) -> None:
+        """The first exploding step of an epoch, with the norm the optimizer actually used."""
+        if self.reported is not None:
+            epoch, last = self.reported
+            if epoch == trainer.current_epoch or step - last < self.every_n_steps:
+                return
+        self.reported = (trainer.current_epoch, step)
+        clip = getattr(trainer, "gradient_clip_val", None)
+        if clip:
+            outcome = (
+                f"clipped to norm {global_norm(pl_module):.4g} (trainer.gradient_clip_val={clip})"
+            )
+        else:
+            outcome = "not clipped: set trainer.gradient_clip_val=1.0 or lower optim.lr"
+        log.warning(
+            "epoch %d, step %d: the global gradient norm %.4g is %.1fx its running median %.4g "
+            "(an exploding step), %s; further ones this epoch or in the next %d steps are not "
+            "reported",
+            trainer.current_epoch,
+            step,
+            norm,
+            norm / median,
+            median,
+            outcome,
+            self.every_n_steps,
+        )
 
     def _log_wandb_curves(self, trainer: L.Trainer) -> None:
         """The curve of the latest logged step and its evolution, as W&B charts. Logged once,
