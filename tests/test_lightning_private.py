@@ -21,13 +21,19 @@ def parameters(function) -> list[str]:
     "method,expected",
     [
         ("_should_save_on_train_epoch_end", ["self", "trainer"]),
-        ("_should_skip_saving_checkpoint", ["self", "trainer"]),
         ("_save_last_checkpoint", ["self", "trainer", "monitor_candidates"]),
         ("_monitor_candidates", ["self", "trainer"]),
     ],
 )
 def test_model_checkpoint_internals_keep_their_shape(method, expected):
     assert parameters(getattr(ModelCheckpoint, method)) == expected
+
+
+@pytest.mark.parametrize("hook", ["on_validation_end", "on_train_epoch_end", "on_train_end"])
+def test_model_checkpoint_writes_last_through_the_overridden_method(hook):
+    """BestAndLastCheckpoint silences Lightning's own last.ckpt writes by overriding
+    _save_last_checkpoint, which these hooks call by that name."""
+    assert "self._save_last_checkpoint(" in inspect.getsource(getattr(ModelCheckpoint, hook))
 
 
 @pytest.mark.parametrize(

@@ -18,14 +18,13 @@ def saves_on_train_epoch_end(checkpoint: ModelCheckpoint, trainer: Any) -> bool:
     return checkpoint._should_save_on_train_epoch_end(trainer)
 
 
-def saved_at_this_step(checkpoint: ModelCheckpoint, trainer: Any) -> bool:
-    """Whether anything was saved at this global step already (or saving is off now)."""
-    return checkpoint._should_skip_saving_checkpoint(trainer)
-
-
 def save_last(checkpoint: ModelCheckpoint, trainer: Any) -> None:
-    """Write last.ckpt now, with the metrics ModelCheckpoint would put in its name."""
-    checkpoint._save_last_checkpoint(trainer, checkpoint._monitor_candidates(trainer))
+    """Write last.ckpt now, with the metrics ModelCheckpoint would put in its name. Calls
+    ModelCheckpoint's own method, past any override: BestAndLastCheckpoint overrides it to a
+    no-op so that Lightning's calls (after each new best) write nothing."""
+    ModelCheckpoint._save_last_checkpoint(
+        checkpoint, trainer, checkpoint._monitor_candidates(trainer)
+    )
 
 
 def advance_train_bar(bar: RichProgressBar, batches_done: int) -> None:

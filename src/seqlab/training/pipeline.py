@@ -143,6 +143,7 @@ def _checkpoint_callback(cfg: dict, run_dir: Path) -> BestAndLastCheckpoint:
         tie_breaker=cfg["tie_breaker"],
         filename="epoch{epoch:03d}",
         auto_insert_metric_name=False,
+        last_every_s=cfg["last_every_s"],
     )
 
 
