@@ -27,7 +27,7 @@ from seqlab.training.callbacks.plots import TestPlots
 from seqlab.training.callbacks.progress import EpochMetricsProgressBar
 from seqlab.training.callbacks.rng import RngStateCheckpoint
 from seqlab.training.checkpoint_io import OrderedAsyncCheckpointIO
-from seqlab.training.loggers import build_loggers, finish_wandb
+from seqlab.training.loggers import build_loggers, finish_wandb, log_summary
 from seqlab.training.pruning import pruning_callbacks
 from seqlab.training.resume import resume_point
 
@@ -67,14 +67,16 @@ def train(config: dict[str, Any]) -> dict[str, float]:
         if trainer.is_global_zero and config["print_parameters"]:
             print_parameter_table(layer_parameters(module))
         trainer.fit(module, datamodule=datamodule, ckpt_path=resume.ckpt_path)
-        # From the module, which restores them from a checkpoint too: a run resumed after its
-        # last epoch (killed while testing) validates nothing, so logs no val/*_best itself.
-        best_val = dict(module.best)
+        # From the module, which restores them from a checkpoint too (a run resumed after its
+        # last epoch validates nothing); written once, here, not logged every epoch.
+        best_val = dict(sorted(module.best.items()))
+        if trainer.is_global_zero and best_val:
+            log_summary(trainer.loggers, best_val, trainer.global_step)
         best_path = checkpoint.best_model_path or None
         tested = trainer.test(
             module, datamodule=datamodule, ckpt_path=best_path, verbose=False, weights_only=True
         )
-        metrics = {**_floats(tested[0]), **dict(sorted(best_val.items()))}
+        metrics = {**_floats(tested[0]), **best_val}
         _write_metrics(run_dir, metrics, trainer)
     finally:
         finish_wandb()
@@ -141,9 +143,9 @@ def _checkpoint_callback(cfg: dict, run_dir: Path) -> BestAndLastCheckpoint:
         mode=cfg["mode"],
         save_last=cfg["save_last"],
         tie_breaker=cfg["tie_breaker"],
+        last_every_s=cfg["last_every_s"],
         filename="epoch{epoch:03d}",
         auto_insert_metric_name=False,
-        last_every_s=cfg["last_every_s"],
     )
 
 
