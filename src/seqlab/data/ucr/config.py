@@ -24,5 +24,5 @@ class UCRDataConfig:
     val_fraction: float = 0.2  # stratified validation part carved from TRAIN
     normalize: Normalize = Normalize.channel  # per-channel scaling fitted on the training part
     batch_size: int = 16  # samples per batch
-    num_workers: int = 0  # DataLoader worker processes
+    num_workers: int = 0  # DataLoader worker processes; 0: batches cut in memory, no DataLoader
     split_seed: int = 0  # the validation split; the YAML ties it to ${seed}
