@@ -5,10 +5,12 @@ import inspect
 import threading
 
 import pytest
+import torch
 from lightning.fabric.strategies.launchers import subprocess_script as fabric_launcher
 from lightning.pytorch.callbacks import ModelCheckpoint, RichProgressBar
 from lightning.pytorch.plugins.io import AsyncCheckpointIO, TorchCheckpointIO
 from lightning.pytorch.strategies.launchers import subprocess_script as pytorch_launcher
+from lightning.pytorch.trainer.connectors.logger_connector import result as lightning_result
 
 from seqlab.training import lightning_private
 
@@ -77,3 +79,31 @@ def test_the_hydra_relaunch_command_is_replaced_in_both_launchers(launcher, monk
     assert launcher._hydra_subprocess_cmd is command
     # the launcher looks the function up at launch time, by this name
     assert "_hydra_subprocess_cmd(" in inspect.getsource(launcher)
+
+
+def test_log_moves_its_stored_result_to_the_value_device_on_every_call():
+    """The call skip_idle_result_moves makes cheap, by this name and argument."""
+    source = inspect.getsource(lightning_result._ResultCollection.log)
+    assert "self[key].to(value.device)" in source
+
+
+def test_results_in_place_are_not_moved_and_others_still_are(monkeypatch):
+    monkeypatch.setattr(lightning_result._ResultMetric, "to", lightning_result._ResultMetric.to)
+    walks = []
+    original = lightning_result._ResultMetric.to
+
+    def counted(self, *args, **kwargs):
+        walks.append(args)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(lightning_result._ResultMetric, "to", counted)
+    lightning_private.skip_idle_result_moves()
+    lightning_private.skip_idle_result_moves()  # a second call changes nothing
+    results = lightning_result._ResultCollection(training=True)
+    for value in (1.0, 3.0):
+        results.log("on_train_epoch_end", "train/f1", torch.tensor(value), on_epoch=True)
+    assert walks == []  # the stored result was on the CPU already
+    assert float(results["on_train_epoch_end.train/f1"].compute()) == 2.0
+    meta = torch.device("meta")
+    moved = results["on_train_epoch_end.train/f1"].to(meta)
+    assert walks == [(meta,)] and moved.value.device == meta

@@ -8,8 +8,10 @@ one fails there, loudly, instead of silently changing checkpoints or DDP launche
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import torch
 from lightning.pytorch.callbacks import ModelCheckpoint, RichProgressBar
 from lightning.pytorch.plugins.io import AsyncCheckpointIO
+from lightning.pytorch.trainer.connectors.logger_connector.result import _ResultMetric
 
 
 def saves_on_train_epoch_end(checkpoint: ModelCheckpoint, trainer: Any) -> bool:
@@ -60,3 +62,34 @@ def set_hydra_relaunch_command(command: Callable[[int], tuple[Sequence[str], str
 
     fabric_launcher._hydra_subprocess_cmd = command  # type: ignore[assignment]
     pytorch_launcher._hydra_subprocess_cmd = command  # type: ignore[assignment]
+
+
+def skip_idle_result_moves() -> None:
+    """Make `LightningModule.log` skip moving a stored result that is on the value's device
+    already. Lightning moves the result (`_ResultMetric.to(value.device)`) on every log call by
+    rebuilding its whole attribute dict, metadata included, even when every tensor is in place:
+    more work than the rest of the call. Other moves go through Lightning's own code."""
+    move = _ResultMetric.to
+    if getattr(move, "skips_idle_moves", False):
+        return
+
+    def to(self: _ResultMetric, *args: Any, **kwargs: Any) -> _ResultMetric:
+        in_place = (
+            len(args) == 1
+            and not kwargs
+            and isinstance(args[0], torch.device)
+            and all(tensor.device == args[0] for tensor in _result_tensors(self))
+        )
+        return self if in_place else move(self, *args, **kwargs)
+
+    to.skips_idle_moves = True  # type: ignore[attr-defined]
+    _ResultMetric.to = to  # type: ignore[method-assign]
+
+
+def _result_tensors(result: _ResultMetric) -> list[torch.Tensor]:
+    """Every tensor `_ResultMetric.to` would move: its attributes and its states' defaults."""
+    state = vars(result)
+    defaults = state.get("_defaults", {})
+    return [
+        value for value in (*state.values(), *defaults.values()) if isinstance(value, torch.Tensor)
+    ]

@@ -27,6 +27,7 @@ from seqlab.training.callbacks.plots import TestPlots
 from seqlab.training.callbacks.progress import EpochMetricsProgressBar
 from seqlab.training.callbacks.rng import RngStateCheckpoint
 from seqlab.training.checkpoint_io import OrderedAsyncCheckpointIO
+from seqlab.training.lightning_private import skip_idle_result_moves
 from seqlab.training.loggers import build_loggers, finish_wandb, log_summary
 from seqlab.training.pruning import pruning_callbacks
 from seqlab.training.resume import resume_point
@@ -123,8 +124,9 @@ def _trainer(
         options.setdefault("enable_progress_bar", False)
     # seqlab prints its own exact table (print_parameters); Lightning's would repeat it.
     options.setdefault("enable_model_summary", False)
-    # Checkpoint files are written by a background thread (last.ckpt after every epoch would
-    # otherwise stall short epochs on the file write); see callbacks/async_io.py.
+    skip_idle_result_moves()  # every self.log call otherwise rebuilds its stored result
+    # Checkpoint files are written by a background thread (a checkpoint in an epoch would
+    # otherwise stall short epochs on the file write); see training/checkpoint_io.py.
     options.setdefault("plugins", [OrderedAsyncCheckpointIO()])
     try:
         return L.Trainer(
