@@ -76,7 +76,9 @@ class SequenceClassifier(L.LightningModule):
         are small (samples x classes)."""
         logits = self(batch)
         loss = self.loss_fn(logits, batch.labels)
-        probabilities = logits.detach().softmax(dim=-1)
+        # in float32 also under bf16 autocast: bf16 probabilities (3 significant digits) tie
+        # often enough to change the exact AUROC, and numpy has no bf16 for the test plots
+        probabilities = logits.detach().float().softmax(dim=-1)
         self.pending[split].append((probabilities, batch.labels, loss.detach(), len(batch)))
         return loss, probabilities
 
