@@ -32,7 +32,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import RESULTS_DIR, compose_train, isolate_wandb, pin_threads, spread
+from common import CPU, RESULTS_DIR, Target, compose_train, isolate_wandb, pin_threads, spread
 from workloads import WORKLOADS, Workload
 
 
@@ -41,11 +41,15 @@ def per_epoch(starts: list[float]) -> float:
     return (starts[-1] - starts[1]) / (len(starts) - 2)
 
 
-def workload_config(workload: Workload, folder: Path, epochs: int) -> dict:
-    extra = workload.prepare(folder) if workload.prepare else []
+def workload_config(
+    workload: Workload, folder: Path, epochs: int, target: Target = CPU, extra: tuple = ()
+) -> dict:
+    prepared = workload.prepare(folder) if workload.prepare else []
     return compose_train(
         [
             *workload.overrides,
+            *prepared,
+            *target.overrides,
             *extra,
             f"trainer.max_epochs={epochs}",
             "print_config=false",
@@ -54,12 +58,21 @@ def workload_config(workload: Workload, folder: Path, epochs: int) -> dict:
     )
 
 
+def synchronize() -> None:
+    """Wait for the GPU's queued work, so a clock reading includes it (nothing on a CPU)."""
+    import torch
+
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        torch.cuda.synchronize()
+
+
 def epoch_clock(clock: dict):
     """A callback writing the clock readings the tables use into `clock`."""
     from lightning.pytorch.callbacks import Callback
 
     class EpochClock(Callback):
         def on_train_epoch_start(self, trainer, pl_module) -> None:
+            synchronize()
             clock["starts"].append(time.perf_counter())
 
         def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
@@ -71,8 +84,11 @@ def epoch_clock(clock: dict):
     return EpochClock()
 
 
-def seqlab_run(workload: Workload, epochs: int) -> dict:
-    """One seqlab-train run through the pipeline; returns its clock readings."""
+def seqlab_run(
+    workload: Workload, epochs: int, target: Target = CPU, extra: tuple = (), observers=()
+) -> dict:
+    """One seqlab-train run through the pipeline; returns its clock readings. `extra`: more
+    overrides; `observers`: more callbacks."""
     import seqlab.training.pipeline
 
     clock: dict = {"starts": [], "first_step": None}
@@ -80,12 +96,13 @@ def seqlab_run(workload: Workload, epochs: int) -> dict:
     seqlab.training.pipeline._other_callbacks = lambda cfg, run_dir: [
         *other_callbacks(cfg, run_dir),
         epoch_clock(clock),
+        *observers,
     ]
     try:
         with tempfile.TemporaryDirectory() as folder:
             isolate_wandb(Path(folder) / "wandb_home")
             start = time.perf_counter()
-            config = workload_config(workload, Path(folder), epochs)
+            config = workload_config(workload, Path(folder), epochs, target, extra)
             composed = time.perf_counter()
             # The progress bar still renders (to a buffer, as it would to a pipe).
             with contextlib.redirect_stdout(io.StringIO()):
@@ -102,7 +119,9 @@ def seqlab_run(workload: Workload, epochs: int) -> dict:
     }
 
 
-def same_network(workload: Workload, folder: Path, epochs: int) -> tuple[dict, object, object]:
+def same_network(
+    workload: Workload, folder: Path, epochs: int, target: Target = CPU
+) -> tuple[dict, object, object]:
     """The workload's config, its set-up data module and a fresh SequenceClassifier: what the
     plain loop and the bare Lightning side train (seqlab's side builds its own in train())."""
     import torch
@@ -110,7 +129,7 @@ def same_network(workload: Workload, folder: Path, epochs: int) -> tuple[dict, o
     from seqlab.data.registry import build_datamodule
     from seqlab.models.classifier import SequenceClassifier
 
-    config = workload_config(workload, folder, epochs)
+    config = workload_config(workload, folder, epochs, target)
     torch.manual_seed(config["seed"])
     data = build_datamodule(config["data"])
     data.setup("fit")
@@ -120,7 +139,7 @@ def same_network(workload: Workload, folder: Path, epochs: int) -> tuple[dict, o
     return config, data, model
 
 
-def bare_lightning_run(workload: Workload, epochs: int) -> dict:
+def bare_lightning_run(workload: Workload, epochs: int, target: Target = CPU) -> dict:
     """Lightning's own floor: a `barebones` Trainer (no logging, checkpoints, progress bar or
     model summary; `self.log` does nothing) fitting the same SequenceClassifier on the same
     data module with the same clipping. seqlab's path minus this is what seqlab adds."""
@@ -128,12 +147,13 @@ def bare_lightning_run(workload: Workload, epochs: int) -> dict:
 
     clock: dict = {"starts": [], "first_step": None}
     with tempfile.TemporaryDirectory() as folder:
-        config, data, model = same_network(workload, Path(folder), epochs)
+        config, data, model = same_network(workload, Path(folder), epochs, target)
         options = config["trainer"]
         trainer = L.Trainer(
             barebones=True,
-            accelerator="cpu",
+            accelerator=target.accelerator,
             devices=1,
+            precision=target.precision,
             max_epochs=epochs,
             gradient_clip_val=options.get("gradient_clip_val"),
             limit_val_batches=options.get("limit_val_batches", 1.0),
@@ -146,14 +166,20 @@ def bare_lightning_run(workload: Workload, epochs: int) -> dict:
     return {"epoch_s": per_epoch(clock["starts"])}
 
 
-def plain_run(workload: Workload, epochs: int) -> dict:
+def plain_run(workload: Workload, epochs: int, target: Target = CPU) -> dict:
     """The hand-written loop on the same model, batches and optimizer steps."""
     import torch
 
     with tempfile.TemporaryDirectory() as folder:
         # The same network (inputs, encoder, dropout, head, loss with any class weights) by
         # construction; only its forward and loss are used, never Lightning.
-        config, data, model = same_network(workload, Path(folder), epochs)
+        config, data, model = same_network(workload, Path(folder), epochs, target)
+        device = torch.device(target.device)
+        model.to(device)
+        data.device = device  # its in-memory splits, where no Trainer says where to train
+        autocast = torch.autocast(
+            device.type, dtype=torch.bfloat16, enabled=target.precision == "bf16-mixed"
+        )
         optim = config["optim"]
         assert (optim["name"], optim["scheduler"]) == ("adamw", "cosine"), "the loop mirrors these"
         params = list(model.parameters())
@@ -164,11 +190,14 @@ def plain_run(workload: Workload, epochs: int) -> dict:
 
         starts = []
         for _ in range(epochs):
+            synchronize()
             starts.append(time.perf_counter())
             model.train()
             for batch in train_loader:
+                batch = batch.to(device)  # already there unless a DataLoader cut it
                 optimizer.zero_grad(set_to_none=True)
-                loss = model.loss_fn(model(batch), batch.labels)
+                with autocast:
+                    loss = model.loss_fn(model(batch), batch.labels)
                 loss.backward()
                 if clip:
                     torch.nn.utils.clip_grad_norm_(params, clip)
@@ -176,8 +205,8 @@ def plain_run(workload: Workload, epochs: int) -> dict:
             scheduler.step()
             if workload.validation:
                 model.eval()
-                with torch.no_grad():
-                    outputs = [(model(b), b.labels) for b in val_loader]
+                with torch.no_grad(), autocast:
+                    outputs = [(model(b.to(device)), b.labels.to(device)) for b in val_loader]
                     logits = torch.cat([o for o, _ in outputs])
                     labels = torch.cat([y for _, y in outputs])
                     _ = float(model.loss_fn(logits, labels))
@@ -185,13 +214,13 @@ def plain_run(workload: Workload, epochs: int) -> dict:
     return {"epoch_s": per_epoch(starts)}
 
 
-def measure(workload: Workload, repeats: int, epochs: int) -> dict:
+def measure(workload: Workload, repeats: int, epochs: int, target: Target = CPU) -> dict:
     runs: dict[str, list[float]] = {"plain": [], "lightning": [], "seqlab": []}
     seqlab = []
     for _ in range(repeats):  # alternating, so all three sides see the same load
-        runs["plain"].append(plain_run(workload, epochs)["epoch_s"])
-        runs["lightning"].append(bare_lightning_run(workload, epochs)["epoch_s"])
-        seqlab.append(seqlab_run(workload, epochs))
+        runs["plain"].append(plain_run(workload, epochs, target)["epoch_s"])
+        runs["lightning"].append(bare_lightning_run(workload, epochs, target)["epoch_s"])
+        seqlab.append(seqlab_run(workload, epochs, target))
         runs["seqlab"].append(seqlab[-1]["epoch_s"])
 
     def paired(over: str, under: str, combine) -> dict:

@@ -51,6 +51,9 @@ class SequenceDataModule(L.LightningDataModule):
         # Batches cut from the splits held on the training device, without a DataLoader
         # (data/in_memory.py); worker processes (num_workers > 0) need a DataLoader.
         self.in_memory = in_memory
+        # Where the in-memory splits live when no Trainer is attached (a hand-written loop);
+        # with a Trainer, its device.
+        self.device: torch.device | None = None
         self._device_splits: dict[tuple[str, str], SequenceDataset] = {}
         # Length-bucketed batches (data/bucketing.py) for data whose lengths vary a lot; the
         # seed fixes their order, epoch by epoch, the same on every rank.
@@ -146,7 +149,10 @@ class SequenceDataModule(L.LightningDataModule):
         there once."""
         assert self.splits is not None
         trainer = getattr(self, "trainer", None)
-        device = trainer.strategy.root_device if trainer is not None else torch.device("cpu")
+        if trainer is not None:
+            device = trainer.strategy.root_device
+        else:
+            device = self.device or torch.device("cpu")
         key = (split, str(device))
         if key not in self._device_splits:
             self._device_splits[key] = self.splits[split].to(device)
