@@ -20,7 +20,8 @@ SequenceClassifier on the same loaders with the same clipping.
 Seconds per epoch on every side: epoch-start to epoch-start over every epoch after the first
 (warm-up), so whatever happens once per epoch (validation, metric compute, logging, checkpoint
 saving, loader set-up) is inside. Runs alternate plain / bare Lightning / seqlab, so all three
-see the same load.
+see the same load. CPU time per epoch (time.process_time, every thread of the process) is
+reported beside the wall time.
 """
 
 import argparse
@@ -74,6 +75,7 @@ def epoch_clock(clock: dict):
         def on_train_epoch_start(self, trainer, pl_module) -> None:
             synchronize()
             clock["starts"].append(time.perf_counter())
+            clock["cpu_starts"].append(time.process_time())
 
         def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
             clock["first_step"] = clock["first_step"] or time.perf_counter()
@@ -91,7 +93,7 @@ def seqlab_run(
     overrides; `observers`: more callbacks."""
     import seqlab.training.pipeline
 
-    clock: dict = {"starts": [], "first_step": None}
+    clock: dict = {"starts": [], "cpu_starts": [], "first_step": None}
     other_callbacks = seqlab.training.pipeline._other_callbacks
     seqlab.training.pipeline._other_callbacks = lambda cfg, run_dir: [
         *other_callbacks(cfg, run_dir),
@@ -112,6 +114,7 @@ def seqlab_run(
         seqlab.training.pipeline._other_callbacks = other_callbacks
     return {
         "epoch_s": per_epoch(clock["starts"]),
+        "epoch_cpu_s": per_epoch(clock["cpu_starts"]),
         "compose_s": composed - start,
         "to_first_step_s": clock["first_step"] - composed,
         "after_fit_s": end - clock["fit_end"],  # test of the best checkpoint, plots, files
@@ -145,7 +148,7 @@ def bare_lightning_run(workload: Workload, epochs: int, target: Target = CPU) ->
     data module with the same clipping. seqlab's path minus this is what seqlab adds."""
     import lightning as L
 
-    clock: dict = {"starts": [], "first_step": None}
+    clock: dict = {"starts": [], "cpu_starts": [], "first_step": None}
     with tempfile.TemporaryDirectory() as folder:
         config, data, model = same_network(workload, Path(folder), epochs, target)
         options = config["trainer"]
@@ -163,7 +166,7 @@ def bare_lightning_run(workload: Workload, epochs: int, target: Target = CPU) ->
         )
         with contextlib.redirect_stdout(io.StringIO()):
             trainer.fit(model, datamodule=data)
-    return {"epoch_s": per_epoch(clock["starts"])}
+    return {"epoch_s": per_epoch(clock["starts"]), "epoch_cpu_s": per_epoch(clock["cpu_starts"])}
 
 
 def plain_run(workload: Workload, epochs: int, target: Target = CPU) -> dict:
@@ -188,10 +191,11 @@ def plain_run(workload: Workload, epochs: int, target: Target = CPU) -> dict:
         clip = config["trainer"].get("gradient_clip_val")
         train_loader, val_loader = data.train_dataloader(), data.val_dataloader()
 
-        starts = []
+        starts, cpu_starts = [], []
         for _ in range(epochs):
             synchronize()
             starts.append(time.perf_counter())
+            cpu_starts.append(time.process_time())
             model.train()
             for batch in train_loader:
                 batch = batch.to(device)  # already there unless a DataLoader cut it
@@ -211,17 +215,22 @@ def plain_run(workload: Workload, epochs: int, target: Target = CPU) -> dict:
                     labels = torch.cat([y for _, y in outputs])
                     _ = float(model.loss_fn(logits, labels))
                     _ = float((logits.argmax(dim=1) == labels).float().mean())
-    return {"epoch_s": per_epoch(starts)}
+    return {"epoch_s": per_epoch(starts), "epoch_cpu_s": per_epoch(cpu_starts)}
 
 
 def measure(workload: Workload, repeats: int, epochs: int, target: Target = CPU) -> dict:
     runs: dict[str, list[float]] = {"plain": [], "lightning": [], "seqlab": []}
+    cpu: dict[str, list[float]] = {"plain": [], "lightning": [], "seqlab": []}
     seqlab = []
     for _ in range(repeats):  # alternating, so all three sides see the same load
-        runs["plain"].append(plain_run(workload, epochs, target)["epoch_s"])
-        runs["lightning"].append(bare_lightning_run(workload, epochs, target)["epoch_s"])
-        seqlab.append(seqlab_run(workload, epochs, target))
-        runs["seqlab"].append(seqlab[-1]["epoch_s"])
+        for side, result in (
+            ("plain", plain_run(workload, epochs, target)),
+            ("lightning", bare_lightning_run(workload, epochs, target)),
+            ("seqlab", seqlab_run(workload, epochs, target)),
+        ):
+            runs[side].append(result["epoch_s"])
+            cpu[side].append(result["epoch_cpu_s"])
+        seqlab.append(result)
 
     def paired(over: str, under: str, combine) -> dict:
         return spread([combine(a, b) for a, b in zip(runs[over], runs[under], strict=True)])
@@ -240,6 +249,14 @@ def measure(workload: Workload, repeats: int, epochs: int, target: Target = CPU)
         "lightning_diff_epoch_s": paired("lightning", "plain", lambda a, b: a - b),
         "lightning_ratio": paired("lightning", "plain", lambda a, b: a / b),
         "over_lightning_epoch_s": paired("seqlab", "lightning", lambda a, b: a - b),
+        # CPU time of the whole process (every thread) per epoch: what the work costs, less
+        # sensitive than wall time to other processes on a shared machine
+        "seqlab_epoch_cpu_s": spread(cpu["seqlab"]),
+        "lightning_epoch_cpu_s": spread(cpu["lightning"]),
+        "plain_epoch_cpu_s": spread(cpu["plain"]),
+        "over_lightning_epoch_cpu_s": spread(
+            [a - b for a, b in zip(cpu["seqlab"], cpu["lightning"], strict=True)]
+        ),
         "seqlab_compose_s": statistics.median(r["compose_s"] for r in seqlab),
         "seqlab_to_first_step_s": statistics.median(r["to_first_step_s"] for r in seqlab),
         "seqlab_after_fit_s": statistics.median(r["after_fit_s"] for r in seqlab),
