@@ -65,6 +65,9 @@ test-fast: $(STAMP) ## Run the tests that train nothing and launch nothing
 bench: $(STAMP) ## Benchmarks vs a plain PyTorch loop, throughput, start-up, memory, data prep -> benchmarks/results/<date>.{json,md} (ARGS="--quick")
 	OMP_NUM_THREADS=1 $(BIN)/python benchmarks/bench.py $(ARGS)
 
+bench-gpu: $(STAMP) ## The overhead and throughput tables on one GPU (32 and bf16-mixed), samples/s by batch size, GPU busy share -> benchmarks/results/gpu_<date>.{json,md} (ARGS="--dry-run": on CPU)
+	$(BIN)/python benchmarks/gpu.py $(ARGS)
+
 lint: $(STAMP) ## Check style with ruff (lint rules and formatting)
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
@@ -86,5 +89,5 @@ clean: ## Remove run outputs and caches (keeps .venv)
 distclean: clean ## Also remove .venv
 	rm -rf $(VENV)
 
-.PHONY: help install train eval sweep report wandb-sweep wandb-agent test test-fast bench lint \
+.PHONY: help install train eval sweep report wandb-sweep wandb-agent test test-fast bench bench-gpu lint \
 	typecheck format config-docs clean distclean

@@ -87,6 +87,21 @@ def markdown(results: dict) -> str:
         )
     lines += [
         "",
+        "## CPU time per epoch (ms; the process's every thread; median [range] over the runs)",
+        "",
+        "Less sensitive than wall time to other processes on a shared machine.",
+        "",
+        "| workload | plain | bare Lightning | seqlab | seqlab - bare Lightning |",
+        "|---|---|---|---|---|",
+    ]
+    for row in results["workloads"]:
+        lines.append(
+            f"| {row['workload']} | {cell(row['plain_epoch_cpu_s'])} | "
+            f"{cell(row['lightning_epoch_cpu_s'])} | {cell(row['seqlab_epoch_cpu_s'])} | "
+            f"{cell(row['over_lightning_epoch_cpu_s'])} |"
+        )
+    lines += [
+        "",
         "## Throughput against the bare kernel (training samples per second)",
         "",
         "| workload | bare kernel fwd+bwd | plain loop | seqlab | seqlab / kernel "

@@ -6,12 +6,35 @@ Benchmarks measure and report; nothing here asserts on wall time.
 import os
 import statistics
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 RESULTS_DIR = Path(__file__).parent / "results"
 # The repository's src/ first, so a checkout benchmarks its own code (as PYTHONPATH=src does).
 sys.path.insert(0, str(REPO_ROOT / "src"))
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where a benchmark trains: the device and Lightning's precision, as seqlab overrides."""
+
+    device: str = "cpu"  # torch's name: cpu, cuda
+    precision: str = "32-true"  # 32-true | bf16-mixed
+
+    @property
+    def accelerator(self) -> str:
+        return "gpu" if self.device == "cuda" else "cpu"
+
+    @property
+    def overrides(self) -> list[str]:
+        if self.device == "cpu" and self.precision == "32-true":
+            return []  # the workloads as shipped
+        trainer = ["trainer=gpu"] if self.device == "cuda" else []
+        return [*trainer, f"trainer.precision={self.precision}"]
+
+
+CPU = Target()
 
 
 def pin_threads(threads: int) -> None:

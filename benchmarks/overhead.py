@@ -20,7 +20,8 @@ SequenceClassifier on the same loaders with the same clipping.
 Seconds per epoch on every side: epoch-start to epoch-start over every epoch after the first
 (warm-up), so whatever happens once per epoch (validation, metric compute, logging, checkpoint
 saving, loader set-up) is inside. Runs alternate plain / bare Lightning / seqlab, so all three
-see the same load.
+see the same load. CPU time per epoch (time.process_time, every thread of the process) is
+reported beside the wall time.
 """
 
 import argparse
@@ -32,7 +33,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import RESULTS_DIR, compose_train, isolate_wandb, pin_threads, spread
+from common import CPU, RESULTS_DIR, Target, compose_train, isolate_wandb, pin_threads, spread
 from workloads import WORKLOADS, Workload
 
 
@@ -41,11 +42,15 @@ def per_epoch(starts: list[float]) -> float:
     return (starts[-1] - starts[1]) / (len(starts) - 2)
 
 
-def workload_config(workload: Workload, folder: Path, epochs: int) -> dict:
-    extra = workload.prepare(folder) if workload.prepare else []
+def workload_config(
+    workload: Workload, folder: Path, epochs: int, target: Target = CPU, extra: tuple = ()
+) -> dict:
+    prepared = workload.prepare(folder) if workload.prepare else []
     return compose_train(
         [
             *workload.overrides,
+            *prepared,
+            *target.overrides,
             *extra,
             f"trainer.max_epochs={epochs}",
             "print_config=false",
@@ -54,13 +59,23 @@ def workload_config(workload: Workload, folder: Path, epochs: int) -> dict:
     )
 
 
+def synchronize() -> None:
+    """Wait for the GPU's queued work, so a clock reading includes it (nothing on a CPU)."""
+    import torch
+
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        torch.cuda.synchronize()
+
+
 def epoch_clock(clock: dict):
     """A callback writing the clock readings the tables use into `clock`."""
     from lightning.pytorch.callbacks import Callback
 
     class EpochClock(Callback):
         def on_train_epoch_start(self, trainer, pl_module) -> None:
+            synchronize()
             clock["starts"].append(time.perf_counter())
+            clock["cpu_starts"].append(time.process_time())
 
         def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
             clock["first_step"] = clock["first_step"] or time.perf_counter()
@@ -71,21 +86,25 @@ def epoch_clock(clock: dict):
     return EpochClock()
 
 
-def seqlab_run(workload: Workload, epochs: int) -> dict:
-    """One seqlab-train run through the pipeline; returns its clock readings."""
+def seqlab_run(
+    workload: Workload, epochs: int, target: Target = CPU, extra: tuple = (), observers=()
+) -> dict:
+    """One seqlab-train run through the pipeline; returns its clock readings. `extra`: more
+    overrides; `observers`: more callbacks."""
     import seqlab.training.pipeline
 
-    clock: dict = {"starts": [], "first_step": None}
+    clock: dict = {"starts": [], "cpu_starts": [], "first_step": None}
     other_callbacks = seqlab.training.pipeline._other_callbacks
     seqlab.training.pipeline._other_callbacks = lambda cfg, run_dir: [
         *other_callbacks(cfg, run_dir),
         epoch_clock(clock),
+        *observers,
     ]
     try:
         with tempfile.TemporaryDirectory() as folder:
             isolate_wandb(Path(folder) / "wandb_home")
             start = time.perf_counter()
-            config = workload_config(workload, Path(folder), epochs)
+            config = workload_config(workload, Path(folder), epochs, target, extra)
             composed = time.perf_counter()
             # The progress bar still renders (to a buffer, as it would to a pipe).
             with contextlib.redirect_stdout(io.StringIO()):
@@ -95,6 +114,7 @@ def seqlab_run(workload: Workload, epochs: int) -> dict:
         seqlab.training.pipeline._other_callbacks = other_callbacks
     return {
         "epoch_s": per_epoch(clock["starts"]),
+        "epoch_cpu_s": per_epoch(clock["cpu_starts"]),
         "compose_s": composed - start,
         "to_first_step_s": clock["first_step"] - composed,
         "after_fit_s": end - clock["fit_end"],  # test of the best checkpoint, plots, files
@@ -102,7 +122,9 @@ def seqlab_run(workload: Workload, epochs: int) -> dict:
     }
 
 
-def same_network(workload: Workload, folder: Path, epochs: int) -> tuple[dict, object, object]:
+def same_network(
+    workload: Workload, folder: Path, epochs: int, target: Target = CPU
+) -> tuple[dict, object, object]:
     """The workload's config, its set-up data module and a fresh SequenceClassifier: what the
     plain loop and the bare Lightning side train (seqlab's side builds its own in train())."""
     import torch
@@ -110,7 +132,7 @@ def same_network(workload: Workload, folder: Path, epochs: int) -> tuple[dict, o
     from seqlab.data.registry import build_datamodule
     from seqlab.models.classifier import SequenceClassifier
 
-    config = workload_config(workload, folder, epochs)
+    config = workload_config(workload, folder, epochs, target)
     torch.manual_seed(config["seed"])
     data = build_datamodule(config["data"])
     data.setup("fit")
@@ -120,20 +142,21 @@ def same_network(workload: Workload, folder: Path, epochs: int) -> tuple[dict, o
     return config, data, model
 
 
-def bare_lightning_run(workload: Workload, epochs: int) -> dict:
+def bare_lightning_run(workload: Workload, epochs: int, target: Target = CPU) -> dict:
     """Lightning's own floor: a `barebones` Trainer (no logging, checkpoints, progress bar or
     model summary; `self.log` does nothing) fitting the same SequenceClassifier on the same
     data module with the same clipping. seqlab's path minus this is what seqlab adds."""
     import lightning as L
 
-    clock: dict = {"starts": [], "first_step": None}
+    clock: dict = {"starts": [], "cpu_starts": [], "first_step": None}
     with tempfile.TemporaryDirectory() as folder:
-        config, data, model = same_network(workload, Path(folder), epochs)
+        config, data, model = same_network(workload, Path(folder), epochs, target)
         options = config["trainer"]
         trainer = L.Trainer(
             barebones=True,
-            accelerator="cpu",
+            accelerator=target.accelerator,
             devices=1,
+            precision=target.precision,
             max_epochs=epochs,
             gradient_clip_val=options.get("gradient_clip_val"),
             limit_val_batches=options.get("limit_val_batches", 1.0),
@@ -143,17 +166,23 @@ def bare_lightning_run(workload: Workload, epochs: int) -> dict:
         )
         with contextlib.redirect_stdout(io.StringIO()):
             trainer.fit(model, datamodule=data)
-    return {"epoch_s": per_epoch(clock["starts"])}
+    return {"epoch_s": per_epoch(clock["starts"]), "epoch_cpu_s": per_epoch(clock["cpu_starts"])}
 
 
-def plain_run(workload: Workload, epochs: int) -> dict:
+def plain_run(workload: Workload, epochs: int, target: Target = CPU) -> dict:
     """The hand-written loop on the same model, batches and optimizer steps."""
     import torch
 
     with tempfile.TemporaryDirectory() as folder:
         # The same network (inputs, encoder, dropout, head, loss with any class weights) by
         # construction; only its forward and loss are used, never Lightning.
-        config, data, model = same_network(workload, Path(folder), epochs)
+        config, data, model = same_network(workload, Path(folder), epochs, target)
+        device = torch.device(target.device)
+        model.to(device)
+        data.device = device  # its in-memory splits, where no Trainer says where to train
+        autocast = torch.autocast(
+            device.type, dtype=torch.bfloat16, enabled=target.precision == "bf16-mixed"
+        )
         optim = config["optim"]
         assert (optim["name"], optim["scheduler"]) == ("adamw", "cosine"), "the loop mirrors these"
         params = list(model.parameters())
@@ -162,13 +191,17 @@ def plain_run(workload: Workload, epochs: int) -> dict:
         clip = config["trainer"].get("gradient_clip_val")
         train_loader, val_loader = data.train_dataloader(), data.val_dataloader()
 
-        starts = []
+        starts, cpu_starts = [], []
         for _ in range(epochs):
+            synchronize()
             starts.append(time.perf_counter())
+            cpu_starts.append(time.process_time())
             model.train()
             for batch in train_loader:
+                batch = batch.to(device)  # already there unless a DataLoader cut it
                 optimizer.zero_grad(set_to_none=True)
-                loss = model.loss_fn(model(batch), batch.labels)
+                with autocast:
+                    loss = model.loss_fn(model(batch), batch.labels)
                 loss.backward()
                 if clip:
                     torch.nn.utils.clip_grad_norm_(params, clip)
@@ -176,23 +209,28 @@ def plain_run(workload: Workload, epochs: int) -> dict:
             scheduler.step()
             if workload.validation:
                 model.eval()
-                with torch.no_grad():
-                    outputs = [(model(b), b.labels) for b in val_loader]
+                with torch.no_grad(), autocast:
+                    outputs = [(model(b.to(device)), b.labels.to(device)) for b in val_loader]
                     logits = torch.cat([o for o, _ in outputs])
                     labels = torch.cat([y for _, y in outputs])
                     _ = float(model.loss_fn(logits, labels))
                     _ = float((logits.argmax(dim=1) == labels).float().mean())
-    return {"epoch_s": per_epoch(starts)}
+    return {"epoch_s": per_epoch(starts), "epoch_cpu_s": per_epoch(cpu_starts)}
 
 
-def measure(workload: Workload, repeats: int, epochs: int) -> dict:
+def measure(workload: Workload, repeats: int, epochs: int, target: Target = CPU) -> dict:
     runs: dict[str, list[float]] = {"plain": [], "lightning": [], "seqlab": []}
+    cpu: dict[str, list[float]] = {"plain": [], "lightning": [], "seqlab": []}
     seqlab = []
     for _ in range(repeats):  # alternating, so all three sides see the same load
-        runs["plain"].append(plain_run(workload, epochs)["epoch_s"])
-        runs["lightning"].append(bare_lightning_run(workload, epochs)["epoch_s"])
-        seqlab.append(seqlab_run(workload, epochs))
-        runs["seqlab"].append(seqlab[-1]["epoch_s"])
+        for side, result in (
+            ("plain", plain_run(workload, epochs, target)),
+            ("lightning", bare_lightning_run(workload, epochs, target)),
+            ("seqlab", seqlab_run(workload, epochs, target)),
+        ):
+            runs[side].append(result["epoch_s"])
+            cpu[side].append(result["epoch_cpu_s"])
+        seqlab.append(result)
 
     def paired(over: str, under: str, combine) -> dict:
         return spread([combine(a, b) for a, b in zip(runs[over], runs[under], strict=True)])
@@ -211,6 +249,14 @@ def measure(workload: Workload, repeats: int, epochs: int) -> dict:
         "lightning_diff_epoch_s": paired("lightning", "plain", lambda a, b: a - b),
         "lightning_ratio": paired("lightning", "plain", lambda a, b: a / b),
         "over_lightning_epoch_s": paired("seqlab", "lightning", lambda a, b: a - b),
+        # CPU time of the whole process (every thread) per epoch: what the work costs, less
+        # sensitive than wall time to other processes on a shared machine
+        "seqlab_epoch_cpu_s": spread(cpu["seqlab"]),
+        "lightning_epoch_cpu_s": spread(cpu["lightning"]),
+        "plain_epoch_cpu_s": spread(cpu["plain"]),
+        "over_lightning_epoch_cpu_s": spread(
+            [a - b for a, b in zip(cpu["seqlab"], cpu["lightning"], strict=True)]
+        ),
         "seqlab_compose_s": statistics.median(r["compose_s"] for r in seqlab),
         "seqlab_to_first_step_s": statistics.median(r["to_first_step_s"] for r in seqlab),
         "seqlab_after_fit_s": statistics.median(r["after_fit_s"] for r in seqlab),

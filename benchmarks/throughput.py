@@ -15,12 +15,13 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import pin_threads
-from overhead import workload_config
+from common import CPU, Target, pin_threads
+from overhead import synchronize, workload_config
 from workloads import WORKLOADS, Workload
 
 
-def kernel_epoch(workload: Workload, repeats: int = 7) -> dict:
+def kernel_epoch(workload: Workload, repeats: int = 7, target: Target = CPU) -> dict:
+    """`target`: the device (cuDNN's kernels on a GPU) and precision (bf16-mixed: autocast)."""
     import torch
 
     from seqlab.data.registry import build_datamodule
@@ -28,7 +29,7 @@ def kernel_epoch(workload: Workload, repeats: int = 7) -> dict:
     from seqlab.models.recurrent import CELLS
 
     with tempfile.TemporaryDirectory() as folder:
-        config = workload_config(workload, Path(folder), epochs=1)
+        config = workload_config(workload, Path(folder), epochs=1, target=target)
         data = build_datamodule(config["data"])
         data.setup("fit")
     model = config["model"]
@@ -39,17 +40,25 @@ def kernel_epoch(workload: Workload, repeats: int = 7) -> dict:
         num_layers=model["num_layers"],
         bidirectional=model["bidirectional"],
         batch_first=True,
-    )
+    ).to(target.device)
     shapes = [tuple(batch.inputs.shape[:2]) for batch in data.train_dataloader()]
-    batches = [torch.randn(*shape, input_dim) for shape in shapes]
+    batches = [torch.randn(*shape, input_dim, device=target.device) for shape in shapes]
     samples = sum(shape[0] for shape in shapes)
+    autocast = torch.autocast(
+        torch.device(target.device).type,
+        dtype=torch.bfloat16,
+        enabled=target.precision == "bf16-mixed",
+    )
     times = []
     for _ in range(repeats):
+        synchronize()
         start = time.perf_counter()
         for inputs in batches:
             rnn.zero_grad(set_to_none=True)
-            outputs, _ = rnn(inputs)
-            outputs.sum().backward()
+            with autocast:
+                outputs, _ = rnn(inputs)
+            outputs.float().sum().backward()
+        synchronize()
         times.append(time.perf_counter() - start)
     epoch_s = statistics.median(times[1:])  # the first pass warms up
     return {

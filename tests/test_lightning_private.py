@@ -5,10 +5,12 @@ import inspect
 import threading
 
 import pytest
+import torch
 from lightning.fabric.strategies.launchers import subprocess_script as fabric_launcher
 from lightning.pytorch.callbacks import ModelCheckpoint, RichProgressBar
 from lightning.pytorch.plugins.io import AsyncCheckpointIO, TorchCheckpointIO
 from lightning.pytorch.strategies.launchers import subprocess_script as pytorch_launcher
+from lightning.pytorch.trainer.connectors.logger_connector import result as lightning_result
 
 from seqlab.training import lightning_private
 
@@ -21,13 +23,19 @@ def parameters(function) -> list[str]:
     "method,expected",
     [
         ("_should_save_on_train_epoch_end", ["self", "trainer"]),
-        ("_should_skip_saving_checkpoint", ["self", "trainer"]),
         ("_save_last_checkpoint", ["self", "trainer", "monitor_candidates"]),
         ("_monitor_candidates", ["self", "trainer"]),
     ],
 )
 def test_model_checkpoint_internals_keep_their_shape(method, expected):
     assert parameters(getattr(ModelCheckpoint, method)) == expected
+
+
+@pytest.mark.parametrize("hook", ["on_validation_end", "on_train_epoch_end", "on_train_end"])
+def test_model_checkpoint_writes_last_through_the_overridden_method(hook):
+    """BestAndLastCheckpoint silences Lightning's own last.ckpt writes by overriding
+    _save_last_checkpoint, which these hooks call by that name."""
+    assert "self._save_last_checkpoint(" in inspect.getsource(getattr(ModelCheckpoint, hook))
 
 
 @pytest.mark.parametrize(
@@ -80,3 +88,30 @@ def test_wandb_logger_keeps_its_init_arguments_where_seqlab_drops_anonymous(tmp_
     assert "anonymous" in logger._wandb_init
     lightning_private.drop_wandb_anonymous(logger)
     assert "anonymous" not in logger._wandb_init and logger._wandb_init["project"]
+
+def test_log_moves_its_stored_result_to_the_value_device_on_every_call():
+    """The call skip_idle_result_moves makes cheap, by this name and argument."""
+    source = inspect.getsource(lightning_result._ResultCollection.log)
+    assert "self[key].to(value.device)" in source
+
+
+def test_results_in_place_are_not_moved_and_others_still_are(monkeypatch):
+    monkeypatch.setattr(lightning_result._ResultMetric, "to", lightning_result._ResultMetric.to)
+    walks = []
+    original = lightning_result._ResultMetric.to
+
+    def counted(self, *args, **kwargs):
+        walks.append(args)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(lightning_result._ResultMetric, "to", counted)
+    lightning_private.skip_idle_result_moves()
+    lightning_private.skip_idle_result_moves()  # a second call changes nothing
+    results = lightning_result._ResultCollection(training=True)
+    for value in (1.0, 3.0):
+        results.log("on_train_epoch_end", "train/f1", torch.tensor(value), on_epoch=True)
+    assert walks == []  # the stored result was on the CPU already
+    assert float(results["on_train_epoch_end.train/f1"].compute()) == 2.0
+    meta = torch.device("meta")
+    moved = results["on_train_epoch_end.train/f1"].to(meta)
+    assert walks == [(meta,)] and moved.value.device == meta

@@ -26,45 +26,72 @@ RUN = [
 ]
 
 
-def kill_in_third_epoch(run_dir: Path) -> None:
+def start_run(run_dir: Path, *extra: str) -> subprocess.Popen:
     # A session of its own, so the kill takes the whole process group (its W&B service too), as
     # a crashed machine would.
-    process = subprocess.Popen(
-        [sys.executable, "-m", "seqlab.cli.train", *RUN, f"hydra.run.dir={run_dir}"],
+    return subprocess.Popen(
+        [sys.executable, "-m", "seqlab.cli.train", *RUN, *extra, f"hydra.run.dir={run_dir}"],
         cwd=REPO_ROOT,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,
         env=subprocess_env(),
     )
-    last = run_dir / "checkpoints" / "last.ckpt"
+
+
+def wait_for(last: Path, process: subprocess.Popen) -> None:
     deadline = time.monotonic() + 600
     while not last.exists() and process.poll() is None and time.monotonic() < deadline:
         time.sleep(0.02)
-    # wait for the second epoch's rewrite (last.ckpt follows every epoch, not just the best)
+
+
+def kill(run_dir: Path, process: subprocess.Popen) -> None:
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    assert (run_dir / "checkpoints" / "last.ckpt").exists(), "the run never wrote last.ckpt"
+    assert not (run_dir / "metrics.json").exists(), "the run finished before it was killed"
+
+
+def kill_in_third_epoch(run_dir: Path) -> None:
+    # last.ckpt after every epoch, so that the killed run has a mid-run checkpoint
+    process = start_run(run_dir, "callbacks.checkpoint.last_every_s=0")
+    last = run_dir / "checkpoints" / "last.ckpt"
+    wait_for(last, process)
+    # wait for the second epoch's rewrite
     first_write = last.stat().st_mtime_ns
     while last.stat().st_mtime_ns == first_write and process.poll() is None:
         time.sleep(0.02)
     time.sleep(0.3)  # into the third epoch
-    os.killpg(process.pid, signal.SIGKILL)
-    process.wait()
-    assert last.exists(), "the run never wrote last.ckpt"
-    assert not (run_dir / "metrics.json").exists(), "the run finished before it was killed"
+    kill(run_dir, process)
 
 
-def test_resume_after_sigkill_reproduces_the_uninterrupted_run(tmp_path):
-    full = run_cli("seqlab.cli.train", *RUN, f"hydra.run.dir={tmp_path}/full")
+def kill_after_fit(run_dir: Path) -> None:
+    """The default cadence (30 s) writes last.ckpt once in a run this short: when fit ends.
+    The kill lands while the best checkpoint is tested."""
+    process = start_run(run_dir)
+    wait_for(run_dir / "checkpoints" / "last.ckpt", process)
+    kill(run_dir, process)
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory) -> dict:
+    run_dir = tmp_path_factory.mktemp("full")
+    full = run_cli("seqlab.cli.train", *RUN, f"hydra.run.dir={run_dir}")
     assert full.returncode == 0, full.stderr[-3000:]
+    return json.loads((run_dir / "metrics.json").read_text())
 
+
+@pytest.mark.parametrize("kill_run", [kill_in_third_epoch, kill_after_fit])
+def test_resume_after_sigkill_reproduces_the_uninterrupted_run(tmp_path, uninterrupted, kill_run):
     runs = tmp_path / "runs"
-    kill_in_third_epoch(runs / "killed")
+    kill_run(runs / "killed")
     resumed = run_cli("seqlab.cli.train", *RUN, "resume=auto", f"hydra.run.dir={runs}/restart")
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert f"resuming {runs / 'killed'}" in resumed.stdout
 
     # the resumed run finishes in the killed run's dir, with the same numbers
     finished = json.loads((runs / "killed" / "metrics.json").read_text())
-    assert finished == json.loads((tmp_path / "full" / "metrics.json").read_text())
+    assert finished == uninterrupted
     # and logs into the same W&B run id, and beside (not over) the first CSV log
     run_ids = {p.name.rsplit("-", 1)[-1] for p in (runs / "killed" / "wandb").glob("offline-run-*")}
     assert len(run_ids) == 1

@@ -1,5 +1,6 @@
 """Short real trainings on GunPoint: every model, metrics.json, eval from checkpoint, seeds."""
 
+import csv
 import json
 
 import pytest
@@ -27,8 +28,24 @@ def test_each_model_trains_and_writes_metrics(model, tmp_path):
         if not k.endswith("loss") and not k.endswith("loss_best")
     )
     last = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=True)
-    assert last["epoch"] == 2  # rewritten after every one of the three epochs
+    # written when fit ends (or in the last epoch, when the cadence fell there): 3 x 3 steps
+    assert last["global_step"] == 9
     assert (tmp_path / "csv" / "metrics.csv").is_file()
+
+
+def test_val_best_values_are_written_once_when_fit_ends(tmp_path):
+    metrics = train(compose_train(quick_overrides("model=rnn"), output_dir=tmp_path))
+    rows = list(csv.DictReader((tmp_path / "csv" / "metrics.csv").open()))
+    epochs = [row for row in rows if row.get("val/f1")]
+    best_rows = [row for row in rows if row.get("val/f1_best")]
+    assert len(epochs) == 3 and len(best_rows) == 1
+    (best,) = best_rows
+    for name in ("acc", "precision", "recall", "f1", "auroc", "loss"):
+        values = [float(row[f"val/{name}"]) for row in epochs]
+        expected = min(values) if name == "loss" else max(values)
+        assert float(best[f"val/{name}_best"]) == pytest.approx(expected, abs=1e-6)
+        assert metrics[f"val/{name}_best"] == pytest.approx(expected, abs=1e-6)
+    assert int(best["step"]) > max(int(row["step"]) for row in epochs)  # after the last epoch
 
 
 def test_the_mlp_learns_gunpoint(tmp_path):

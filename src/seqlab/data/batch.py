@@ -68,13 +68,24 @@ class SequenceDataset(Dataset):
     def __getitems__(self, indices: list[int]) -> Batch:
         # torch's DataLoader calls this with the sampler's whole batch of indices.
         index = torch.as_tensor(indices, dtype=torch.long)
-        lengths = self.lengths[index]
-        longest = int(lengths.max())
+        return self.batch(index, int(self.lengths[index].max()))
+
+    def batch(self, index: torch.Tensor, longest: int) -> Batch:
+        """The samples at `index` (on this dataset's device), trimmed to `longest` steps."""
         return Batch(
             self.inputs[index, :longest],
             self.categories[index, :longest],
-            lengths,
+            self.lengths[index],
             self.labels[index],
+        )
+
+    def to(self, device: torch.device | str) -> "SequenceDataset":
+        """The same samples with every tensor on `device`."""
+        return SequenceDataset(
+            self.inputs.to(device),
+            self.categories.to(device),
+            self.lengths.to(device),
+            self.labels.to(device),
         )
 
 

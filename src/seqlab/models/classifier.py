@@ -76,7 +76,9 @@ class SequenceClassifier(L.LightningModule):
         are small (samples x classes)."""
         logits = self(batch)
         loss = self.loss_fn(logits, batch.labels)
-        probabilities = logits.detach().softmax(dim=-1)
+        # in float32 also under bf16 autocast: bf16 probabilities (3 significant digits) tie
+        # often enough to change the exact AUROC, and numpy has no bf16 for the test plots
+        probabilities = logits.detach().float().softmax(dim=-1)
         self.pending[split].append((probabilities, batch.labels, loss.detach(), len(batch)))
         return loss, probabilities
 
@@ -114,7 +116,7 @@ class SequenceClassifier(L.LightningModule):
     def on_validation_epoch_end(self) -> None:
         values = self._log_epoch("val")
         if self.trainer.state.fn == "fit" and not self.trainer.sanity_checking:
-            self._log_best(values)
+            self._track_best(values)
 
     def on_test_epoch_end(self) -> None:
         self._log_epoch("test")
@@ -134,12 +136,14 @@ class SequenceClassifier(L.LightningModule):
         self.log_dict(values, on_step=False, on_epoch=True, sync_dist=True)
         return {name: float(value) for name, value in values.items()}
 
-    def _log_best(self, values: dict[str, float]) -> None:
+    def _track_best(self, values: dict[str, float]) -> None:
+        """Keep val/<metric>_best, the best value of each metric over the epochs so far. Not
+        logged every epoch: the pipeline writes them once when fit ends (each `log` costs
+        Lightning's bookkeeping on every epoch, and W&B's summaries show each curve's best)."""
         for name in (*METRIC_NAMES, "loss"):
             key, value = f"val/{name}_best", values[f"val/{name}"]
             better = min if name in LOWER_IS_BETTER else max
             self.best[key] = better(self.best.get(key, value), value)
-        self.log_dict(self.best, on_step=False, on_epoch=True)
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint["seqlab_best"] = dict(self.best)

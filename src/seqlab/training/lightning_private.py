@@ -8,9 +8,11 @@ one fails there, loudly, instead of silently changing checkpoints or DDP launche
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import torch
 from lightning.pytorch.callbacks import ModelCheckpoint, RichProgressBar
 from lightning.pytorch.loggers import WandbLogger
 from lightning.pytorch.plugins.io import AsyncCheckpointIO
+from lightning.pytorch.trainer.connectors.logger_connector.result import _ResultMetric
 
 
 def saves_on_train_epoch_end(checkpoint: ModelCheckpoint, trainer: Any) -> bool:
@@ -19,14 +21,13 @@ def saves_on_train_epoch_end(checkpoint: ModelCheckpoint, trainer: Any) -> bool:
     return checkpoint._should_save_on_train_epoch_end(trainer)
 
 
-def saved_at_this_step(checkpoint: ModelCheckpoint, trainer: Any) -> bool:
-    """Whether anything was saved at this global step already (or saving is off now)."""
-    return checkpoint._should_skip_saving_checkpoint(trainer)
-
-
 def save_last(checkpoint: ModelCheckpoint, trainer: Any) -> None:
-    """Write last.ckpt now, with the metrics ModelCheckpoint would put in its name."""
-    checkpoint._save_last_checkpoint(trainer, checkpoint._monitor_candidates(trainer))
+    """Write last.ckpt now, with the metrics ModelCheckpoint would put in its name. Calls
+    ModelCheckpoint's own method, past any override: BestAndLastCheckpoint overrides it to a
+    no-op so that Lightning's calls (after each new best) write nothing."""
+    ModelCheckpoint._save_last_checkpoint(
+        checkpoint, trainer, checkpoint._monitor_candidates(trainer)
+    )
 
 
 def advance_train_bar(bar: RichProgressBar, batches_done: int) -> None:
@@ -68,3 +69,33 @@ def drop_wandb_anonymous(logger: WandbLogger) -> None:
     """WandbLogger always passes `anonymous` to wandb.init, and W&B 0.31 then prints on every run
     that the setting has no effect; without the key W&B says nothing."""
     logger._wandb_init.pop("anonymous", None)
+
+def skip_idle_result_moves() -> None:
+    """Make `LightningModule.log` skip moving a stored result that is on the value's device
+    already. Lightning moves the result (`_ResultMetric.to(value.device)`) on every log call by
+    rebuilding its whole attribute dict, metadata included, even when every tensor is in place:
+    more work than the rest of the call. Other moves go through Lightning's own code."""
+    move = _ResultMetric.to
+    if getattr(move, "skips_idle_moves", False):
+        return
+
+    def to(self: _ResultMetric, *args: Any, **kwargs: Any) -> _ResultMetric:
+        in_place = (
+            len(args) == 1
+            and not kwargs
+            and isinstance(args[0], torch.device)
+            and all(tensor.device == args[0] for tensor in _result_tensors(self))
+        )
+        return self if in_place else move(self, *args, **kwargs)
+
+    to.skips_idle_moves = True  # type: ignore[attr-defined]
+    _ResultMetric.to = to  # type: ignore[method-assign]
+
+
+def _result_tensors(result: _ResultMetric) -> list[torch.Tensor]:
+    """Every tensor `_ResultMetric.to` would move: its attributes and its states' defaults."""
+    state = vars(result)
+    defaults = state.get("_defaults", {})
+    return [
+        value for value in (*state.values(), *defaults.values()) if isinstance(value, torch.Tensor)
+    ]

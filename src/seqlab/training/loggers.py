@@ -149,6 +149,17 @@ def _wandb_reachable(on_unreachable: str, run_dir: Path) -> bool:
     return False
 
 
+def log_summary(loggers: list[Logger], values: dict[str, float], step: int) -> None:
+    """Values known once fit ends (val/*_best): the W&B run's summary, and one CSV row at
+    `step`. Call it on rank zero only."""
+    for logger in loggers:
+        if isinstance(logger, WandbLogger):
+            logger.experiment.summary.update(values)
+        else:
+            logger.log_metrics(values, step=step)
+            logger.save()
+
+
 def _free_csv_version(run_dir: Path) -> str:
     """Lightning's CSV logger deletes an existing metrics.csv; a resumed run logs beside it."""
     version, attempt = "", 1

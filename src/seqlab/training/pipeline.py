@@ -34,7 +34,8 @@ from seqlab.training.callbacks.plots import TestPlots
 from seqlab.training.callbacks.progress import EpochMetricsProgressBar
 from seqlab.training.callbacks.rng import RngStateCheckpoint
 from seqlab.training.checkpoint_io import AtomicCheckpointIO, OrderedAsyncCheckpointIO
-from seqlab.training.loggers import build_loggers, finish_wandb
+from seqlab.training.lightning_private import skip_idle_result_moves
+from seqlab.training.loggers import build_loggers, finish_wandb, log_summary
 from seqlab.training.pruning import pruning_callbacks
 from seqlab.training.resume import ResumePoint, check_fits, resume_point
 from seqlab.training.run_lock import is_first_process, lock_run_dir, unlock_run_dir
@@ -103,14 +104,16 @@ def _train(
         if trainer.is_global_zero and config["print_parameters"]:
             print_parameter_table(layer_parameters(module))
         trainer.fit(module, datamodule=datamodule, ckpt_path=resume.ckpt_path)
-        # From the module, which restores them from a checkpoint too: a run resumed after its
-        # last epoch (killed while testing) validates nothing, so logs no val/*_best itself.
-        best_val = dict(module.best)
+        # From the module, which restores them from a checkpoint too (a run resumed after its
+        # last epoch validates nothing); written once, here, not logged every epoch.
+        best_val = dict(sorted(module.best.items()))
+        if trainer.is_global_zero and best_val:
+            log_summary(trainer.loggers, best_val, trainer.global_step)
         best_path = checkpoint.best_model_path or None
         tested = trainer.test(
             module, datamodule=datamodule, ckpt_path=best_path, verbose=False, weights_only=True
         )
-        metrics = {**_floats(tested[0]), **dict(sorted(best_val.items()))}
+        metrics = {**_floats(tested[0]), **best_val}
         _write_metrics(run_dir, metrics, trainer)
     except (Preempted, SIGTERMException):
         finish_wandb(exit_code=128 + stop_signal(received), preempted=True)
@@ -161,7 +164,8 @@ def _trainer(
         options.setdefault("enable_progress_bar", False)
     # seqlab prints its own exact table (print_parameters); Lightning's would repeat it.
     options.setdefault("enable_model_summary", False)
-    # Checkpoint files are written by a background thread (last.ckpt after every epoch would
+    skip_idle_result_moves()  # every self.log call otherwise rebuilds its stored result
+    # Checkpoint files are written by a background thread (a checkpoint in an epoch would
     # otherwise stall short epochs on the file write); see training/checkpoint_io.py.
     options.setdefault("plugins", [OrderedAsyncCheckpointIO(AtomicCheckpointIO())])
     try:
@@ -181,6 +185,7 @@ def _checkpoint_callback(cfg: dict, run_dir: Path) -> BestAndLastCheckpoint:
         mode=cfg["mode"],
         save_last=cfg["save_last"],
         tie_breaker=cfg["tie_breaker"],
+        last_every_s=cfg["last_every_s"],
         filename="epoch{epoch:03d}",
         auto_insert_metric_name=False,
     )

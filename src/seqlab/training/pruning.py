@@ -38,4 +38,39 @@ def pruning_callbacks() -> list[Any]:
         return []  # e.g. a test/ metric: known only after fit, so the trial runs to the end
     from optuna_integration import PyTorchLightningPruningCallback
 
-    return [PyTorchLightningPruningCallback(trial, monitor=monitor)]
+    if not monitor.endswith(_BEST_SUFFIX):
+        return [PyTorchLightningPruningCallback(trial, monitor=monitor)]
+
+    class BestValuePruning(PyTorchLightningPruningCallback):
+        """val/<metric>_best is kept by the module, not logged each epoch: the callback reads
+        the module's running best as if it had been logged."""
+
+        def on_validation_end(self, trainer: Any, pl_module: Any) -> None:
+            super().on_validation_end(_WithBestValues(trainer, pl_module.best), pl_module)
+
+    return [BestValuePruning(trial, monitor=monitor)]
+
+
+_BEST_SUFFIX = "_best"
+
+
+class _WithBestValues:
+    """The trainer, with `values` added to its callback_metrics; every other attribute (read or
+    written: the callback sets trainer.should_stop under DDP) is the trainer's own."""
+
+    def __init__(self, trainer: Any, values: dict[str, float]) -> None:
+        object.__setattr__(self, "_trainer", trainer)
+        object.__setattr__(self, "_values", values)
+
+    @property
+    def callback_metrics(self) -> dict[str, Any]:
+        import torch
+
+        best = {name: torch.tensor(value) for name, value in self._values.items()}
+        return {**self._trainer.callback_metrics, **best}
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._trainer, name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        setattr(self._trainer, name, value)

@@ -89,7 +89,7 @@ class EventsDataConfig:
     val_fraction: float = 0.15  # entities, stratified by label; no entity is in two splits
     test_fraction: float = 0.15  # entities held out for the test, stratified by label
     batch_size: int = 256  # entities per batch
-    num_workers: int = 0  # DataLoader worker processes
+    num_workers: int = 0  # DataLoader worker processes; 0: batches cut in memory, no DataLoader
     split_seed: int = 0  # the entity split; the YAML ties it to ${seed}
 
     def __post_init__(self) -> None:

@@ -22,7 +22,7 @@ class MemoryDataConfig:
     num_val: int = 500  # generated validation sequences
     num_test: int = 500  # generated test sequences
     batch_size: int = 64  # samples per batch
-    num_workers: int = 0  # DataLoader worker processes
+    num_workers: int = 0  # DataLoader worker processes; 0: batches cut in memory, no DataLoader
     seed: int = 0  # the generated data; the YAML ties it to ${seed}
 
     def __post_init__(self) -> None:

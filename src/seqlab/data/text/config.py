@@ -68,6 +68,9 @@ class TextDataConfig:
     num_workers: int = 0  # DataLoader worker processes
     bucketing: bool = True  # length-bucketed batches (data/bucketing.py)
     bucket_batches: int = 50  # batches per shuffled pool that is sorted by length
+    # Hold the tokenised splits on the training device and cut batches there, without a
+    # DataLoader (the same batches); needs num_workers=0 and device memory for the padded ids.
+    in_memory: bool = False
     split_seed: int = 0  # carved splits and the bucketed batch order; the YAML ties it to ${seed}
 
     def __post_init__(self) -> None:

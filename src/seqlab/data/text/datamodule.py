@@ -53,6 +53,7 @@ class TextDataModule(SequenceDataModule):
             config.bucketing,
             config.bucket_batches,
             seed=config.split_seed,
+            in_memory=config.in_memory,
         )
         self.config = config
         self.source = {

@@ -29,7 +29,7 @@ class UCRDataConfig:
     # are zero-padded; recurrent models only). TRAIN files of varying length always accept it.
     variable_length: bool = False
     batch_size: int = 16  # samples per batch
-    num_workers: int = 0  # DataLoader worker processes
+    num_workers: int = 0  # DataLoader worker processes; 0: batches cut in memory, no DataLoader
     split_seed: int = 0  # the validation split; the YAML ties it to ${seed}
 
     def __post_init__(self) -> None:

@@ -1,0 +1,100 @@
+"""last.ckpt follows callbacks.checkpoint.last_every_s: written at the first epoch end that long
+after the previous write, always at the end of fit, and after every epoch with 0."""
+
+from pathlib import Path
+
+import lightning as L
+import pytest
+from lightning.pytorch.callbacks import Callback
+from lightning.pytorch.demos.boring_classes import BoringModel
+from lightning.pytorch.plugins.io import TorchCheckpointIO
+
+from seqlab.errors import SeqlabError
+from seqlab.training.callbacks.checkpoint import BestAndLastCheckpoint
+
+pytestmark = pytest.mark.slow
+SECONDS_PER_EPOCH = 4.0
+BATCHES = 2  # training batches an epoch
+
+
+class RecordingIO(TorchCheckpointIO):
+    """Every checkpoint the Trainer writes, as (file name, epochs trained)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.saved: list[tuple[str, int]] = []
+
+    def save_checkpoint(self, checkpoint, path, storage_options=None) -> None:
+        self.saved.append((Path(path).name, checkpoint["global_step"] // BATCHES))
+        super().save_checkpoint(checkpoint, path, storage_options)
+
+
+class LoggingModel(BoringModel):
+    def validation_step(self, batch, batch_idx):
+        outputs = super().validation_step(batch, batch_idx)
+        self.log("valid_loss", outputs["x"])
+        return outputs
+
+
+class FakeClock(Callback):
+    """A clock that moves SECONDS_PER_EPOCH at the start of every epoch."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def on_train_epoch_start(self, trainer, pl_module) -> None:
+        self.now += SECONDS_PER_EPOCH
+
+
+def last_writes(tmp_path, last_every_s: float, epochs: int, **checkpoint) -> list[int]:
+    """After how many epochs last.ckpt was written, in order."""
+    clock, io = FakeClock(), RecordingIO()
+    callback = BestAndLastCheckpoint(
+        dirpath=tmp_path / "checkpoints",
+        save_last=True,
+        last_every_s=last_every_s,
+        clock=clock,
+        **checkpoint,
+    )
+    trainer = L.Trainer(
+        max_epochs=epochs,
+        limit_train_batches=BATCHES,
+        limit_val_batches=1,
+        callbacks=[clock, callback],
+        plugins=[io],
+        logger=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        default_root_dir=tmp_path,
+    )
+    trainer.fit(LoggingModel())
+    assert (tmp_path / "checkpoints" / "last.ckpt").is_file()
+    return [epoch for name, epoch in io.saved if name == "last.ckpt"]
+
+
+def test_last_is_written_on_the_cadence_and_at_the_end_of_fit(tmp_path):
+    # epochs end at 4, 8, 12, ... s; 10 s between writes: after 3 epochs (12 s) and 6 (24 s),
+    # and after 7 (28 s) because fit ends there
+    assert last_writes(tmp_path, last_every_s=10, epochs=7) == [3, 6, 7]
+
+
+def test_the_end_of_fit_does_not_write_last_twice(tmp_path):
+    assert last_writes(tmp_path, last_every_s=10, epochs=6) == [3, 6]
+
+
+def test_zero_writes_last_after_every_epoch_also_without_a_new_best(tmp_path):
+    # only the first epoch is a best: mode=max on a loss that falls
+    writes = last_writes(tmp_path, last_every_s=0, epochs=4, monitor="valid_loss", mode="max")
+    assert writes == [1, 2, 3, 4]
+
+
+def test_a_long_cadence_still_writes_last_when_fit_ends(tmp_path):
+    assert last_writes(tmp_path, last_every_s=3600, epochs=3) == [3]
+
+
+def test_a_negative_cadence_is_refused(tmp_path):
+    with pytest.raises(SeqlabError, match="last_every_s=-1"):
+        BestAndLastCheckpoint(dirpath=tmp_path, last_every_s=-1)
