@@ -89,6 +89,7 @@ def test_wandb_logger_keeps_its_init_arguments_where_seqlab_drops_anonymous(tmp_
     lightning_private.drop_wandb_anonymous(logger)
     assert "anonymous" not in logger._wandb_init and logger._wandb_init["project"]
 
+
 def test_log_moves_its_stored_result_to_the_value_device_on_every_call():
     """The call skip_idle_result_moves makes cheap, by this name and argument."""
     source = inspect.getsource(lightning_result._ResultCollection.log)

@@ -70,6 +70,7 @@ def drop_wandb_anonymous(logger: WandbLogger) -> None:
     that the setting has no effect; without the key W&B says nothing."""
     logger._wandb_init.pop("anonymous", None)
 
+
 def skip_idle_result_moves() -> None:
     """Make `LightningModule.log` skip moving a stored result that is on the value's device
     already. Lightning moves the result (`_ResultMetric.to(value.device)`) on every log call by
