@@ -98,3 +98,47 @@ def test_a_long_cadence_still_writes_last_when_fit_ends(tmp_path):
 def test_a_negative_cadence_is_refused(tmp_path):
     with pytest.raises(SeqlabError, match="last_every_s=-1"):
         BestAndLastCheckpoint(dirpath=tmp_path, last_every_s=-1)
+
+
+class StopSignal(Callback):
+    """Lightning's reaction to SIGTERM (SIGTERMException) in the middle of epoch `at`."""
+
+    def __init__(self, at: int) -> None:
+        self.at = at
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        if trainer.current_epoch == self.at and batch_idx == 0:
+            from lightning.pytorch.utilities.exceptions import SIGTERMException
+
+            raise SIGTERMException
+
+
+def test_a_stop_signal_writes_the_newest_epoch_end_the_cadence_skipped(tmp_path):
+    import torch
+    from lightning.pytorch.utilities.exceptions import SIGTERMException
+
+    clock, io = FakeClock(), RecordingIO()
+    callback = BestAndLastCheckpoint(
+        dirpath=tmp_path / "checkpoints", save_last=True, last_every_s=3600, clock=clock
+    )
+    trainer = L.Trainer(
+        max_epochs=5,
+        limit_train_batches=BATCHES,
+        limit_val_batches=1,
+        callbacks=[clock, callback, StopSignal(at=3)],
+        plugins=[io],
+        logger=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        default_root_dir=tmp_path,
+    )
+    model = LoggingModel()
+    with pytest.raises(SIGTERMException):
+        trainer.fit(model)
+    # the cadence wrote nothing in 3 epochs; the stop wrote the end of epoch 3, not the weights
+    # of the epoch in progress
+    assert [epoch for name, epoch in io.saved if name == "last.ckpt"] == [3]
+    saved = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=False)
+    assert saved["global_step"] == 3 * BATCHES
+    live = model.state_dict()
+    assert any(not torch.equal(saved["state_dict"][k], live[k]) for k in live)

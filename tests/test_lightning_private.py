@@ -49,6 +49,12 @@ def test_rich_progress_bar_internals_keep_their_shape(method, expected):
     assert parameters(getattr(RichProgressBar, method)) == expected
 
 
+def test_the_checkpoint_connector_dumps_what_a_save_writes():
+    from lightning.pytorch.trainer.connectors.checkpoint_connector import _CheckpointConnector
+
+    assert parameters(_CheckpointConnector.dump_checkpoint) == ["self", "weights_only"]
+
+
 def test_the_async_writer_runs_queued_tasks_in_order_and_reraises_their_errors(tmp_path):
     io_plugin = AsyncCheckpointIO(TorchCheckpointIO())
     done = []

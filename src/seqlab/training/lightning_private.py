@@ -21,6 +21,15 @@ def saves_on_train_epoch_end(checkpoint: ModelCheckpoint, trainer: Any) -> bool:
     return checkpoint._should_save_on_train_epoch_end(trainer)
 
 
+def snapshot_checkpoint(trainer: Any) -> dict[str, Any]:
+    """The checkpoint Lightning would write now, with every tensor copied, so that training can
+    go on changing the weights in place while it waits in memory."""
+    from lightning.fabric.utilities.apply_func import apply_to_collection
+
+    checkpoint = trainer._checkpoint_connector.dump_checkpoint(weights_only=False)
+    return apply_to_collection(checkpoint, torch.Tensor, lambda t: t.detach().clone())
+
+
 def save_last(checkpoint: ModelCheckpoint, trainer: Any) -> None:
     """Write last.ckpt now, with the metrics ModelCheckpoint would put in its name. Calls
     ModelCheckpoint's own method, past any override: BestAndLastCheckpoint overrides it to a

@@ -5,7 +5,9 @@ one (or after the start of fit), and always when fit ends, so a crash loses at m
 training while short epochs do not pay for a checkpoint each. `last_every_s=0` writes it after
 every epoch. Lightning's ModelCheckpoint would rewrite last.ckpt only when it saves a new best
 checkpoint (an extra serialisation in every improving epoch, and nothing after the best epoch);
-here `save_last_now` is the one place last.ckpt is written.
+here `save_last_now` is the one place last.ckpt is written, except that a stop signal writes the
+newest epoch end the cadence skipped (kept in memory), so a preempted run loses only the epoch
+in progress.
 
 Small validation sets (GunPoint keeps 10 series) make F1 or accuracy saturate: many epochs reach
 val/f1 = 1.0, and Lightning's ModelCheckpoint keeps the first of them, often an undertrained
@@ -16,13 +18,19 @@ tie-breaker (by default the lowest val/loss).
 import time
 from collections.abc import Callable
 from functools import cached_property
+from pathlib import Path
 from typing import Any
 
 import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from seqlab.errors import SeqlabError
-from seqlab.training.lightning_private import save_last, saves_on_train_epoch_end
+from seqlab.training.lightning_private import (
+    save_last,
+    saves_on_train_epoch_end,
+    snapshot_checkpoint,
+)
 
 
 class BestAndLastCheckpoint(ModelCheckpoint):
@@ -50,6 +58,7 @@ class BestAndLastCheckpoint(ModelCheckpoint):
         self.last_every_s, self.clock = last_every_s, clock
         self._last_written_at: float | None = None
         self._last_written_step: int | None = None
+        self._unwritten_last: dict[str, Any] | None = None
 
     @cached_property
     def state_key(self) -> str:
@@ -109,6 +118,21 @@ class BestAndLastCheckpoint(ModelCheckpoint):
         started = self._last_written_at
         if started is None or self.clock() - started >= self.last_every_s:
             self.save_last_now(trainer)
+        elif self.save_last:
+            # Kept in memory so that a stop signal can still write this epoch's end: resuming
+            # from an epoch boundary gives the numbers of an uninterrupted run.
+            self._unwritten_last = snapshot_checkpoint(trainer)
+
+    def on_exception(self, trainer: Any, pl_module: Any, exception: BaseException) -> None:
+        """A stop signal (SIGTERM, SIGUSR1 or Ctrl-C) ends fit: write the newest epoch end that
+        the cadence left unwritten, before the process exits."""
+        stopped = isinstance(exception, SIGTERMException | KeyboardInterrupt)
+        unwritten, self._unwritten_last = self._unwritten_last, None
+        if not stopped or unwritten is None or not trainer.is_global_zero:
+            return
+        path = Path(self.dirpath or ".") / f"{self.CHECKPOINT_NAME_LAST}{self.FILE_EXTENSION}"
+        trainer.strategy.checkpoint_io.save_checkpoint(unwritten, path)
+        self.last_model_path = str(path)
 
     def save_last_now(self, trainer: Any) -> None:
         """Write last.ckpt now (when `save_last` is on), unless it already holds this step or
@@ -122,6 +146,7 @@ class BestAndLastCheckpoint(ModelCheckpoint):
         ):
             return
         save_last(self, trainer)
+        self._unwritten_last = None
         self._last_written_step = trainer.global_step
         self._last_written_at = self.clock()
 
