@@ -49,6 +49,7 @@ def train(config: dict[str, Any]) -> dict[str, float]:
         optim=config["optim"],
         metrics=config["metrics"],
         data=config["data"],
+        fitted=datamodule.fitted_state(),
     )
     checkpoint = _checkpoint_callback(config["callbacks"]["checkpoint"], run_dir)
     try:
@@ -82,6 +83,10 @@ def train(config: dict[str, Any]) -> dict[str, float]:
 
 
 def evaluate(config: dict[str, Any]) -> dict[str, float]:
+    if config.get("input") is not None:
+        from seqlab.training.predict import evaluate_input
+
+        return evaluate_input(config)
     log_lightning_once()
     run_dir = Path(config["paths"]["output_dir"])
     L.seed_everything(config["seed"], workers=True, verbose=False)

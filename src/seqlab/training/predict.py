@@ -1,0 +1,175 @@
+"""seqlab-predict, and seqlab-eval on a new file: a checkpoint alone labels new data.
+
+checkpoint -> model + fitted preprocessing -> the data kind reads the input (data/prediction.py)
+-> trainer.test (labelled input: the metrics of seqlab-eval) or trainer.predict -> every rank's
+probabilities gathered on rank 0 by input position -> predictions.csv (or .parquet), metrics.json.
+"""
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import numpy as np
+import torch
+from lightning.pytorch.callbacks import Callback
+
+from seqlab.console import log_lightning_once
+from seqlab.data.input_config import ReaderConfig
+from seqlab.data.prediction import PredictionData, PredictionDataModule
+from seqlab.data.registry import build_datamodule
+from seqlab.errors import SeqlabError
+from seqlab.models.classifier import SequenceClassifier, load_classifier
+from seqlab.training.predictions_file import write_predictions
+
+log = logging.getLogger(__name__)
+
+
+def predict(config: dict[str, Any]) -> dict[str, float]:
+    """Write predictions (and metrics.json when the input has labels); return the metrics."""
+    from seqlab.config import to_dataclass
+    from seqlab.training.pipeline import _floats, _trainer, _write_metrics
+
+    log_lightning_once()
+    run_dir = Path(config["paths"]["output_dir"])
+    top_k = config["output"]["top_k"]
+    if top_k < 0:
+        raise SeqlabError(f"output.top_k={top_k} must be 0 (every class) or more")
+    L.seed_everything(config["seed"], workers=True, verbose=False)
+    module, _ = load_classifier(config["ckpt_path"])
+    reader = to_dataclass(ReaderConfig, config["reader"])
+    data = read_input(module, config["ckpt_path"], config["input"], reader)
+    batch_size = config["batch_size"] or module.hparams["data"]["batch_size"]
+    collector = PredictionCollector()
+    trainer = _trainer(config["trainer"], run_dir, [collector], [])
+    datamodule = PredictionDataModule(data.dataset, batch_size)
+    metrics: dict[str, float] = {}
+    if data.labelled:
+        metrics = _floats(trainer.test(module, datamodule=datamodule, verbose=False)[0])
+    else:
+        trainer.predict(module, datamodule=datamodule, return_predictions=False)
+    if trainer.is_global_zero:
+        assert collector.probabilities is not None  # gathered on rank 0 at the epoch's end
+        path = write_predictions(
+            run_dir,
+            data,
+            collector.probabilities,
+            module.hparams["meta"]["class_names"],
+            config["output"]["format"],
+            top_k,
+        )
+        print(f"wrote {path} ({len(data.ids)} rows)")
+    if metrics:
+        _write_metrics(run_dir, metrics, trainer)
+    return metrics
+
+
+def evaluate_input(config: dict[str, Any]) -> dict[str, float]:
+    """seqlab-eval input=<file>: the test metrics of a labelled file, as seqlab-predict gives."""
+    from seqlab.config import to_dataclass
+    from seqlab.training.callbacks.plots import TestPlots
+    from seqlab.training.loggers import build_loggers, finish_wandb
+    from seqlab.training.pipeline import _floats, _trainer, _write_metrics
+
+    log_lightning_once()
+    run_dir = Path(config["paths"]["output_dir"])
+    L.seed_everything(config["seed"], workers=True, verbose=False)
+    module, _ = load_classifier(config["ckpt_path"])
+    reader = to_dataclass(ReaderConfig, config["reader"])
+    data = read_input(module, config["ckpt_path"], config["input"], reader)
+    if not data.labelled:
+        raise SeqlabError(
+            f"{config['input']}: no labels found, so nothing to evaluate against; give a "
+            "labelled file (reader.labels=true to insist), or use seqlab-predict"
+        )
+    try:
+        plots = TestPlots(run_dir / "plots", module.hparams["meta"]["class_names"])
+        loggers = build_loggers(config["logger"], run_dir, config)
+        trainer = _trainer(config["trainer"], run_dir, [plots], loggers)
+        datamodule = PredictionDataModule(data.dataset, module.hparams["data"]["batch_size"])
+        metrics = _floats(trainer.test(module, datamodule=datamodule, verbose=False)[0])
+        _write_metrics(run_dir, metrics, trainer)
+    finally:
+        finish_wandb()
+    return metrics
+
+
+def read_input(
+    module: SequenceClassifier, ckpt_path: str, source: str, reader: ReaderConfig
+) -> PredictionData:
+    """The input read by the checkpoint's data kind with the checkpoint's fitted state, checked
+    against what the model can take."""
+    from seqlab.data.meta import DataMeta
+
+    hparams = module.hparams
+    fitted = hparams.get("fitted")
+    if fitted is None:
+        raise SeqlabError(
+            f"{ckpt_path}: written before checkpoints carried their fitted preprocessing; "
+            f"re-export it once, with its training data in place: seqlab-export "
+            f"ckpt_path={ckpt_path} format=ckpt"
+        )
+    meta = DataMeta.from_dict(hparams["meta"])
+    data = build_datamodule(hparams["data"]).prediction_data(fitted, meta, source, reader)
+    _check_lengths(hparams["model"], meta.max_length, fitted.get("length"), data)
+    return data
+
+
+def _check_lengths(model: dict, max_length: int, fixed: int | None, data: PredictionData) -> None:
+    """An MLP that flattens its input has one input width: sequences up to the longest of
+    training (or exactly the one length of fixed-length training data)."""
+    if model["kind"] != "mlp" or model.get("input", "flatten") != "flatten":
+        return
+    lengths = data.dataset.lengths
+    bad = (lengths != fixed) if fixed is not None else (lengths > max_length)
+    if bool(bad.any()):
+        row = int(torch.nonzero(bad)[0])
+        expected = f"exactly {fixed}" if fixed is not None else f"at most {max_length}"
+        raise SeqlabError(
+            f"input {data.ids[row]} has {int(lengths[row])} steps; the MLP (model.input="
+            f"flatten) takes {expected}: give series of that length or use a recurrent model"
+        )
+
+
+class PredictionCollector(Callback):
+    """Every input's class probabilities, gathered from all ranks onto rank 0 in input order."""
+
+    def __init__(self) -> None:
+        self.probabilities: np.ndarray | None = None
+        self._parts: list[tuple[torch.Tensor, torch.Tensor]] = []
+
+    def on_test_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._parts, self.probabilities = [], None
+
+    def on_predict_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._parts, self.probabilities = [], None
+
+    def on_test_batch_end(self, trainer, pl_module, outputs, batch, batch_idx, dataloader_idx=0):
+        self._parts.append((batch.index.cpu(), outputs["probabilities"].detach().float().cpu()))
+
+    def on_predict_batch_end(self, trainer, pl_module, outputs, batch, batch_idx, dataloader_idx=0):
+        probabilities = outputs.detach().float().softmax(dim=-1).cpu()
+        self._parts.append((batch.index.cpu(), probabilities))
+
+    def on_test_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._gather(trainer)
+
+    def on_predict_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._gather(trainer)
+
+    def _gather(self, trainer: L.Trainer) -> None:
+        index = torch.cat([i for i, _ in self._parts]).numpy()
+        values = torch.cat([p for _, p in self._parts]).numpy()
+        if trainer.world_size > 1:
+            import torch.distributed as dist
+
+            shares: list[Any] = [None] * dist.get_world_size()
+            dist.all_gather_object(shares, (index, values))
+            index = np.concatenate([share[0] for share in shares])
+            values = np.concatenate([share[1] for share in shares])
+        if trainer.is_global_zero:
+            ordered = np.empty_like(values)
+            ordered[index] = values
+            if len(index) != len(ordered) or len(np.unique(index)) != len(index):
+                raise RuntimeError("an input was predicted twice or not at all")
+            self.probabilities = ordered
