@@ -357,7 +357,8 @@ def test_text_from_standard_input_counts_unknown_tokens(text, tmp_path):
     table = pd.read_csv(tmp_path / "predictions.csv")
     assert len(table) == len(text.rows) and "label" not in table
     log = (tmp_path / "predict.log").read_text()
-    assert f"<stdin>: {len(text.rows)} token(s) never seen in training became [UNK]" in log
+    assert (tmp_path / "stdin.txt").read_text() == lines
+    assert f"stdin.txt: {len(text.rows)} token(s) never seen in training became [UNK]" in log
 
 
 # -- events --------------------------------------------------------------------------------------

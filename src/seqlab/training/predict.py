@@ -6,6 +6,7 @@ probabilities gathered on rank 0 by input position -> predictions.csv (or .parqu
 """
 
 import logging
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -19,10 +20,14 @@ from seqlab.data.input_config import ReaderConfig
 from seqlab.data.prediction import PredictionData, PredictionDataModule
 from seqlab.data.registry import build_datamodule
 from seqlab.errors import SeqlabError
+from seqlab.files import write_bytes_atomic
 from seqlab.models.classifier import SequenceClassifier, load_classifier
+from seqlab.training.ddp import is_launching_process
 from seqlab.training.predictions_file import write_predictions
 
 log = logging.getLogger(__name__)
+
+STDIN_FILE = "stdin.txt"  # input=- is saved here, in the run dir
 
 
 def predict(config: dict[str, Any]) -> dict[str, float]:
@@ -38,7 +43,8 @@ def predict(config: dict[str, Any]) -> dict[str, float]:
     L.seed_everything(config["seed"], workers=True, verbose=False)
     module, _ = load_classifier(config["ckpt_path"])
     reader = to_dataclass(ReaderConfig, config["reader"])
-    data = read_input(module, config["ckpt_path"], config["input"], reader)
+    source = _spool_stdin(config["input"], module.hparams["data"]["kind"], run_dir, reader)
+    data = read_input(module, config["ckpt_path"], source, reader)
     batch_size = config["batch_size"] or module.hparams["data"]["batch_size"]
     collector = PredictionCollector()
     trainer = _trainer(config["trainer"], run_dir, [collector], [])
@@ -92,6 +98,24 @@ def evaluate_input(config: dict[str, Any]) -> dict[str, float]:
     finally:
         finish_wandb()
     return metrics
+
+
+def _spool_stdin(source: str, kind: str, run_dir: Path, reader: ReaderConfig) -> str:
+    """input=-: standard input is saved in the run dir and read from there, by the ranks that
+    DDP launches too (they cannot read the stream the launching process has consumed)."""
+    if source != "-":
+        return source
+    if kind != "text":
+        raise SeqlabError(
+            f"input=-: standard input carries text lines, but the checkpoint's data is {kind}; "
+            "pass input=<file>"
+        )
+    path = run_dir / STDIN_FILE
+    if is_launching_process():
+        write_bytes_atomic(path, sys.stdin.buffer.read())
+    if reader.format is None:
+        reader.format = "lines"
+    return str(path)
 
 
 def read_input(

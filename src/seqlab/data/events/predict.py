@@ -35,8 +35,6 @@ def read_input(
     from seqlab.data.events.datamodule import encode_categories
 
     config = module.config
-    if source == "-":
-        raise SeqlabError("input=-: standard input carries text lines; pass an event log path")
     path = Path(source).expanduser()
     events = read_event_log(
         path,

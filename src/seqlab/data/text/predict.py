@@ -1,9 +1,9 @@
-"""New texts for a trained model: `<label> <text>` lines or plain lines (also on standard input,
-`input=-`), Orange .tab, CSV, TSV, JSON lines or parquet tables; tokenised with the tokeniser
-trained on the training split (stored in the checkpoint, as its JSON)."""
+"""New texts for a trained model: `<label> <text>` lines or plain lines (standard input too:
+seqlab-predict saves `input=-` as a file first), Orange .tab, CSV, TSV, JSON lines or parquet
+tables; tokenised with the tokeniser trained on the training split (stored in the checkpoint,
+as its JSON)."""
 
 import logging
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -81,25 +81,19 @@ def read_texts(
     file_format = reader.format or str(config.format)
     if file_format not in FORMATS:
         raise SeqlabError(f"reader.format={file_format!r}: text data reads {', '.join(FORMATS)}")
-    if source == "-":
-        errors = str(config.decode_errors)
-        raw = sys.stdin.buffer.read().split(b"\n")
-        lines = [line.rstrip(b"\r").decode(config.encoding, errors) for line in raw]
-        rows = _from_lines(lines, "<stdin>", class_names, reader.labels)
+    path = Path(source).expanduser()
+    if not path.is_file():
+        raise SeqlabError(f"{path}: file not found; pass input=<file> or input=- (stdin)")
+    if file_format == "auto":
+        file_format = SUFFIX_FORMATS.get(path.suffix.lower(), "lines")
+    text_column = reader.text_column or config.text_column
+    label_column = reader.label_column or config.label_column
+    if file_format == "lines":
+        lines = _decoded_lines(path, config.encoding, config.decode_errors)
+        rows = _from_lines(lines, str(path), class_names, reader.labels)
     else:
-        path = Path(source).expanduser()
-        if not path.is_file():
-            raise SeqlabError(f"{path}: file not found; pass input=<file> or input=- (stdin)")
-        if file_format == "auto":
-            file_format = SUFFIX_FORMATS.get(path.suffix.lower(), "lines")
-        text_column = reader.text_column or config.text_column
-        label_column = reader.label_column or config.label_column
-        if file_format == "lines":
-            lines = _decoded_lines(path, config.encoding, config.decode_errors)
-            rows = _from_lines(lines, str(path), class_names, reader.labels)
-        else:
-            table = _read_table(path, file_format, config)
-            rows = _from_table(table, str(path), text_column, label_column, reader)
+        table = _read_table(path, file_format, config)
+        rows = _from_table(table, str(path), text_column, label_column, reader)
     if not rows.texts:
         raise SeqlabError(f"{rows.origin}: empty input; no text to predict")
     return rows

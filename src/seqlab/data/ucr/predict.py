@@ -28,8 +28,6 @@ def read_input(
     source: str,
     reader: ReaderConfig,
 ) -> PredictionData:
-    if source == "-":
-        raise SeqlabError("input=-: standard input carries text lines; pass a UCR file path")
     path = Path(source).expanduser()
     if not path.is_file():
         raise SeqlabError(f"{path}: file not found; pass input=<a .ts or UCR 2015 file>")
