@@ -67,6 +67,13 @@ class WandbConfig:
     group: str | None = None  # the YAML sets the experiment's (or the sweep's) name
     job_type: str = "train"  # W&B job type (train, eval, baseline, compare)
     tags: list[str] = field(default_factory=list)  # W&B tags
+    # best | all | false: the best checkpoint (all: and last.ckpt) as a W&B model artifact,
+    # with the test metrics and the resolved config as its metadata
+    log_model: str = "best"
+    log_code: bool = True  # src/ and conf/ as the run's code artifact
+    # rows of the test-time prediction table (misclassified first; also
+    # plots/predictions_test.csv); 0: none
+    prediction_rows: int = 500
 
 
 @dataclass

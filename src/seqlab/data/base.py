@@ -66,6 +66,10 @@ class SequenceDataModule(L.LightningDataModule):
         training file. Called after setup."""
         return {}
 
+    def sample_texts(self, split: str) -> list[str] | None:
+        """Text data: the split's raw texts, in dataset order (shown in prediction tables)."""
+        return None
+
     def prediction_data(
         self, fitted: dict[str, Any], meta: DataMeta, source: str, reader: "ReaderConfig"
     ) -> "PredictionData":

@@ -6,6 +6,8 @@ from typing import Any
 
 from lightning.pytorch.loggers import CSVLogger, Logger, WandbLogger
 
+from seqlab.training.wandb_artifacts import log_code, log_model_mode
+
 # W&B run tables show a metric's summary; by default that is the last epoch's value. These make
 # it the best epoch's, so runs sort by what they reached (the summary reads e.g. val/f1.max).
 WANDB_SUMMARIES = {"val/f1": "max", "val/auroc": "max", "val/loss": "min"}
@@ -32,6 +34,7 @@ def build_loggers(
         loggers.append(CSVLogger(save_dir=run_dir, name="csv", version=_free_csv_version(run_dir)))
     wandb_cfg = logger_cfg["wandb"]
     if wandb_cfg["enabled"]:
+        log_model_mode(wandb_cfg)  # a bad value stops the run now, not after training
         if wandb_cfg["offline"]:
             # Offline runs must never reach for the network, even if a key or URL is set.
             os.environ["WANDB_MODE"] = "offline"
@@ -52,6 +55,8 @@ def build_loggers(
             wandb_logger.experiment.define_metric(
                 name, step_metric="trainer/global_step", summary=summary
             )
+        if wandb_cfg.get("log_code", False):
+            log_code()  # after .experiment above started the run (on rank 0 only)
         loggers.append(wandb_logger)
     for logger in loggers:
         logger.log_hyperparams(flatten(config))

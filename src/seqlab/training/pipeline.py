@@ -14,22 +14,25 @@ from lightning.pytorch.callbacks import Callback, EarlyStopping, RichProgressBar
 from lightning.pytorch.loggers import Logger
 
 from seqlab.console import log_lightning_once, print_metrics_table, print_parameter_table
+from seqlab.data.base import SequenceDataModule
 from seqlab.data.registry import build_datamodule
 from seqlab.errors import SeqlabError
 from seqlab.files import write_text_atomic
-from seqlab.layout import CHECKPOINT_DIR, METRICS_FILE, PLOTS_DIR
+from seqlab.layout import CHECKPOINT_DIR, LAST_CHECKPOINT, METRICS_FILE, PLOTS_DIR
 from seqlab.models.classifier import SequenceClassifier, load_classifier
 from seqlab.models.summary import layer_parameters
 from seqlab.training.callbacks.checkpoint import BestAndLastCheckpoint
 from seqlab.training.callbacks.finite import NonFiniteGuard
 from seqlab.training.callbacks.gradients import GradientDiagnostics
 from seqlab.training.callbacks.plots import TestPlots
+from seqlab.training.callbacks.prediction_table import TestPredictionTable
 from seqlab.training.callbacks.progress import EpochMetricsProgressBar
 from seqlab.training.callbacks.rng import RngStateCheckpoint
 from seqlab.training.checkpoint_io import OrderedAsyncCheckpointIO
 from seqlab.training.loggers import build_loggers, finish_wandb
 from seqlab.training.pruning import pruning_callbacks
 from seqlab.training.resume import resume_point
+from seqlab.training.wandb_artifacts import log_model
 
 
 def train(config: dict[str, Any]) -> dict[str, float]:
@@ -59,6 +62,7 @@ def train(config: dict[str, Any]) -> dict[str, float]:
             NonFiniteGuard(),
             *_other_callbacks(config["callbacks"], run_dir),
             TestPlots(run_dir / PLOTS_DIR, datamodule.meta.class_names),
+            _prediction_table(config["logger"], run_dir, datamodule),
             # A search trial (hydra_plugins/seqlab_optuna_sweeper) prunes through this one.
             *pruning_callbacks(),
         ]
@@ -77,6 +81,10 @@ def train(config: dict[str, Any]) -> dict[str, float]:
         )
         metrics = {**_floats(tested[0]), **dict(sorted(best_val.items()))}
         _write_metrics(run_dir, metrics, trainer)
+        if config["logger"]["wandb"]["enabled"] and trainer.is_global_zero:
+            last = run_dir / LAST_CHECKPOINT
+            last_path = str(last) if last.is_file() else None
+            log_model(config["logger"]["wandb"], best_path, last_path, metrics, logged)
     finally:
         finish_wandb()
     return metrics
@@ -101,14 +109,26 @@ def evaluate(config: dict[str, Any]) -> dict[str, float]:
         )
     try:
         plots = TestPlots(run_dir / PLOTS_DIR, module.hparams["meta"]["class_names"])
+        table = _prediction_table(config["logger"], run_dir, datamodule)
         loggers = build_loggers(config["logger"], run_dir, config)
-        trainer = _trainer(config["trainer"], run_dir, [plots], loggers)
+        trainer = _trainer(config["trainer"], run_dir, [plots, table], loggers)
         run = trainer.validate if config["split"] == "val" else trainer.test
         metrics = _floats(run(module, datamodule=datamodule, verbose=False)[0])
         _write_metrics(run_dir, metrics, trainer)
     finally:
         finish_wandb()
     return metrics
+
+
+def _prediction_table(
+    logger: dict[str, Any], run_dir: Path, datamodule: SequenceDataModule
+) -> TestPredictionTable:
+    return TestPredictionTable(
+        run_dir / PLOTS_DIR,
+        datamodule.meta.class_names,
+        rows=logger["wandb"]["prediction_rows"],
+        texts=datamodule.sample_texts("test"),
+    )
 
 
 def _trainer(
