@@ -246,14 +246,21 @@ def test_export_cli_writes_a_model_that_onnxruntime_runs_from_the_sidecar(ucr, t
 
 
 @pytest.mark.ddp
-def test_two_processes_write_the_same_bytes_as_one(ucr, tmp_path):
+@pytest.mark.parametrize("labelled", [True, False])
+def test_two_processes_write_the_same_bytes_as_one(ucr, tmp_path, labelled):
+    """Labelled input runs trainer.test; unlabelled input runs trainer.predict under DDP and
+    seqlab's own loop in one CPU process: both give the same bytes."""
+    source = ucr.test
+    if not labelled:
+        source = tmp_path / "unlabelled.txt"
+        source.write_text("\n".join(r.split(",", 1)[1] for r in ucr.rows) + "\n")
     outputs = {}
     for name, extra in (("single", []), ("ddp", ["trainer=ddp_cpu"])):
         run_dir = tmp_path / name
         result = run_cli(
             "seqlab.cli.predict",
             f"ckpt_path={ucr.ckpt}",
-            f"input={ucr.test}",
+            f"input={source}",
             "batch_size=4",
             f"hydra.run.dir={run_dir}",
             *extra,

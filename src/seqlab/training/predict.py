@@ -46,20 +46,20 @@ def predict(config: dict[str, Any]) -> dict[str, float]:
     source = _spool_stdin(config["input"], module.hparams["data"]["kind"], run_dir, reader)
     data = read_input(module, config["ckpt_path"], source, reader)
     batch_size = config["batch_size"] or module.hparams["data"]["batch_size"]
-    collector = PredictionCollector()
-    trainer = _trainer(config["trainer"], run_dir, [collector], [])
     datamodule = PredictionDataModule(data.dataset, batch_size)
     metrics: dict[str, float] = {}
     if data.labelled:
+        collector = PredictionCollector()
+        trainer = _trainer(config["trainer"], run_dir, [collector], [])
         metrics = _floats(trainer.test(module, datamodule=datamodule, verbose=False)[0])
+        probabilities = collector.probabilities
     else:
-        trainer.predict(module, datamodule=datamodule, return_predictions=False)
-    if trainer.is_global_zero:
-        assert collector.probabilities is not None  # gathered on rank 0 at the epoch's end
+        probabilities = predict_probabilities(module, datamodule, config["trainer"], run_dir)
+    if probabilities is not None:  # on rank 0 only
         path = write_predictions(
             run_dir,
             data,
-            collector.probabilities,
+            probabilities,
             module.hparams["meta"]["class_names"],
             config["output"]["format"],
             top_k,
@@ -68,6 +68,56 @@ def predict(config: dict[str, Any]) -> dict[str, float]:
     if metrics:
         _write_metrics(run_dir, metrics, trainer)
     return metrics
+
+
+def predict_probabilities(
+    module: SequenceClassifier,
+    datamodule: PredictionDataModule,
+    trainer_options: dict[str, Any],
+    run_dir: Path,
+) -> np.ndarray | None:
+    """Every input's class probabilities in input order, on rank 0 (None on other ranks)."""
+    from seqlab.training.pipeline import _trainer
+
+    if _one_cpu_process(trainer_options):
+        return _plain_loop(module, datamodule)
+    collector = PredictionCollector()
+    trainer = _trainer(trainer_options, run_dir, [collector], [])
+    trainer.predict(module, datamodule=datamodule, return_predictions=False)
+    return collector.probabilities
+
+
+def _one_cpu_process(options: dict[str, Any]) -> bool:
+    """One CPU process at full precision: Lightning's set-up of a predict call (strategy,
+    loops, hooks; tens of milliseconds, as much as the forward pass of a small input) buys
+    nothing there, so the same loop runs without it. Anything else goes through Lightning."""
+    return (
+        str(options.get("accelerator")) == "cpu"
+        and str(options.get("devices", 1)) == "1"
+        and str(options.get("num_nodes", 1)) == "1"
+        and str(options.get("strategy", "auto")) == "auto"
+        and str(options.get("precision", "32-true")) in ("32-true", "32")
+    )
+
+
+def _plain_loop(module: SequenceClassifier, datamodule: PredictionDataModule) -> np.ndarray:
+    module.eval()
+    parts = []
+    with torch.inference_mode():
+        for batch in datamodule.predict_dataloader():
+            parts.append((batch.index, module(batch).float().softmax(dim=-1)))
+    return in_input_order(
+        torch.cat([i for i, _ in parts]).numpy(), torch.cat([p for _, p in parts]).numpy()
+    )
+
+
+def in_input_order(index: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """values (one row per predicted input) put at their inputs' positions; each exactly once."""
+    if len(np.unique(index)) != len(index) or (len(index) and index.max() != len(index) - 1):
+        raise RuntimeError("an input was predicted twice or not at all")
+    ordered = np.empty_like(values)
+    ordered[index] = values
+    return ordered
 
 
 def evaluate_input(config: dict[str, Any]) -> dict[str, float]:
@@ -192,8 +242,4 @@ class PredictionCollector(Callback):
             index = np.concatenate([share[0] for share in shares])
             values = np.concatenate([share[1] for share in shares])
         if trainer.is_global_zero:
-            ordered = np.empty_like(values)
-            ordered[index] = values
-            if len(index) != len(ordered) or len(np.unique(index)) != len(index):
-                raise RuntimeError("an input was predicted twice or not at all")
-            self.probabilities = ordered
+            self.probabilities = in_input_order(index, values)
