@@ -3,14 +3,17 @@
 For GunPoint (.ts) and Reuters R8 (.tab) test files, both read once with the checkpoint's fitted
 preprocessing, at batch size 256:
 
-- seqlab: what seqlab-predict runs after reading its input: a Trainer, trainer.predict over
-  the prediction loader (batches cut from the padded tensors, sorted by length), the
-  probabilities gathered back into input order;
+- predict: what seqlab-predict runs on input without labels once it is read
+  (training/predict.py: predict_probabilities; in one CPU process seqlab's own loop over the
+  prediction loader, batches cut from the padded tensors, sorted by length, and the
+  probabilities put back into input order);
+- with labels: what it runs on labelled input: a Trainer and trainer.test, which computes the
+  metrics of seqlab-eval as well;
 - bare: `model(batch).softmax(-1)` under torch.inference_mode over the same batches, cut before
   the clock starts.
 
-Rows per second are medians of repeated runs that alternate between the two (after one
-warm-up each); the ratio is seqlab / bare. The start-up of the command (a fresh process:
+Rows per second are medians of repeated runs that alternate between the three (after one
+warm-up each); ratios are seqlab / bare. The start-up of the command (a fresh process:
 imports, checkpoint, reading the file, predicting, writing predictions.csv) is timed too.
 Nothing is asserted; without checkpoints the script trains one epoch of each model first.
 
@@ -59,22 +62,24 @@ def train_checkpoint(overrides: list[str], out: Path) -> Path:
 def measure(ckpt: Path, source: Path, repeats: int, scratch: Path) -> dict:
     import torch
 
-    from seqlab.data.input_config import ReaderConfig
+    from seqlab.data.input_config import InputLabels, ReaderConfig
     from seqlab.data.prediction import PredictionDataModule, PredictionSampler
     from seqlab.models.classifier import load_classifier
     from seqlab.training.pipeline import _trainer
-    from seqlab.training.predict import PredictionCollector, read_input
+    from seqlab.training.predict import PredictionCollector, predict_probabilities, read_input
 
     module, _ = load_classifier(str(ckpt))
     module.eval()
     started = time.perf_counter()
-    data = read_input(module, str(ckpt), str(source), ReaderConfig())
+    labelled = read_input(module, str(ckpt), str(source), ReaderConfig())
     read_seconds = time.perf_counter() - started
-    rows = len(data.ids)
+    unlabelled = read_input(module, str(ckpt), str(source), ReaderConfig(labels=InputLabels.false))
+    rows = len(labelled.ids)
     batches = [
-        data.dataset.__getitems__(indices)
-        for indices in PredictionSampler(data.dataset.lengths, BATCH, 1, 0).batches
+        labelled.dataset.__getitems__(indices)
+        for indices in PredictionSampler(labelled.dataset.lengths, BATCH, 1, 0).batches
     ]
+    options = {"accelerator": "cpu", "devices": 1}
 
     def bare() -> float:
         started = time.perf_counter()
@@ -83,22 +88,32 @@ def measure(ckpt: Path, source: Path, repeats: int, scratch: Path) -> dict:
                 module(batch).softmax(dim=-1)
         return time.perf_counter() - started
 
-    def seqlab() -> float:
+    def predict() -> float:
+        started = time.perf_counter()
+        datamodule = PredictionDataModule(unlabelled.dataset, BATCH)
+        probabilities = predict_probabilities(module, datamodule, options, scratch)
+        assert probabilities is not None and len(probabilities) == rows
+        return time.perf_counter() - started
+
+    def with_labels() -> float:
         started = time.perf_counter()
         collector = PredictionCollector()
-        trainer = _trainer({"accelerator": "cpu", "devices": 1}, scratch, [collector], [])
-        datamodule = PredictionDataModule(data.dataset, BATCH)
-        trainer.predict(module, datamodule=datamodule, return_predictions=False)
+        trainer = _trainer(options, scratch, [collector], [])
+        datamodule = PredictionDataModule(labelled.dataset, BATCH)
+        trainer.test(module, datamodule=datamodule, verbose=False)
         assert collector.probabilities is not None and len(collector.probabilities) == rows
         return time.perf_counter() - started
 
-    bare(), seqlab()  # warm-up
-    times: dict[str, list[float]] = {"bare": [], "seqlab": []}
+    runs = {"bare": bare, "predict": predict, "with_labels": with_labels}
+    times: dict[str, list[float]] = {name: [] for name in runs}
+    for run in runs.values():  # warm-up
+        run()
     for _ in range(repeats):
-        times["bare"].append(bare())
-        times["seqlab"].append(seqlab())
-    result = {name: spread([rows / t for t in values]) for name, values in times.items()}
-    result["ratio"] = result["seqlab"]["median"] / result["bare"]["median"]
+        for name, run in runs.items():
+            times[name].append(run())
+    result: dict = {name: spread([rows / t for t in values]) for name, values in times.items()}
+    for name in ("predict", "with_labels"):
+        result[f"{name}_ratio"] = result[name]["median"] / result["bare"]["median"]
     result["rows"], result["read_seconds"] = rows, read_seconds
     return result
 
@@ -132,6 +147,7 @@ def main() -> None:
     parser.add_argument("--gunpoint-ckpt", type=Path)
     parser.add_argument("--r8-ckpt", type=Path)
     parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--startup-repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
     pin_threads(args.threads)
@@ -143,7 +159,8 @@ def main() -> None:
         source = Path(str(metadata.distribution(package).locate_file(relative)))
         ckpt = given[name] or train_checkpoint(overrides, scratch / name.split()[0])
         results[name] = measure(ckpt, source, args.repeats, scratch / "trainer")
-        results[name]["startup_seconds"] = startup(ckpt, source, scratch)
+        results[name]["startup_seconds"] = startup(ckpt, source, scratch, args.startup_repeats)
+        results[name]["checkpoint"] = str(ckpt)
     results["load_after"] = os.getloadavg()
     RESULTS_DIR.mkdir(exist_ok=True)
     target = RESULTS_DIR / f"predict_{date.today().isoformat()}.json"
@@ -157,15 +174,17 @@ def report(results: dict) -> str:
         f"batch {results['batch_size']}, {results['threads']} thread(s), load average "
         f"{results['load_before'][0]:.2f} before, {results['load_after'][0]:.2f} after",
         "",
-        "| test file | rows | bare rows/s | seqlab rows/s | ratio | read + preprocess s | "
-        "seqlab-predict wall s |",
+        "| test file | rows | bare rows/s | predict rows/s (ratio) | with labels rows/s (ratio) "
+        "| read + preprocess s | seqlab-predict wall s |",
         "|---|---|---|---|---|---|---|",
     ]
     for name in WORKLOADS:
         r = results[name]
         lines.append(
-            f"| {name} | {r['rows']} | {r['bare']['median']:.0f} | {r['seqlab']['median']:.0f} "
-            f"| {r['ratio']:.2f} | {r['read_seconds']:.2f} | {r['startup_seconds']['median']:.1f} |"
+            f"| {name} | {r['rows']} | {r['bare']['median']:.0f} "
+            f"| {r['predict']['median']:.0f} ({r['predict_ratio']:.2f}) "
+            f"| {r['with_labels']['median']:.0f} ({r['with_labels_ratio']:.2f}) "
+            f"| {r['read_seconds']:.2f} | {r['startup_seconds']['median']:.1f} |"
         )
     return "\n".join(lines)
 
