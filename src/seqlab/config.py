@@ -17,6 +17,7 @@ from typing import Any, cast
 from omegaconf import MISSING, DictConfig, OmegaConf
 from omegaconf.errors import ConfigKeyError, OmegaConfBaseException, ValidationError
 
+from seqlab.data.input_config import ReaderConfig
 from seqlab.data.registry import DATA_KINDS
 from seqlab.errors import SeqlabError, require, require_path_part
 from seqlab.models.registry import MODEL_KINDS
@@ -77,6 +78,13 @@ class WandbConfig:
     group: str | None = None  # the YAML sets the experiment's (or the sweep's) name
     job_type: str = "train"  # W&B job type (train, eval, baseline, compare)
     tags: list[str] = field(default_factory=list)  # W&B tags
+    # best | all | false: the best checkpoint (all: and last.ckpt) as a W&B model artifact,
+    # with the test metrics and the resolved config as its metadata
+    log_model: str = "best"
+    log_code: bool = True  # src/ and conf/ as the run's code artifact
+    # rows of the test-time prediction table (misclassified first; also
+    # plots/predictions_test.csv); 0: none
+    prediction_rows: int = 500
     # With offline=false: what a run does when a short probe cannot reach the W&B server.
     on_unreachable: OnUnreachable = OnUnreachable.offline
 
@@ -189,8 +197,52 @@ class EvalConfig:
     seed: int = 42  # model initialisation, shuffling, and the data split (data.split_seed)
     ckpt_path: str = MISSING  # required: a checkpoint written by seqlab-train
     split: EvalSplit = EvalSplit.test  # the split of the checkpoint's data to evaluate
+    # A labelled file to evaluate instead of a split, read with the checkpoint's fitted
+    # preprocessing (no training file needed); the formats of seqlab-predict
+    input: str | None = None
+    reader: ReaderConfig = field(default_factory=ReaderConfig)
     trainer: dict[str, Any] = field(default_factory=dict)
     logger: LoggerConfig = field(default_factory=LoggerConfig)
+    paths: PathsConfig = field(default_factory=PathsConfig)
+
+
+class OutputFormat(StrEnum):
+    csv = "csv"
+    parquet = "parquet"
+
+
+@dataclass
+class PredictOutputConfig:
+    format: OutputFormat = OutputFormat.csv  # predictions.csv or predictions.parquet
+    # 0: a probability column per class; k: the k likeliest classes and their probabilities
+    top_k: int = 0
+
+
+@dataclass
+class PredictConfig:
+    task_name: str = "predict"
+    seed: int = 42  # fixes anything random in the forward pass (none in eval mode)
+    ckpt_path: str = MISSING  # required: a checkpoint written by seqlab-train
+    input: str = MISSING  # required: a file in a format of the checkpoint's data, or - (stdin)
+    reader: ReaderConfig = field(default_factory=ReaderConfig)
+    batch_size: int | None = None  # inputs per batch; null: the checkpoint's data.batch_size
+    output: PredictOutputConfig = field(default_factory=PredictOutputConfig)
+    trainer: dict[str, Any] = field(default_factory=dict)  # lightning.Trainer arguments
+    paths: PathsConfig = field(default_factory=PathsConfig)
+
+
+class ExportFormat(StrEnum):
+    onnx = "onnx"  # model.onnx, run with onnxruntime
+    torchscript = "torchscript"  # model.pt, run with torch.jit.load
+    ckpt = "ckpt"  # the checkpoint again, with the fitted preprocessing of its training data
+
+
+@dataclass
+class ExportConfig:
+    task_name: str = "export"
+    ckpt_path: str = MISSING  # required: a checkpoint written by seqlab-train
+    format: ExportFormat = ExportFormat.onnx  # what to write into the run dir
+    opset: int = 17  # ONNX operator set
     paths: PathsConfig = field(default_factory=PathsConfig)
 
 

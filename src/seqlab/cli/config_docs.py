@@ -14,7 +14,14 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
-from seqlab.config import BaselinesConfig, CompareConfig, EvalConfig, TrainConfig
+from seqlab.config import (
+    BaselinesConfig,
+    CompareConfig,
+    EvalConfig,
+    ExportConfig,
+    PredictConfig,
+    TrainConfig,
+)
 from seqlab.data.registry import DATA_KINDS
 from seqlab.models.registry import MODEL_KINDS
 
@@ -34,6 +41,8 @@ def render() -> str:
     for name, model_kind in MODEL_KINDS.items():
         sections.append(_section(f"model.kind={name}", model_kind.config, prefix="model."))
     sections.append(_section("seqlab-eval", EvalConfig, prefix=""))
+    sections.append(_section("seqlab-predict", PredictConfig, prefix=""))
+    sections.append(_section("seqlab-export", ExportConfig, prefix=""))
     sections.append(_section("seqlab-baselines", BaselinesConfig, prefix=""))
     sections.append(_section("seqlab-compare", CompareConfig, prefix=""))
     return "\n".join(sections)

@@ -9,7 +9,7 @@ samplers give; otherwise a DataLoader cuts them.
 
 import os
 from collections.abc import Callable, Iterable
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import lightning as L
 import torch
@@ -27,6 +27,10 @@ from seqlab.data.batch import Batch, SequenceDataset, collate_batch
 from seqlab.data.bucketing import BucketBatchSampler
 from seqlab.data.in_memory import DeviceBatches
 from seqlab.data.meta import DataMeta
+
+if TYPE_CHECKING:
+    from seqlab.data.input_config import ReaderConfig
+    from seqlab.data.prediction import PredictionData
 
 # The datasets hand over whole batches (SequenceDataset.__getitems__), so collate_fn receives a
 # Batch where torch's annotation says a list of samples.
@@ -74,6 +78,27 @@ class SequenceDataModule(L.LightningDataModule):
         if self._meta is None:
             raise RuntimeError("call setup() before reading meta")
         return self._meta
+
+    def fitted_state(self) -> dict[str, Any]:
+        """Everything fitted on the training part (scaler statistics, tokeniser, id maps) as
+        plain lists, strings and numbers: stored in the checkpoint so that prediction needs no
+        training file. Called after setup."""
+        return {}
+
+    def sample_texts(self, split: str) -> list[str] | None:
+        """Text data: the split's raw texts, in dataset order (shown in prediction tables)."""
+        return None
+
+    def prediction_data(
+        self, fitted: dict[str, Any], meta: DataMeta, source: str, reader: "ReaderConfig"
+    ) -> "PredictionData":
+        """A new input file (or `-`, standard input) read and preprocessed with `fitted`."""
+        from seqlab.errors import SeqlabError
+
+        raise SeqlabError(
+            "this data kind generates its data, so there are no input files to predict on; "
+            "seqlab-predict reads the files of ucr, text and events data"
+        )
 
     def train_dataloader(self) -> Iterable[Batch]:
         return self._loader("train", shuffle=True)

@@ -26,10 +26,18 @@ LOWER_IS_BETTER = {"loss"}
 
 class SequenceClassifier(L.LightningModule):
     def __init__(
-        self, model: dict, meta: dict, optim: dict, metrics: dict, data: dict | None = None
+        self,
+        model: dict,
+        meta: dict,
+        optim: dict,
+        metrics: dict,
+        data: dict | None = None,
+        fitted: dict | None = None,
     ):
-        """`data` is not used here; it is kept with the hyperparameters so evaluation can
-        rebuild the same test split from the checkpoint alone."""
+        """`data` and `fitted` are not used here; they are kept with the hyperparameters so
+        evaluation can rebuild the same test split, and prediction can preprocess a new file
+        (scaler statistics, tokeniser, id maps: SequenceDataModule.fitted_state), from the
+        checkpoint alone."""
         super().__init__()
         # Stored in checkpoints; the entry point logs the resolved config itself, flat.
         self.save_hyperparameters(logger=False)

@@ -11,6 +11,7 @@ from lightning.pytorch.loggers import CSVLogger, Logger, WandbLogger
 
 from seqlab.errors import SeqlabError
 from seqlab.training.lightning_private import drop_wandb_anonymous
+from seqlab.training.wandb_artifacts import log_code, log_model_mode
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +44,7 @@ def build_loggers(
         loggers.append(CSVLogger(save_dir=run_dir, name="csv", version=_free_csv_version(run_dir)))
     wandb_cfg = dict(logger_cfg["wandb"])
     if wandb_cfg["enabled"]:
+        log_model_mode(wandb_cfg)  # a bad value stops the run now, not after training
         if not wandb_cfg["offline"]:
             wandb_cfg["offline"] = not _wandb_reachable(
                 wandb_cfg.get("on_unreachable", "offline"), run_dir
@@ -71,6 +73,8 @@ def build_loggers(
             wandb_logger.experiment.define_metric(
                 name, step_metric="trainer/global_step", summary=summary
             )
+        if wandb_cfg.get("log_code", False):
+            log_code()  # after .experiment above started the run (on rank 0 only)
         loggers.append(wandb_logger)
     for logger in loggers:
         logger.log_hyperparams(flatten(config))

@@ -21,16 +21,18 @@ from seqlab.console import (
     print_parameter_table,
     quiet_known_warnings,
 )
+from seqlab.data.base import SequenceDataModule
 from seqlab.data.registry import build_datamodule
 from seqlab.errors import SeqlabError
 from seqlab.files import remove_partial_files, write_text_atomic
-from seqlab.layout import CHECKPOINT_DIR, METRICS_FILE, PLOTS_DIR
+from seqlab.layout import CHECKPOINT_DIR, LAST_CHECKPOINT, METRICS_FILE, PLOTS_DIR
 from seqlab.models.classifier import SequenceClassifier, load_classifier
 from seqlab.models.summary import layer_parameters
 from seqlab.training.callbacks.checkpoint import BestAndLastCheckpoint
 from seqlab.training.callbacks.finite import NonFiniteGuard
 from seqlab.training.callbacks.gradients import GradientDiagnostics
 from seqlab.training.callbacks.plots import TestPlots
+from seqlab.training.callbacks.prediction_table import TestPredictionTable
 from seqlab.training.callbacks.progress import EpochMetricsProgressBar
 from seqlab.training.callbacks.rng import RngStateCheckpoint
 from seqlab.training.checkpoint_io import AtomicCheckpointIO, OrderedAsyncCheckpointIO
@@ -40,6 +42,7 @@ from seqlab.training.pruning import pruning_callbacks
 from seqlab.training.resume import ResumePoint, check_fits, resume_point
 from seqlab.training.run_lock import is_first_process, lock_run_dir, unlock_run_dir
 from seqlab.training.signals import Preempted, PreemptionSignals, stop_line, stop_signal
+from seqlab.training.wandb_artifacts import log_model
 
 
 def train(config: dict[str, Any]) -> dict[str, float]:
@@ -84,6 +87,7 @@ def _train(
         optim=config["optim"],
         metrics=config["metrics"],
         data=config["data"],
+        fitted=datamodule.fitted_state(),
     )
     if resume.ckpt_path is not None:
         check_fits(resume.ckpt_path, module.hparams)
@@ -95,6 +99,7 @@ def _train(
             NonFiniteGuard(),
             *_other_callbacks(config["callbacks"], run_dir),
             TestPlots(run_dir / PLOTS_DIR, datamodule.meta.class_names),
+            _prediction_table(config["logger"], run_dir, datamodule),
             # A search trial (hydra_plugins/seqlab_optuna_sweeper) prunes through this one.
             *pruning_callbacks(),
         ]
@@ -115,6 +120,10 @@ def _train(
         )
         metrics = {**_floats(tested[0]), **best_val}
         _write_metrics(run_dir, metrics, trainer)
+        if config["logger"]["wandb"]["enabled"] and trainer.is_global_zero:
+            last = run_dir / LAST_CHECKPOINT
+            last_path = str(last) if last.is_file() else None
+            log_model(config["logger"]["wandb"], best_path, last_path, metrics, logged)
     except (Preempted, SIGTERMException):
         finish_wandb(exit_code=128 + stop_signal(received), preempted=True)
         raise
@@ -124,6 +133,10 @@ def _train(
 
 
 def evaluate(config: dict[str, Any]) -> dict[str, float]:
+    if config.get("input") is not None:
+        from seqlab.training.predict import evaluate_input
+
+        return evaluate_input(config)
     log_lightning_once()
     quiet_known_warnings()
     run_dir = Path(config["paths"]["output_dir"])
@@ -139,14 +152,26 @@ def evaluate(config: dict[str, Any]) -> dict[str, float]:
         )
     try:
         plots = TestPlots(run_dir / PLOTS_DIR, module.hparams["meta"]["class_names"])
+        table = _prediction_table(config["logger"], run_dir, datamodule)
         loggers = build_loggers(config["logger"], run_dir, config)
-        trainer = _trainer(config["trainer"], run_dir, [plots], loggers)
+        trainer = _trainer(config["trainer"], run_dir, [plots, table], loggers)
         run = trainer.validate if config["split"] == "val" else trainer.test
         metrics = _floats(run(module, datamodule=datamodule, verbose=False)[0])
         _write_metrics(run_dir, metrics, trainer)
     finally:
         finish_wandb()
     return metrics
+
+
+def _prediction_table(
+    logger: dict[str, Any], run_dir: Path, datamodule: SequenceDataModule
+) -> TestPredictionTable:
+    return TestPredictionTable(
+        run_dir / PLOTS_DIR,
+        datamodule.meta.class_names,
+        rows=logger["wandb"]["prediction_rows"],
+        texts=datamodule.sample_texts("test"),
+    )
 
 
 def _trainer(

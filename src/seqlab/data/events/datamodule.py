@@ -13,6 +13,7 @@ import logging
 from dataclasses import asdict
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -25,8 +26,11 @@ from seqlab.data.events.config import EventsDataConfig
 from seqlab.data.events.features import aggregate_features, signed_log1p, top_values
 from seqlab.data.events.log import cdnow_path, read_event_log
 from seqlab.data.events.window import EventHistory, cut_history
+from seqlab.data.input_config import ReaderConfig
 from seqlab.data.meta import DataMeta
 from seqlab.data.padding import pad_flat
+from seqlab.data.prediction import PredictionData
+from seqlab.data.scaler import scaler_state
 from seqlab.data.splits import stratified_split
 from seqlab.errors import SeqlabError
 
@@ -41,6 +45,7 @@ class EventDataModule(SequenceDataModule):
     def __init__(self, config: EventsDataConfig):
         super().__init__(batch_size=config.batch_size, num_workers=config.num_workers)
         self.config = config
+        self._fitted: dict[str, Any] = {}
 
     # -- shared by the sequence models and the baselines ---------------------------------------
 
@@ -112,10 +117,14 @@ class EventDataModule(SequenceDataModule):
         train_rows = in_split == "train"
 
         categorical = list(self.config.columns.categorical)
-        ids, sizes = _encode_categories(recent, categorical, train_rows, self.config.min_count)
+        vocabularies = _fit_vocabularies(recent, categorical, train_rows, self.config.min_count)
+        ids, sizes = encode_categories(recent, vocabularies)
         values = self._step_values(recent)
+        self._fitted = {"vocabularies": vocabularies, "scaler": None}
         if values.shape[1]:
-            values = StandardScaler().fit(values[train_rows]).transform(values)
+            scaler = StandardScaler().fit(values[train_rows])
+            self._fitted["scaler"] = scaler_state(scaler)
+            values = scaler.transform(values)
         values = values.astype(np.float32)
 
         lengths_all = np.bincount(recent["code"].to_numpy(), minlength=len(split_of))
@@ -138,6 +147,16 @@ class EventDataModule(SequenceDataModule):
         )
         return splits, meta
 
+    def fitted_state(self) -> dict[str, Any]:
+        return self._fitted
+
+    def prediction_data(
+        self, fitted: dict[str, Any], meta: DataMeta, source: str, reader: ReaderConfig
+    ) -> PredictionData:
+        from seqlab.data.events.predict import read_input
+
+        return read_input(self, fitted, meta, source, reader)
+
     def _step_values(self, events: pd.DataFrame) -> np.ndarray:
         """Numeric columns then time features, one row per event, before scaling."""
         columns = [events[name].to_numpy() for name in self.config.columns.numeric]
@@ -150,20 +169,28 @@ class EventDataModule(SequenceDataModule):
         return values
 
 
-def _encode_categories(
+def _fit_vocabularies(
     events: pd.DataFrame, columns: list[str], train_rows: np.ndarray, min_count: int
-) -> tuple[np.ndarray, tuple[int, ...]]:
-    """(events, columns) ids and each column's id count (padding and rare included).
+) -> dict[str, list[str]]:
+    """Per column, its known values, sorted: those seen at least min_count times in the
+    training part's history. All other values, and values first seen in validation, test or a
+    new input, share UNKNOWN_ID."""
+    vocabularies = {}
+    for column in columns:
+        counts = pd.Series(events[column].to_numpy()[train_rows]).value_counts()
+        vocabularies[column] = [str(v) for v in np.sort(counts.index[counts >= min_count])]
+    return vocabularies
 
-    A value gets its own id when it occurs at least min_count times in the training part's
-    history; all other values, and values first seen in validation or test, share UNKNOWN_ID.
-    """
-    ids = np.full((len(events), len(columns)), PAD_ID, dtype=np.int64)
+
+def encode_categories(
+    events: pd.DataFrame, vocabularies: dict[str, list[str]]
+) -> tuple[np.ndarray, tuple[int, ...]]:
+    """(events, columns) ids and each column's id count (padding and rare included)."""
+    ids = np.full((len(events), len(vocabularies)), PAD_ID, dtype=np.int64)
     sizes = []
-    for position, column in enumerate(columns):
+    for position, (column, vocabulary) in enumerate(vocabularies.items()):
         values = events[column].to_numpy()
-        counts = pd.Series(values[train_rows]).value_counts()
-        known = pd.Index(np.sort(counts.index[counts >= min_count].to_numpy()))
+        known = pd.Index(vocabulary)
         index = known.get_indexer(values)
         ids[:, position] = np.where(index < 0, UNKNOWN_ID, index + FIRST_KNOWN_ID)
         sizes.append(len(known) + FIRST_KNOWN_ID)

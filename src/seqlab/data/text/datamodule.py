@@ -20,8 +20,10 @@ import torch
 
 from seqlab.data.base import SequenceDataModule
 from seqlab.data.batch import PAD_ID, SequenceDataset
+from seqlab.data.input_config import ReaderConfig
 from seqlab.data.meta import DataMeta
 from seqlab.data.padding import pad_sequences
+from seqlab.data.prediction import PredictionData
 from seqlab.data.splits import encode_labels, stratified_split
 from seqlab.data.text import tokenize
 from seqlab.data.text.config import TextDataConfig
@@ -78,6 +80,7 @@ class TextDataModule(SequenceDataModule):
         }
         self.tokenizer: Tokenizer | None = None  # set by setup (_token_ids)
         self.cache_hit: bool | None = None  # set by setup: were the token ids read from cache?
+        self._texts: dict[str, list[str]] = {}  # set by setup: each split's raw texts
 
     def build_splits(self) -> tuple[dict[str, SequenceDataset], DataMeta]:
         raw = self.read_source()
@@ -87,7 +90,8 @@ class TextDataModule(SequenceDataModule):
             raw = _keep_top_classes(raw, self.config.top_classes)
         raw = self._carve_missing_splits(raw)
         labels, class_names = self._encode_labels(raw)
-        ids = self._token_ids({name: [t or "" for t in raw[name].texts] for name in SPLITS})
+        self._texts = {name: [t or "" for t in raw[name].texts] for name in SPLITS}
+        ids = self._token_ids(self._texts)
         assert self.tokenizer is not None  # _token_ids trains or loads it
         max_length = max(max(len(row) for row in rows) for rows in ids.values())
         splits = {}
@@ -108,6 +112,20 @@ class TextDataModule(SequenceDataModule):
             unknown_id=tokenize.UNK_ID,
         )
         return splits, meta
+
+    def sample_texts(self, split: str) -> list[str] | None:
+        return self._texts[split]
+
+    def fitted_state(self) -> dict[str, Any]:
+        assert self.tokenizer is not None  # setup trained or loaded it
+        return {"tokenizer": self.tokenizer.to_str()}
+
+    def prediction_data(
+        self, fitted: dict[str, Any], meta: DataMeta, source: str, reader: ReaderConfig
+    ) -> PredictionData:
+        from seqlab.data.text.predict import read_input
+
+        return read_input(self.config, fitted, meta, source, reader)
 
     def read_source(self) -> dict[str, RawText]:
         hf_name, embedded = self.source["hf_name"], self.source["embedded"]

@@ -6,6 +6,7 @@ fitted on the training part alone and applied to all three; TEST is read only fo
 
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -13,8 +14,11 @@ from sklearn.preprocessing import StandardScaler
 
 from seqlab.data.base import SequenceDataModule
 from seqlab.data.batch import SequenceDataset
+from seqlab.data.input_config import ReaderConfig
 from seqlab.data.meta import DataMeta
 from seqlab.data.padding import pad_sequences
+from seqlab.data.prediction import PredictionData
+from seqlab.data.scaler import scaler_state
 from seqlab.data.splits import encode_labels, stratified_split
 from seqlab.data.ucr.config import UCRDataConfig
 from seqlab.data.ucr.files import RawSeries, read_series_file
@@ -28,6 +32,7 @@ class UCRDataModule(SequenceDataModule):
     def __init__(self, config: UCRDataConfig):
         super().__init__(batch_size=config.batch_size, num_workers=config.num_workers)
         self.config = config
+        self._fitted: dict[str, Any] = {}
 
     def build_splits(self) -> tuple[dict[str, SequenceDataset], DataMeta]:
         train_path, test_path = self.locate_files()
@@ -52,8 +57,15 @@ class UCRDataModule(SequenceDataModule):
             "val": ([train.series[i] for i in val_rows], train_y[val_rows]),
             "test": (test.series, test_y),
         }
+        train_lengths = {len(s) for s in parts["train"][0]}
+        self._fitted = {
+            "scaler": None,
+            # an MLP that flattens its input takes only the one length it was trained on
+            "length": train_lengths.pop() if len(train_lengths) == 1 else None,
+        }
         if self.config.normalize == "channel":
             scaler = StandardScaler().fit(np.concatenate(parts["train"][0]))
+            self._fitted["scaler"] = scaler_state(scaler)
             parts = {
                 split: ([scaler.transform(s).astype(np.float32) for s in series], labels)
                 for split, (series, labels) in parts.items()
@@ -71,6 +83,16 @@ class UCRDataModule(SequenceDataModule):
             max_length=max_length,
         )
         return splits, meta
+
+    def fitted_state(self) -> dict[str, Any]:
+        return self._fitted
+
+    def prediction_data(
+        self, fitted: dict[str, Any], meta: DataMeta, source: str, reader: ReaderConfig
+    ) -> PredictionData:
+        from seqlab.data.ucr.predict import read_input
+
+        return read_input(self.config, fitted, meta, source, reader)
 
     def locate_files(self) -> tuple[Path, Path]:
         if self.config.root is None:

@@ -30,23 +30,24 @@ class RawSeries:
     path: str
 
 
-def read_series_file(path: Path, series_format: str) -> RawSeries:
+def read_series_file(path: Path, series_format: str, labelled: bool = True) -> RawSeries:
+    """`labelled=False` reads series without a class label (labels come back empty)."""
     if not path.is_file():
         raise SeqlabError(f"{path}: file not found")
     text = _decoded(path)
     if series_format == "ts":
-        return _parse_ts(text, str(path))
-    return _parse_ucr2015(text, str(path))
+        return _parse_ts(text, str(path), labelled)
+    return _parse_ucr2015(text, str(path), labelled)
 
 
-def _parse_ucr2015(text: str, path: str) -> RawSeries:
+def _parse_ucr2015(text: str, path: str, labelled: bool = True) -> RawSeries:
     series, labels = [], []
     expected_length = None
     for line_number, line in enumerate(text.splitlines(), start=1):
         fields = [f for f in _SEPARATOR.split(line.strip()) if f]
         if not fields:
             continue
-        values = _floats(fields[1:], path, line_number)
+        values = _floats(fields[1:] if labelled else fields, path, line_number)
         if expected_length is None:
             expected_length = len(values)
         elif len(values) != expected_length:
@@ -55,14 +56,14 @@ def _parse_ucr2015(text: str, path: str) -> RawSeries:
                 f"earlier rows have {expected_length}; UCR 2015 files hold "
                 "equal-length series, fix or drop the row"
             )
-        labels.append(fields[0])
+        labels.append(fields[0] if labelled else "")
         series.append(values[:, None])
     if not series:
         raise SeqlabError(f"{path}: no series found; is it a UCR 2015 text file?")
     return RawSeries(series, np.array(labels), path)
 
 
-def _parse_ts(text: str, path: str) -> RawSeries:
+def _parse_ts(text: str, path: str, labelled: bool = True) -> RawSeries:
     header: dict[str, str] = {}
     lines = text.splitlines()
     data_start = None
@@ -82,7 +83,7 @@ def _parse_ts(text: str, path: str) -> RawSeries:
         raise SeqlabError(
             f"{path}: time-stamped .ts series are not supported; export the file without timestamps"
         )
-    if not header.get("classlabel", "").lower().startswith("true"):
+    if labelled and not header.get("classlabel", "").lower().startswith("true"):
         raise SeqlabError(f"{path}: @classLabel is not true; seqlab needs labelled series")
     equal_length = header.get("equallength", "true").lower() == "true"
 
@@ -92,7 +93,7 @@ def _parse_ts(text: str, path: str) -> RawSeries:
         stripped = line.strip()
         if not stripped or stripped.startswith("#"):
             continue
-        *dimensions, label = stripped.split(":")
+        *dimensions, label = stripped.split(":") if labelled else [*stripped.split(":"), ""]
         if not dimensions:
             raise SeqlabError(f"{path}:{line_number}: no ':' before the class label")
         channels = [_floats(d.split(","), path, line_number) for d in dimensions]

@@ -1,0 +1,136 @@
+"""New inputs for a trained model: what every data kind hands over after reading a file with its
+fitted preprocessing, and the loader that predicts each input exactly once under DDP.
+
+Batches are cut once from the whole input, independently of the number of processes (sorted by
+length, then `batch_size` at a time), and handed out whole, round robin: each input meets the
+same neighbours whatever the world size, so one process and several give the same numbers.
+Every batch carries the inputs' positions, so the results are put back in input order.
+"""
+
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, fields
+from typing import Any, cast
+
+import lightning as L
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch.utils.data import DataLoader, Dataset, DistributedSampler
+
+from seqlab.data.batch import Batch, SequenceDataset
+from seqlab.data.splits import _label_name
+from seqlab.errors import SeqlabError
+
+NO_LABEL = -1  # the label of an input without one (never read: such inputs are predicted only)
+
+
+@dataclass
+class PredictionData:
+    dataset: SequenceDataset  # one row per input, in input order
+    ids: list[str]  # written as the `id` column
+    labelled: bool  # True: dataset.labels holds class indices; False: NO_LABEL
+    texts: list[str] | None = None  # text data: the raw texts
+
+
+@dataclass
+class IndexedBatch(Batch):
+    index: torch.Tensor  # each row's position in the input
+
+    def to(self, device: torch.device | str, non_blocking: bool = False) -> "IndexedBatch":
+        moved = {
+            f.name: getattr(self, f.name).to(device, non_blocking=non_blocking)
+            for f in fields(self)
+        }
+        return IndexedBatch(**moved)
+
+
+class IndexedDataset(Dataset):
+    def __init__(self, dataset: SequenceDataset):
+        self.dataset = dataset
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, indices: list[int]) -> IndexedBatch:
+        batch = self.dataset.__getitems__(indices)
+        index = torch.as_tensor(indices, dtype=torch.long)
+        return IndexedBatch(batch.inputs, batch.categories, batch.lengths, batch.labels, index)
+
+
+class PredictionSampler(DistributedSampler):
+    """Whole batches of indices, batch r, r + R, ... to rank r (use with batch_size=None).
+
+    A DistributedSampler subclass only so that Lightning leaves the loader alone under DDP."""
+
+    def __init__(self, lengths: torch.Tensor, batch_size: int, num_replicas: int, rank: int):
+        super().__init__(
+            cast("Dataset[Any]", lengths), num_replicas=num_replicas, rank=rank, shuffle=False
+        )
+        if batch_size < 1:
+            raise SeqlabError(f"batch_size={batch_size} must be at least 1")
+        order = torch.sort(lengths.cpu(), stable=True).indices
+        self.batches = [batch.tolist() for batch in order.split(batch_size)]
+        if len(self.batches) < num_replicas:
+            raise SeqlabError(
+                f"{len(lengths)} input(s) in {len(self.batches)} batch(es) cannot give each of "
+                f"{num_replicas} processes one; use fewer devices or a smaller batch_size"
+            )
+
+    def __len__(self) -> int:
+        return len(self.batches[self.rank :: self.num_replicas])
+
+    def __iter__(self) -> Iterator[list[int]]:
+        yield from self.batches[self.rank :: self.num_replicas]
+
+
+class PredictionDataModule(L.LightningDataModule):
+    """The same loader for trainer.test (labelled input) and trainer.predict."""
+
+    def __init__(self, dataset: SequenceDataset, batch_size: int, num_workers: int = 0):
+        super().__init__()
+        self.dataset, self.batch_size, self.num_workers = dataset, batch_size, num_workers
+
+    def test_dataloader(self) -> DataLoader:
+        distributed = dist.is_available() and dist.is_initialized()
+        sampler = PredictionSampler(
+            self.dataset.lengths,
+            self.batch_size,
+            num_replicas=dist.get_world_size() if distributed else 1,
+            rank=dist.get_rank() if distributed else 0,
+        )
+        return DataLoader(
+            IndexedDataset(self.dataset),
+            sampler=sampler,
+            batch_size=None,  # the sampler yields whole batches
+            collate_fn=cast(Callable[[list[Any]], Any], _whole_batch),
+            num_workers=self.num_workers,
+        )
+
+    def predict_dataloader(self) -> DataLoader:
+        return self.test_dataloader()
+
+
+def _whole_batch(batch: IndexedBatch) -> IndexedBatch:
+    return batch
+
+
+def label_indices(
+    raw_labels: Sequence[str], class_names: Sequence[str], where: Callable[[int], str]
+) -> np.ndarray:
+    """Class indices of labels as the training files wrote them ("1", "1.0", "spam"), named the
+    way training named its classes; a label the model never saw is an error at its row."""
+    index = {name: i for i, name in enumerate(class_names)}
+    result = np.empty(len(raw_labels), dtype=np.int64)
+    for row, raw in enumerate(raw_labels):
+        name = _label_name(str(raw).strip())
+        if name not in index:
+            raise SeqlabError(
+                f"{where(row)}: label {str(raw)!r} was never seen in training (classes: "
+                f"{', '.join(class_names)}); fix or drop the row, or set reader.labels=false"
+            )
+        result[row] = index[name]
+    return result
+
+
+def no_labels(count: int) -> torch.Tensor:
+    return torch.full((count,), NO_LABEL, dtype=torch.long)

@@ -1,0 +1,109 @@
+"""A trained classifier as one graph that ONNX and TorchScript can hold: (float inputs and/or
+categorical ids, lengths) -> class probabilities, with padding handled inside the graph.
+
+The fused recurrent kernels only skip padding through packed sequences, which neither format
+carries. Here each layer and direction runs as its own one-layer kernel on plain tensors: the
+forward direction reads padding only after a sequence's real steps, so its outputs there are
+unchanged; the reverse direction gets each sequence reversed within its own length, so it
+starts at the last real step, as packing makes it. Outputs at padded steps never reach the
+pooling. The numbers are those of the packed model, for any amount of padding.
+"""
+
+from typing import cast
+
+import torch
+from torch import nn
+
+from seqlab.models.classifier import SequenceClassifier
+from seqlab.models.mlp import MLPEncoder
+from seqlab.models.pooling import masked_pool
+from seqlab.models.recurrent import RecurrentEncoder
+
+
+class ExportableRecurrent(nn.Module):
+    def __init__(self, encoder: RecurrentEncoder):
+        super().__init__()
+        rnn = encoder.rnn
+        self.pooling, self.directions = encoder.pooling, encoder.directions
+        extra = {"nonlinearity": rnn.nonlinearity} if isinstance(rnn, nn.RNN) else {}
+        self.layers = nn.ModuleList()
+        for layer in range(rnn.num_layers):
+            width = rnn.input_size if layer == 0 else rnn.hidden_size * self.directions
+            directions = nn.ModuleList()
+            for suffix in ("", "_reverse")[: self.directions]:
+                single = type(rnn)(width, rnn.hidden_size, batch_first=True, **extra)
+                for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
+                    trained = getattr(rnn, f"{name}_l{layer}{suffix}")
+                    getattr(single, f"{name}_l0").data.copy_(trained.detach())
+                directions.append(single)
+            self.layers.append(directions)
+
+    def forward(self, inputs: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        steps = torch.arange(inputs.shape[1], device=inputs.device).unsqueeze(0)
+        ends = lengths.unsqueeze(1)
+        # position t of a reversed sequence reads step length-1-t; padding stays where it is
+        reverse = torch.where(steps < ends, ends - 1 - steps, steps)
+        hidden = inputs
+        outputs: list[torch.Tensor] = []
+        for layer in self.layers:
+            outputs = []
+            for direction, rnn in enumerate(cast(nn.ModuleList, layer)):
+                if direction == 0:
+                    outputs.append(rnn(hidden)[0])
+                else:
+                    reversed_out = rnn(_take_steps(hidden, reverse))[0]
+                    outputs.append(_take_steps(reversed_out, reverse))
+            hidden = torch.cat(outputs, dim=-1)
+        if self.pooling == "last":
+            last = _take_steps(outputs[0], (lengths - 1).unsqueeze(1))[:, 0]
+            if self.directions == 1:
+                return last
+            # the reverse direction ends on the first step
+            return torch.cat([last, outputs[1][:, 0]], dim=-1)
+        return masked_pool(hidden, lengths, self.pooling)
+
+
+def _take_steps(values: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    """values[b, index[b, t]] for (batch, time, features) values."""
+    return values.gather(1, index.unsqueeze(-1).expand(-1, -1, values.shape[-1]))
+
+
+class ExportableClassifier(nn.Module):
+    """forward(inputs, categories, lengths) -> probabilities; `inputs` is absent for pure token
+    data and `categories` for purely numeric data (graph_inputs names those present)."""
+
+    def __init__(self, module: SequenceClassifier):
+        super().__init__()
+        module = module.eval()
+        self.embeddings = module.inputs.embeddings
+        embedded = sum(cast(nn.Embedding, table).embedding_dim for table in self.embeddings)
+        self.num_features = module.inputs.output_dim - embedded
+        encoder = module.encoder
+        self.encoder: nn.Module = (
+            ExportableRecurrent(encoder) if isinstance(encoder, RecurrentEncoder) else encoder
+        )
+        self.head = module.head
+        self.graph_inputs = [
+            *(["inputs"] if self.num_features else []),
+            *(["categories"] if len(self.embeddings) else []),
+            "lengths",
+        ]
+        self.eval()
+
+    @property
+    def fixed_length(self) -> int | None:
+        """The one length an MLP over the flattened sequence takes (inputs padded to it)."""
+        encoder = self.encoder
+        if isinstance(encoder, MLPEncoder) and encoder.input_mode == "flatten":
+            return encoder.max_length
+        return None
+
+    def forward(self, *tensors: torch.Tensor) -> torch.Tensor:
+        named = dict(zip(self.graph_inputs, tensors, strict=True))
+        lengths = named["lengths"]
+        parts = [named["inputs"]] if "inputs" in named else []
+        if "categories" in named:
+            categories = named["categories"]
+            parts += [table(categories[..., i]) for i, table in enumerate(self.embeddings)]
+        steps = parts[0] if len(parts) == 1 else torch.cat(parts, dim=-1)
+        return self.head(self.encoder(steps, lengths)).softmax(dim=-1)

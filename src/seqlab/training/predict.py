@@ -1,0 +1,245 @@
+"""seqlab-predict, and seqlab-eval on a new file: a checkpoint alone labels new data.
+
+checkpoint -> model + fitted preprocessing -> the data kind reads the input (data/prediction.py)
+-> trainer.test (labelled input: the metrics of seqlab-eval) or trainer.predict -> every rank's
+probabilities gathered on rank 0 by input position -> predictions.csv (or .parquet), metrics.json.
+"""
+
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import numpy as np
+import torch
+from lightning.pytorch.callbacks import Callback
+
+from seqlab.console import log_lightning_once
+from seqlab.data.input_config import ReaderConfig
+from seqlab.data.prediction import PredictionData, PredictionDataModule
+from seqlab.data.registry import build_datamodule
+from seqlab.errors import SeqlabError
+from seqlab.files import write_bytes_atomic
+from seqlab.models.classifier import SequenceClassifier, load_classifier
+from seqlab.training.ddp import is_launching_process
+from seqlab.training.predictions_file import write_predictions
+
+log = logging.getLogger(__name__)
+
+STDIN_FILE = "stdin.txt"  # input=- is saved here, in the run dir
+
+
+def predict(config: dict[str, Any]) -> dict[str, float]:
+    """Write predictions (and metrics.json when the input has labels); return the metrics."""
+    from seqlab.config import to_dataclass
+    from seqlab.training.pipeline import _floats, _trainer, _write_metrics
+
+    log_lightning_once()
+    run_dir = Path(config["paths"]["output_dir"])
+    top_k = config["output"]["top_k"]
+    if top_k < 0:
+        raise SeqlabError(f"output.top_k={top_k} must be 0 (every class) or more")
+    L.seed_everything(config["seed"], workers=True, verbose=False)
+    module, _ = load_classifier(config["ckpt_path"])
+    reader = to_dataclass(ReaderConfig, config["reader"])
+    source = _spool_stdin(config["input"], module.hparams["data"]["kind"], run_dir, reader)
+    data = read_input(module, config["ckpt_path"], source, reader)
+    batch_size = config["batch_size"] or module.hparams["data"]["batch_size"]
+    datamodule = PredictionDataModule(data.dataset, batch_size)
+    metrics: dict[str, float] = {}
+    if data.labelled:
+        collector = PredictionCollector()
+        trainer = _trainer(config["trainer"], run_dir, [collector], [])
+        metrics = _floats(trainer.test(module, datamodule=datamodule, verbose=False)[0])
+        probabilities = collector.probabilities
+    else:
+        probabilities = predict_probabilities(module, datamodule, config["trainer"], run_dir)
+    if probabilities is not None:  # on rank 0 only
+        path = write_predictions(
+            run_dir,
+            data,
+            probabilities,
+            module.hparams["meta"]["class_names"],
+            config["output"]["format"],
+            top_k,
+        )
+        print(f"wrote {path} ({len(data.ids)} rows)")
+    if metrics:
+        _write_metrics(run_dir, metrics, trainer)
+    return metrics
+
+
+def predict_probabilities(
+    module: SequenceClassifier,
+    datamodule: PredictionDataModule,
+    trainer_options: dict[str, Any],
+    run_dir: Path,
+) -> np.ndarray | None:
+    """Every input's class probabilities in input order, on rank 0 (None on other ranks)."""
+    from seqlab.training.pipeline import _trainer
+
+    if _one_cpu_process(trainer_options):
+        return _plain_loop(module, datamodule)
+    collector = PredictionCollector()
+    trainer = _trainer(trainer_options, run_dir, [collector], [])
+    trainer.predict(module, datamodule=datamodule, return_predictions=False)
+    return collector.probabilities
+
+
+def _one_cpu_process(options: dict[str, Any]) -> bool:
+    """One CPU process at full precision: Lightning's set-up of a predict call (strategy,
+    loops, hooks; tens of milliseconds, as much as the forward pass of a small input) buys
+    nothing there, so the same loop runs without it. Anything else goes through Lightning."""
+    return (
+        str(options.get("accelerator")) == "cpu"
+        and str(options.get("devices", 1)) == "1"
+        and str(options.get("num_nodes", 1)) == "1"
+        and str(options.get("strategy", "auto")) == "auto"
+        and str(options.get("precision", "32-true")) in ("32-true", "32")
+    )
+
+
+def _plain_loop(module: SequenceClassifier, datamodule: PredictionDataModule) -> np.ndarray:
+    module.eval()
+    parts = []
+    with torch.inference_mode():
+        for batch in datamodule.predict_dataloader():
+            parts.append((batch.index, module(batch).float().softmax(dim=-1)))
+    return in_input_order(
+        torch.cat([i for i, _ in parts]).numpy(), torch.cat([p for _, p in parts]).numpy()
+    )
+
+
+def in_input_order(index: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """values (one row per predicted input) put at their inputs' positions; each exactly once."""
+    if len(np.unique(index)) != len(index) or (len(index) and index.max() != len(index) - 1):
+        raise RuntimeError("an input was predicted twice or not at all")
+    ordered = np.empty_like(values)
+    ordered[index] = values
+    return ordered
+
+
+def evaluate_input(config: dict[str, Any]) -> dict[str, float]:
+    """seqlab-eval input=<file>: the test metrics of a labelled file, as seqlab-predict gives."""
+    from seqlab.config import to_dataclass
+    from seqlab.training.callbacks.plots import TestPlots
+    from seqlab.training.loggers import build_loggers, finish_wandb
+    from seqlab.training.pipeline import _floats, _trainer, _write_metrics
+
+    log_lightning_once()
+    run_dir = Path(config["paths"]["output_dir"])
+    L.seed_everything(config["seed"], workers=True, verbose=False)
+    module, _ = load_classifier(config["ckpt_path"])
+    reader = to_dataclass(ReaderConfig, config["reader"])
+    data = read_input(module, config["ckpt_path"], config["input"], reader)
+    if not data.labelled:
+        raise SeqlabError(
+            f"{config['input']}: no labels found, so nothing to evaluate against; give a "
+            "labelled file (reader.labels=true to insist), or use seqlab-predict"
+        )
+    try:
+        plots = TestPlots(run_dir / "plots", module.hparams["meta"]["class_names"])
+        loggers = build_loggers(config["logger"], run_dir, config)
+        trainer = _trainer(config["trainer"], run_dir, [plots], loggers)
+        datamodule = PredictionDataModule(data.dataset, module.hparams["data"]["batch_size"])
+        metrics = _floats(trainer.test(module, datamodule=datamodule, verbose=False)[0])
+        _write_metrics(run_dir, metrics, trainer)
+    finally:
+        finish_wandb()
+    return metrics
+
+
+def _spool_stdin(source: str, kind: str, run_dir: Path, reader: ReaderConfig) -> str:
+    """input=-: standard input is saved in the run dir and read from there, by the ranks that
+    DDP launches too (they cannot read the stream the launching process has consumed)."""
+    if source != "-":
+        return source
+    if kind != "text":
+        raise SeqlabError(
+            f"input=-: standard input carries text lines, but the checkpoint's data is {kind}; "
+            "pass input=<file>"
+        )
+    path = run_dir / STDIN_FILE
+    if is_launching_process():
+        write_bytes_atomic(path, sys.stdin.buffer.read())
+    if reader.format is None:
+        reader.format = "lines"
+    return str(path)
+
+
+def read_input(
+    module: SequenceClassifier, ckpt_path: str, source: str, reader: ReaderConfig
+) -> PredictionData:
+    """The input read by the checkpoint's data kind with the checkpoint's fitted state, checked
+    against what the model can take."""
+    from seqlab.data.meta import DataMeta
+
+    hparams = module.hparams
+    fitted = hparams.get("fitted")
+    if fitted is None:
+        raise SeqlabError(
+            f"{ckpt_path}: written before checkpoints carried their fitted preprocessing; "
+            f"re-export it once, with its training data in place: seqlab-export "
+            f"ckpt_path={ckpt_path} format=ckpt"
+        )
+    meta = DataMeta.from_dict(hparams["meta"])
+    data = build_datamodule(hparams["data"]).prediction_data(fitted, meta, source, reader)
+    _check_lengths(hparams["model"], meta.max_length, fitted.get("length"), data)
+    return data
+
+
+def _check_lengths(model: dict, max_length: int, fixed: int | None, data: PredictionData) -> None:
+    """An MLP that flattens its input has one input width: sequences up to the longest of
+    training (or exactly the one length of fixed-length training data)."""
+    if model["kind"] != "mlp" or model.get("input", "flatten") != "flatten":
+        return
+    lengths = data.dataset.lengths
+    bad = (lengths != fixed) if fixed is not None else (lengths > max_length)
+    if bool(bad.any()):
+        row = int(torch.nonzero(bad)[0])
+        expected = f"exactly {fixed}" if fixed is not None else f"at most {max_length}"
+        raise SeqlabError(
+            f"input {data.ids[row]} has {int(lengths[row])} steps; the MLP (model.input="
+            f"flatten) takes {expected}: give series of that length or use a recurrent model"
+        )
+
+
+class PredictionCollector(Callback):
+    """Every input's class probabilities, gathered from all ranks onto rank 0 in input order."""
+
+    def __init__(self) -> None:
+        self.probabilities: np.ndarray | None = None
+        self._parts: list[tuple[torch.Tensor, torch.Tensor]] = []
+
+    def on_test_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._parts, self.probabilities = [], None
+
+    def on_predict_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._parts, self.probabilities = [], None
+
+    def on_test_batch_end(self, trainer, pl_module, outputs, batch, batch_idx, dataloader_idx=0):
+        self._parts.append((batch.index.cpu(), outputs["probabilities"].detach().float().cpu()))
+
+    def on_predict_batch_end(self, trainer, pl_module, outputs, batch, batch_idx, dataloader_idx=0):
+        probabilities = outputs.detach().float().softmax(dim=-1).cpu()
+        self._parts.append((batch.index.cpu(), probabilities))
+
+    def on_test_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._gather(trainer)
+
+    def on_predict_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._gather(trainer)
+
+    def _gather(self, trainer: L.Trainer) -> None:
+        index = torch.cat([i for i, _ in self._parts]).numpy()
+        values = torch.cat([p for _, p in self._parts]).numpy()
+        if trainer.world_size > 1:
+            import torch.distributed as dist
+
+            shares: list[Any] = [None] * dist.get_world_size()
+            dist.all_gather_object(shares, (index, values))
+            index = np.concatenate([share[0] for share in shares])
+            values = np.concatenate([share[1] for share in shares])
+        if trainer.is_global_zero:
+            self.probabilities = in_input_order(index, values)
