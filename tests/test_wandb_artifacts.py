@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from seqlab.errors import SeqlabError
-from seqlab.training.callbacks.prediction_table import TestPredictionTable
+from seqlab.training.callbacks.prediction_table import SplitPredictionTable
 from seqlab.training.wandb_artifacts import log_model_mode
 
 from conftest import compose_train, corpus, run_cli, wandb_env, write_lines
@@ -21,7 +21,7 @@ BIN = Path(sys.executable).parent
 
 
 def test_the_table_puts_the_most_confident_mistakes_first_and_is_capped(tmp_path):
-    callback = TestPredictionTable(tmp_path, ["neg", "pos"], rows=3, texts=["a", "b", "c", "d"])
+    callback = SplitPredictionTable(tmp_path, ["neg", "pos"], rows=3, texts=["a", "b", "c", "d"])
     probabilities = np.array([[0.9, 0.1], [0.4, 0.6], [0.2, 0.8], [0.7, 0.3]])
     labels = np.array([0, 0, 0, 1])
     table = callback.table(np.array([0, 1, 2, 3]), probabilities, labels)

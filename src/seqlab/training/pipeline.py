@@ -15,6 +15,7 @@ from lightning.pytorch.callbacks import Callback, EarlyStopping, RichProgressBar
 from lightning.pytorch.loggers import Logger
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
+from seqlab.config import WandbConfig
 from seqlab.console import (
     log_lightning_once,
     print_metrics_table,
@@ -32,7 +33,7 @@ from seqlab.training.callbacks.checkpoint import BestAndLastCheckpoint
 from seqlab.training.callbacks.finite import NonFiniteGuard
 from seqlab.training.callbacks.gradients import GradientDiagnostics
 from seqlab.training.callbacks.plots import TestPlots
-from seqlab.training.callbacks.prediction_table import TestPredictionTable
+from seqlab.training.callbacks.prediction_table import SplitPredictionTable
 from seqlab.training.callbacks.progress import EpochMetricsProgressBar
 from seqlab.training.callbacks.rng import RngStateCheckpoint
 from seqlab.training.checkpoint_io import AtomicCheckpointIO, OrderedAsyncCheckpointIO
@@ -165,11 +166,12 @@ def evaluate(config: dict[str, Any]) -> dict[str, float]:
 
 def _prediction_table(
     logger: dict[str, Any], run_dir: Path, datamodule: SequenceDataModule
-) -> TestPredictionTable:
-    return TestPredictionTable(
+) -> SplitPredictionTable:
+    return SplitPredictionTable(
         run_dir / PLOTS_DIR,
         datamodule.meta.class_names,
-        rows=logger["wandb"]["prediction_rows"],
+        # a hand-written config (an evaluation from Python) may leave the option out
+        rows=logger["wandb"].get("prediction_rows", WandbConfig.prediction_rows),
         texts=datamodule.sample_texts("test"),
     )
 

@@ -23,7 +23,7 @@ from seqlab.files import atomic_path
 TABLE_FILE = "predictions_test.csv"
 
 
-class TestPredictionTable(Callback):
+class SplitPredictionTable(Callback):
     def __init__(
         self,
         out_dir: Path,
