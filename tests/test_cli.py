@@ -106,6 +106,8 @@ def test_offline_wandb_run_carries_group_job_type_and_tags(trained_run):
     assert run["tags"] == ["ci", "smoke"]
     history = [r for r in records if r.get("type") == "history"]
     assert history, "no history records"
+    # val/*_best is in the summary only, written once when fit ends
+    assert not any("val/f1_best" in json.dumps(record) for record in history)
     # the gradient diagnostics' ||dL/dh_t|| curves, logged as W&B tables at the end of training
     (offline_run,) = (run_dir / "wandb").glob("offline-run-*")
     tables = {p.name for p in (offline_run / "files" / "media" / "table").rglob("*.json")}

@@ -9,8 +9,9 @@ from lightning.pytorch.callbacks import Callback
 from seqlab.data.in_memory import DeviceBatches
 from seqlab.data.registry import build_datamodule
 from seqlab.models.classifier import SequenceClassifier
+from seqlab.training.pipeline import train
 
-from conftest import compose_train, corpus, write_lines
+from conftest import compose_train, corpus, quick_overrides, write_lines
 
 pytestmark = pytest.mark.slow
 EPOCHS = 3
@@ -105,3 +106,10 @@ def test_the_fast_path_gives_the_same_batches_and_losses(workload, tmp_path):
     assert fast.batches == loader.batches
     assert fast.train == pytest.approx(loader.train, abs=1e-6)
     assert fast.val == pytest.approx(loader.val, abs=1e-6)
+
+
+def test_lightning_overfit_batches_still_works(tmp_path):
+    """It swaps the loaders' samplers, which only a DataLoader allows: the data module hands
+    over one then."""
+    overrides = quick_overrides("model=rnn", "+trainer.overfit_batches=1", "trainer.max_epochs=2")
+    assert 0.0 <= train(compose_train(overrides, tmp_path))["test/acc"] <= 1.0

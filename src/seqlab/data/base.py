@@ -112,7 +112,11 @@ class SequenceDataModule(L.LightningDataModule):
     def _loader(self, split: str, shuffle: bool) -> Iterable[Batch]:
         assert self.splits is not None  # Lightning calls setup() before asking for loaders
         dataset = self.splits[split]
-        if self.in_memory and self.num_workers == 0:
+        trainer = getattr(self, "trainer", None)
+        # Lightning's overfit_batches swaps a loader's sampler, which it can only do in a
+        # DataLoader.
+        overfitting = trainer is not None and bool(trainer.overfit_batches)
+        if self.in_memory and self.num_workers == 0 and not overfitting:
             return DeviceBatches(self._on_device(split), *self._sampler(dataset, shuffle))
         if self.bucketing or not shuffle:
             sampler, batch_size = self._sampler(dataset, shuffle)
