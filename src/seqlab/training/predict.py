@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from lightning.pytorch.callbacks import Callback
 
-from seqlab.console import log_lightning_once
+from seqlab.console import log_lightning_once, quiet_known_warnings
 from seqlab.data.input_config import ReaderConfig
 from seqlab.data.prediction import PredictionData, PredictionDataModule
 from seqlab.data.registry import build_datamodule
@@ -36,6 +36,7 @@ def predict(config: dict[str, Any]) -> dict[str, float]:
     from seqlab.training.pipeline import _floats, _trainer, _write_metrics
 
     log_lightning_once()
+    quiet_known_warnings()
     run_dir = Path(config["paths"]["output_dir"])
     top_k = config["output"]["top_k"]
     if top_k < 0:
@@ -128,6 +129,7 @@ def evaluate_input(config: dict[str, Any]) -> dict[str, float]:
     from seqlab.training.pipeline import _floats, _trainer, _write_metrics
 
     log_lightning_once()
+    quiet_known_warnings()
     run_dir = Path(config["paths"]["output_dir"])
     L.seed_everything(config["seed"], workers=True, verbose=False)
     module, _ = load_classifier(config["ckpt_path"])
