@@ -63,8 +63,8 @@ def test_last_good_checkpoint_is_kept(tmp_path):
         *RUN,
         f"data.root={tmp_path}",
         "trainer.max_epochs=4",
-        "resume=auto",
-        f"hydra.run.dir={tmp_path}/runs/again",
+        # the finished run, by path: resume=auto continues only unfinished runs
+        f"resume={tmp_path}/runs/good",
     )
     assert resumed.returncode == 2
     assert "non-finite loss (nan) at epoch 2" in resumed.stderr

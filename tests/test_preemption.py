@@ -34,6 +34,7 @@ TINY = [
     "callbacks.progress_bar=false",
     "print_parameters=false",
     "callbacks.gradients.enabled=false",
+    "callbacks.checkpoint.last_every_s=0",  # last.ckpt after every epoch: kill points to wait for
 ]
 
 
