@@ -403,3 +403,30 @@ def test_event_logs_with_and_without_labels(events, tmp_path, caplog):
     unlabelled = pd.read_csv(tmp_path / "history" / "predictions.csv")
     assert "label" not in unlabelled and list(unlabelled["id"]) == list(table["id"])
     assert "events get the rare/unseen id" in caplog.text
+
+
+def test_standard_input_for_a_non_text_checkpoint_is_one_error(ucr, tmp_path):
+    with pytest.raises(SeqlabError, match="standard input carries text lines") as error:
+        run_predict(ucr.ckpt, "-", tmp_path / "out")
+    assert "ucr" in str(error.value)
+    assert not list((tmp_path / "out").glob("predictions*"))
+
+
+def test_generated_data_has_no_input_files_to_predict(tmp_path):
+    run_dir = tmp_path / "memory"
+    overrides = quick_overrides(
+        "data=memory",
+        "data.length=6",
+        "data.num_train=64",
+        "data.num_val=16",
+        "data.num_test=16",
+        "model=gru",
+        "model.hidden_size=8",
+        "trainer.max_epochs=1",
+    )
+    train(compose_train(overrides, run_dir))
+    source = tmp_path / "anything.txt"
+    source.write_text("1 2 3\n")
+    with pytest.raises(SeqlabError, match="this data kind generates its data"):
+        run_predict(best_checkpoint(run_dir), source, tmp_path / "out")
+    assert not list((tmp_path / "out").glob("predictions*"))
