@@ -182,8 +182,17 @@ def test_a_second_run_in_a_busy_run_dir_is_refused_and_changes_nothing(tmp_path)
         os.killpg(first.pid, signal.SIGKILL)
         first.communicate()
     # killed: its lock went with it, so the run can be resumed
-    resumed = run_cli("seqlab.cli.train", *TINY, "ckpt_path=last", f"hydra.run.dir={runs}/busy")
+    # (with the first run's epoch budget: it may have passed TINY's; a few seconds of it suffice)
+    resumed = run_cli(
+        "seqlab.cli.train",
+        *TINY,
+        "trainer.max_epochs=200",
+        "+trainer.max_time=00:00:00:05",
+        "ckpt_path=last",
+        f"hydra.run.dir={runs}/busy",
+    )
     assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert f"resuming {runs / 'busy'} from" in resumed.stdout + resumed.stderr
 
 
 def other_filesystem() -> Path | None:
