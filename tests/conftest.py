@@ -216,3 +216,16 @@ def corpus(count: int = 60, seed: int = 0) -> list[tuple[str, str]]:
 def write_lines(path, rows, separator=" "):
     path.write_text("".join(f"{label}{separator}{text}\n" for label, text in rows))
     return path
+
+
+@pytest.fixture
+def restore_hub_switches(monkeypatch):
+    """The hub switches are process-wide; put them back after the test."""
+    import datasets
+    from huggingface_hub import constants
+
+    for name in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(datasets.config, "HF_HUB_OFFLINE", False)
+    monkeypatch.setattr(datasets.config, "HF_DATASETS_OFFLINE", False)
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)

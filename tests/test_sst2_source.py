@@ -24,19 +24,6 @@ def setup(data: dict):
     return module
 
 
-@pytest.fixture
-def restore_hub_switches(monkeypatch):
-    """The hub switches are process-wide; put them back after the test."""
-    import datasets
-    from huggingface_hub import constants
-
-    for name in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setattr(datasets.config, "HF_HUB_OFFLINE", False)
-    monkeypatch.setattr(datasets.config, "HF_DATASETS_OFFLINE", False)
-    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
-
-
 def test_the_shipped_config_names_the_hub_copy_with_the_standard_split():
     data = compose_train(["data=sst2"])["data"]
     assert data["hf_fallback"] == "SetFit/sst2"

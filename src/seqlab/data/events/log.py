@@ -47,7 +47,7 @@ def read_event_log(
     columns: dict,
     time_format: str,
     duplicates: str,
-    time_range: dict | None = None,
+    time_range: dict,
 ) -> pd.DataFrame:
     raw = _read_table(path, file_format)
     categorical, numeric = list(columns["categorical"]), list(columns["numeric"])
@@ -72,7 +72,7 @@ def read_event_log(
     events = pd.DataFrame(
         {
             "entity": entity.loc[raw.index].astype(str).to_numpy(),
-            "time": _parse_times(raw[columns["time"]], time_format, path, time_range or {}),
+            "time": _parse_times(raw[columns["time"]], time_format, path, time_range),
         }
     )
     for name in categorical:
@@ -149,8 +149,8 @@ def _parse_times(values: pd.Series, time_format: str, path: Path, time_range: di
 def _check_range(parsed: pd.Series, text: pd.Series, time_range: dict, path: Path) -> None:
     """Refuse timestamps outside data.time_range before they are cast to nanoseconds, whose
     range (1677 to 2262) would wrap a year like 3000 around into the past without a word."""
-    earliest = _bound(time_range.get("earliest", "1900-01-01"), "earliest", parsed)
-    latest = _bound(time_range.get("latest", "2100-01-01"), "latest", parsed)
+    earliest = _bound(time_range["earliest"], "earliest", parsed)
+    latest = _bound(time_range["latest"], "latest", parsed)
     outside = ((parsed < earliest) | (parsed > latest)).to_numpy()
     if outside.any():
         row = int(np.flatnonzero(outside)[0])

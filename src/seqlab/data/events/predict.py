@@ -42,6 +42,7 @@ def read_input(
         asdict(config.columns),
         config.time_format,
         config.duplicates,
+        asdict(config.time_range),
     )
     if events.empty:
         raise SeqlabError(f"{path}: empty input; no events to predict from")
