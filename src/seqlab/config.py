@@ -56,6 +56,22 @@ class Average(StrEnum):
     binary = "binary"  # positive class (index 1) only; two-class data
 
 
+class TaskName(StrEnum):
+    classify = "classify"  # many-to-one: a sequence in, one class out
+    tag = "tag"  # many-to-many: one label per time step (event data)
+
+
+@dataclass
+class TaskConfig:
+    """The shape of what a run predicts (conf/task/). A task that is not listed is not built
+    yet (generate, one-to-many, is planned)."""
+
+    name: TaskName = TaskName.classify
+    # tag: each step's prediction reads only that step and earlier ones, so the model can run
+    # online (refused with a bidirectional encoder); classify ignores it.
+    causal: bool = True
+
+
 @dataclass
 class MetricsConfig:
     average: Average = Average.macro  # how precision, recall and F1 combine the classes
@@ -173,6 +189,7 @@ class TrainConfig:
     seed: int = 42  # model initialisation, shuffling, and the data split (data.split_seed)
     data: Any = None  # one of the data kinds (seqlab.data.registry)
     model: Any = None  # one of the model kinds (seqlab.models.registry)
+    task: TaskConfig = field(default_factory=TaskConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
     trainer: dict[str, Any] = field(default_factory=dict)  # lightning.Trainer arguments
@@ -417,6 +434,8 @@ def _check_values(plain: dict[str, Any]) -> None:
             f"is not one of Lightning's accelerators ({', '.join(ACCELERATORS)})",
         )
     data, model = plain.get("data") or {}, plain.get("model") or {}
+    if "task" in plain:
+        _check_task(plain["task"], data, model)
     if data.get("variable_length") and model.get("kind") == "mlp":
         require(
             model.get("input") != "flatten",
@@ -425,6 +444,39 @@ def _check_values(plain: dict[str, Any]) -> None:
             "reads one fixed length, but data.variable_length=true lets TEST series vary: "
             "use model.input=mean or max, or a recurrent model",
         )
+
+
+def _check_task(task: dict[str, Any], data: dict[str, Any], model: dict[str, Any]) -> None:
+    if task["name"] != TaskName.tag:
+        return
+    require(
+        data.get("kind") == "events",
+        "task.name",
+        task["name"],
+        f"needs a label per time step, which event data has (data=cdnow, yoochoose or events), "
+        f"not data.kind={data.get('kind')!r}",
+    )
+    require(
+        model.get("kind") == "recurrent",
+        "task.name",
+        task["name"],
+        "labels every step from that step's hidden state; an MLP pools over time, use a "
+        "recurrent model (model=gru, lstm or rnn)",
+    )
+    require(
+        not (task["causal"] and model.get("bidirectional")),
+        "task.causal",
+        task["causal"],
+        "lets a step see only the past, but a bidirectional encoder reads the future too: use a "
+        "unidirectional model (model=gru, lstm or rnn) or task.causal=false",
+    )
+    require(
+        "age" not in data.get("time_features", []),
+        "data.time_features",
+        data.get("time_features"),
+        "holds age (time to the cutoff), which task=tag has not got (every event is a "
+        "prediction point): use data.time_features=[gap,since_first]",
+    )
 
 
 def _check_extra_callbacks(extra: dict[str, Any]) -> None:

@@ -40,6 +40,10 @@ _COLLATE = cast(Callable[[list[Any]], Any], collate_batch)
 class SequenceDataModule(L.LightningDataModule):
     """Subclasses implement `build_splits` and return train, val and test datasets plus meta."""
 
+    # What the labels can be (task.name): per sequence, and for some kinds per step ("tag").
+    tasks: tuple[str, ...] = ("classify",)
+    task = "classify"  # set by build_datamodule
+
     def __init__(
         self,
         batch_size: int,

@@ -12,12 +12,16 @@ import torch
 from torch.utils.data import Dataset
 
 PAD_ID = 0  # categorical id 0 is padding in every column; real values start at 1
+# Per-step labels (task=tag) of padded and censored steps: never counted in loss or metrics
+# (torch's cross-entropy default ignore_index).
+IGNORE_LABEL = -100
 
 
 @dataclass
 class Batch:
     """Padded float features (batch, time, features), categorical ids (batch, time, columns),
-    the real length of each sequence, and the labels."""
+    the real length of each sequence, and the labels: one per sequence, or (task=tag) one per
+    step, (batch, time), IGNORE_LABEL where a step is padding or censored."""
 
     inputs: torch.Tensor
     categories: torch.Tensor
@@ -76,7 +80,7 @@ class SequenceDataset(Dataset):
             self.inputs[index, :longest],
             self.categories[index, :longest],
             self.lengths[index],
-            self.labels[index],
+            self.labels[index, :longest] if self.labels.dim() == 2 else self.labels[index],
         )
 
     def to(self, device: torch.device | str) -> "SequenceDataset":

@@ -28,13 +28,22 @@ DATA_KINDS: dict[str, DataKind] = {
 }
 
 
-def build_datamodule(data: dict[str, Any]) -> "SequenceDataModule":
+def build_datamodule(data: dict[str, Any], task: str = "classify") -> "SequenceDataModule":
     """The DataModule of data['kind'] on these options; missing keys take their defaults (a
-    checkpoint written before an option existed still loads)."""
+    checkpoint written before an option existed still loads). `task` (task.name) says what
+    its labels are: one per sequence (classify) or one per step (tag)."""
     from seqlab.config import to_dataclass
+    from seqlab.errors import SeqlabError
 
     kind = DATA_KINDS[data["kind"]]
-    return load_object(kind.datamodule)(to_dataclass(kind.config, data))
+    datamodule = load_object(kind.datamodule)(to_dataclass(kind.config, data))
+    if task not in datamodule.tasks:
+        raise SeqlabError(
+            f"task.name={task} is not available for data.kind={data['kind']} (it has "
+            f"{', '.join(datamodule.tasks)}); use task={datamodule.tasks[0]}"
+        )
+    datamodule.task = task
+    return datamodule
 
 
 def load_object(path: str) -> Any:

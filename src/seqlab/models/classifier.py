@@ -1,5 +1,8 @@
 """The LightningModule: encoder + linear head, cross-entropy, optimiser, metrics per split.
 
+task=classify puts the head on the pooled sequence; task=tag on every step's output
+(models/tagger.py), with loss and metrics over the labelled steps.
+
 It knows nothing of Hydra or files: it takes plain dicts (the model, optim and metrics sections
 of the config, and the data's meta), which `save_hyperparameters` stores in every checkpoint so
 `load_classifier` can rebuild it from the checkpoint alone.
@@ -13,13 +16,14 @@ from lightning.pytorch.strategies import DDPStrategy, SingleDeviceStrategy
 from torch import nn
 from torchmetrics import MeanMetric, MetricCollection
 
-from seqlab.data.batch import Batch
+from seqlab.data.batch import IGNORE_LABEL, Batch
 from seqlab.data.meta import DataMeta
 from seqlab.errors import SeqlabError
 from seqlab.layout import SPLITS
 from seqlab.metrics import METRIC_NAMES, build_metrics, metric_inputs
 from seqlab.models.inputs import InputLayer
 from seqlab.models.registry import build_encoder
+from seqlab.models.tagger import per_step_encoder, real_steps, step_loss, task_name
 
 LOWER_IS_BETTER = {"loss"}
 
@@ -33,6 +37,7 @@ class SequenceClassifier(L.LightningModule):
         metrics: dict,
         data: dict | None = None,
         fitted: dict | None = None,
+        task: dict | None = None,
     ):
         """`data` and `fitted` are not used here; they are kept with the hyperparameters so
         evaluation can rebuild the same test split, and prediction can preprocess a new file
@@ -49,6 +54,11 @@ class SequenceClassifier(L.LightningModule):
             model["freeze_embeddings"],
         )
         self.encoder = build_encoder(model, data_meta, self.inputs.output_dim)
+        self.task = task_name(task)
+        if self.task == "tag":
+            self.encoder = per_step_encoder(self.encoder)
+            # share of sequences with every labelled step right
+            self.split_exact = nn.ModuleDict({f"{split}_": MeanMetric() for split in SPLITS})
         self.head = nn.Sequential(
             nn.Dropout(model.get("dropout", 0.0)),
             # every encoder sets output_dim, an int (models/registry.py)
@@ -82,12 +92,18 @@ class SequenceClassifier(L.LightningModule):
         loss are the same as with one update per batch, and the five torchmetrics updates cost
         more than a small batch's forward pass (docs/performance.md). An epoch's probabilities
         are small (samples x classes)."""
-        logits = self(batch)
-        loss = self.loss_fn(logits, batch.labels)
+        logits, labels = self(batch), batch.labels
+        if self.task == "tag":
+            logits, labels, exact = real_steps(logits, labels)
+            if len(exact):
+                cast(MeanMetric, self.split_exact[f"{split}_"]).update(exact)
+            loss = step_loss(self.loss_fn, logits, labels)
+        else:
+            loss = self.loss_fn(logits, labels)
         # in float32 also under bf16 autocast: bf16 probabilities (3 significant digits) tie
         # often enough to change the exact AUROC, and numpy has no bf16 for the test plots
         probabilities = logits.detach().float().softmax(dim=-1)
-        self.pending[split].append((probabilities, batch.labels, loss.detach(), len(batch)))
+        self.pending[split].append((probabilities, labels, loss.detach(), len(labels)))
         return loss, probabilities
 
     def _update_metrics(self, split: str) -> None:
@@ -116,7 +132,8 @@ class SequenceClassifier(L.LightningModule):
     def test_step(self, batch: Batch, batch_idx: int) -> dict[str, torch.Tensor]:
         """Returned for callbacks that need every test prediction (callbacks/plots.py)."""
         _, probabilities = self._step(batch, "test")
-        return {"probabilities": probabilities, "labels": batch.labels}
+        labels = batch.labels[batch.labels != IGNORE_LABEL] if self.task == "tag" else batch.labels
+        return {"probabilities": probabilities, "labels": labels}
 
     def on_train_epoch_end(self) -> None:
         self._log_epoch("train")
@@ -139,6 +156,10 @@ class SequenceClassifier(L.LightningModule):
         }
         self._metrics(split).reset()
         self._loss(split).reset()
+        if self.task == "tag":
+            exact = cast(MeanMetric, self.split_exact[f"{split}_"])
+            values[f"{split}/seq_exact"] = exact.compute()
+            exact.reset()
         # Already equal on every rank; sync_dist only averages identical values (exactly) and
         # keeps Lightning from warning about unsynchronised epoch-level logging.
         self.log_dict(values, on_step=False, on_epoch=True, sync_dist=True)

@@ -48,6 +48,7 @@ class RecurrentEncoder(nn.Module):
         self.pooling = pooling
         self.directions = 2 if bidirectional else 1
         self.output_dim = hidden_size * self.directions
+        self.per_step = False  # task=tag: every step's output, (batch, time, output_dim)
         self._record_next = False
         self._hidden_states: HiddenStates = {}
 
@@ -91,6 +92,8 @@ class RecurrentEncoder(nn.Module):
             outputs, _ = pad_packed_sequence(
                 packed_outputs, batch_first=True, total_length=max_length
             )
+        if self.per_step:
+            return outputs
         if self.pooling == "last":
             return self._last_states(hidden)
         return masked_pool(outputs, lengths, self.pooling)

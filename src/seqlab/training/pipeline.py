@@ -80,7 +80,8 @@ def _train(
 ) -> dict[str, float]:
     run_dir = resume.run_dir
     L.seed_everything(config["seed"], workers=True, verbose=False)
-    datamodule = build_datamodule(config["data"])
+    task = config.get("task") or {"name": "classify"}
+    datamodule = build_datamodule(config["data"], task["name"])
     datamodule.setup("fit")
     module = SequenceClassifier(
         model=config["model"],
@@ -89,6 +90,7 @@ def _train(
         metrics=config["metrics"],
         data=config["data"],
         fitted=datamodule.fitted_state(),
+        task=task,
     )
     if resume.ckpt_path is not None:
         check_fits(resume.ckpt_path, module.hparams)
@@ -143,7 +145,7 @@ def evaluate(config: dict[str, Any]) -> dict[str, float]:
     run_dir = Path(config["paths"]["output_dir"])
     L.seed_everything(config["seed"], workers=True, verbose=False)
     module, _ = load_classifier(config["ckpt_path"])
-    datamodule = build_datamodule(module.hparams["data"])
+    datamodule = build_datamodule(module.hparams["data"], module.task)
     datamodule.setup("test")
     if datamodule.meta.to_dict() != module.hparams["meta"]:
         raise SeqlabError(
@@ -170,8 +172,11 @@ def _prediction_table(
     return SplitPredictionTable(
         run_dir / PLOTS_DIR,
         datamodule.meta.class_names,
-        # a hand-written config (an evaluation from Python) may leave the option out
-        rows=logger["wandb"].get("prediction_rows", WandbConfig.prediction_rows),
+        # a hand-written config (an evaluation from Python) may leave the option out; a row
+        # per sample, which task=tag (a prediction per step) does not fit
+        rows=0
+        if datamodule.task == "tag"
+        else logger["wandb"].get("prediction_rows", WandbConfig.prediction_rows),
         texts=datamodule.sample_texts("test"),
     )
 

@@ -28,6 +28,7 @@ class NumericTransform(StrEnum):
 class TimeFeature(StrEnum):
     gap = "gap"  # time since the entity's previous event (0 for its first)
     age = "age"  # time from the event to the cutoff: how long ago, seen from the prediction
+    since_first = "since_first"  # time since the entity's first event (task=tag: no cutoff)
 
 
 @dataclass
@@ -65,6 +66,21 @@ class EventLabelConfig:
 
 
 @dataclass
+class StepLabelConfig:
+    """task=tag: the label of each event, from the entity's later events (strictly later in
+    time). The cutoff and label sections are not used; every event is a prediction point."""
+
+    min_events: int = 1  # positive: at least this many later events ...
+    horizon: str | None = "90D"  # ... within this span after the event; null: any time later
+    # End of observation; null: the log's last timestamp. An event whose horizon reaches past
+    # it has no known answer: its step is masked (censored), never labelled negative.
+    observed_until: str | None = None
+
+    def __post_init__(self) -> None:
+        require(self.min_events >= 1, "data.step_label.min_events", self.min_events, "must be >= 1")
+
+
+@dataclass
 class EventsDataConfig:
     kind: str = "events"  # the data kind (seqlab.data.registry)
     name: str = "cdnow"  # a name for the dataset (run names, W&B, reports)
@@ -77,6 +93,7 @@ class EventsDataConfig:
     duplicates: DuplicatePolicy = DuplicatePolicy.drop  # what identical rows do
     cutoff: CutoffConfig = field(default_factory=CutoffConfig)
     label: EventLabelConfig = field(default_factory=EventLabelConfig)
+    step_label: StepLabelConfig = field(default_factory=StepLabelConfig)
     max_length: int = 50  # keep each entity's most recent N history events
     min_count: int = 2  # categorical values seen fewer times in training are "rare"
     numeric_transform: NumericTransform = (

@@ -7,6 +7,10 @@ recent `max_length` events: categorical ids (0 padding, 1 rare/unseen, 2.. known
 scaled numeric values plus the time features (gap since the previous event, age at the cutoff).
 
 The classical baselines read `aggregate_splits()`: the same entities, splits and history.
+
+With task=tag (data/events/tags.py) there is no cutoff: each entity's sequence is its events
+(the most recent `max_length`), labelled step by step, and the baselines read one row of
+running aggregates per labelled step of those same sequences (`step_splits()`).
 """
 
 import logging
@@ -21,10 +25,11 @@ import torch
 from sklearn.preprocessing import StandardScaler
 
 from seqlab.data.base import SequenceDataModule
-from seqlab.data.batch import PAD_ID, SequenceDataset
+from seqlab.data.batch import IGNORE_LABEL, PAD_ID, SequenceDataset
 from seqlab.data.events.config import EventsDataConfig
 from seqlab.data.events.features import aggregate_features, signed_log1p, top_values
 from seqlab.data.events.log import cdnow_path, read_event_log
+from seqlab.data.events.tags import TAG_CLASS_NAMES, step_features, tag_history
 from seqlab.data.events.window import EventHistory, cut_history
 from seqlab.data.input_config import ReaderConfig
 from seqlab.data.meta import DataMeta
@@ -42,6 +47,8 @@ CLASS_NAMES = ("inactive", "active")  # fewer / at least label.min_events events
 
 
 class EventDataModule(SequenceDataModule):
+    tasks = ("classify", "tag")
+
     def __init__(self, config: EventsDataConfig):
         super().__init__(batch_size=config.batch_size, num_workers=config.num_workers)
         self.config = config
@@ -62,9 +69,15 @@ class EventDataModule(SequenceDataModule):
             self.config.duplicates,
             asdict(self.config.time_range),
         )
+        if self.task == "tag":
+            return tag_history(events, asdict(self.config.step_label), self.config.time_unit)
         return cut_history(
             events, asdict(self.config.cutoff), asdict(self.config.label), self.config.time_unit
         )
+
+    @property
+    def class_names(self) -> tuple[str, ...]:
+        return TAG_CLASS_NAMES if self.task == "tag" else CLASS_NAMES
 
     @cached_property
     def entity_splits(self) -> dict[str, np.ndarray]:
@@ -78,8 +91,8 @@ class EventDataModule(SequenceDataModule):
         labels = self.history.labels
         if len(np.unique(labels)) < 2:
             raise SeqlabError(
-                f"every entity has label {CLASS_NAMES[labels[0]]!r}; change data.cutoff or "
-                "data.label so both outcomes occur"
+                f"every entity has label {self.class_names[labels[0]]!r}; change data.cutoff "
+                "or data.label (task=tag: data.step_label) so both outcomes occur"
             )
         rest, test = stratified_split(
             labels, self.config.test_fraction, self.config.split_seed, "data.test_fraction"
@@ -104,12 +117,32 @@ class EventDataModule(SequenceDataModule):
             for split, codes in self.entity_splits.items()
         }
 
+    def step_splits(self) -> dict[str, tuple[pd.DataFrame, np.ndarray]]:
+        """task=tag, per split: running aggregates (data/events/tags.py) of every labelled
+        step the sequence models are scored on, and its label."""
+        recent = self._recent()
+        table = step_features(self.history.events, list(self.config.columns.numeric))
+        table = table.loc[recent.index]
+        tags = recent["tag"].to_numpy()
+        labelled = tags != IGNORE_LABEL
+        codes = recent["code"].to_numpy()
+        return {
+            split: (
+                table[labelled & np.isin(codes, members)],
+                tags[labelled & np.isin(codes, members)],
+            )
+            for split, members in self.entity_splits.items()
+        }
+
     # -- sequences ------------------------------------------------------------------------------
 
-    def build_splits(self) -> tuple[dict[str, SequenceDataset], DataMeta]:
+    def _recent(self) -> pd.DataFrame:
+        """Each entity's most recent max_length events (events are sorted by time)."""
         events = self.history.events
-        # Keep each entity's most recent max_length events (events are sorted by time).
-        recent = events[events.groupby("code").cumcount(ascending=False) < self.config.max_length]
+        return events[events.groupby("code").cumcount(ascending=False) < self.config.max_length]
+
+    def build_splits(self) -> tuple[dict[str, SequenceDataset], DataMeta]:
+        recent = self._recent()
         split_of = np.empty(len(self.history.entities), dtype=object)
         for split, codes in self.entity_splits.items():
             split_of[codes] = split
@@ -134,13 +167,15 @@ class EventDataModule(SequenceDataModule):
             rows = in_split == split  # the split's entities' events, back to back
             inputs, lengths = pad_flat(values[rows], lengths_all[codes], max_length)
             categories, _ = pad_flat(ids[rows], lengths_all[codes], max_length, dtype=np.int64)
-            splits[split] = SequenceDataset(
-                inputs, categories, lengths, torch.from_numpy(self.history.labels[codes])
-            )
+            if self.task == "tag":
+                labels = _pad_tags(recent["tag"].to_numpy()[rows], lengths, max_length)
+            else:
+                labels = torch.from_numpy(self.history.labels[codes])
+            splits[split] = SequenceDataset(inputs, categories, lengths, labels)
         meta = DataMeta(
             num_features=values.shape[1],
-            num_classes=len(CLASS_NAMES),
-            class_names=CLASS_NAMES,
+            num_classes=len(self.class_names),
+            class_names=self.class_names,
             max_length=max_length,
             category_sizes=sizes,
             category_names=tuple(categorical),
@@ -167,6 +202,14 @@ class EventDataModule(SequenceDataModule):
         if self.config.numeric_transform == "log1p":
             values = signed_log1p(values)
         return values
+
+
+def _pad_tags(tags: np.ndarray, lengths: torch.Tensor, max_length: int) -> torch.Tensor:
+    """(entities, max_length) step labels, IGNORE_LABEL on padding."""
+    padded, _ = pad_flat(tags[:, None], lengths.numpy(), max_length, dtype=np.int64)
+    labels = padded[:, :, 0]
+    labels[torch.arange(max_length)[None, :] >= lengths[:, None]] = IGNORE_LABEL
+    return labels
 
 
 def _fit_vocabularies(

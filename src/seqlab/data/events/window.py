@@ -21,7 +21,8 @@ log = logging.getLogger(__name__)
 class EventHistory:
     """Events before the cutoff, sorted by entity, time and file order, with `code` (the
     entity's index into `entities` and `labels`), `gap` (time since the entity's previous
-    event) and `age` (time from the event to the cutoff), both in the configured time unit."""
+    event), `since_first` (time since its first) and `age` (time from the event to the cutoff),
+    in the configured time unit."""
 
     events: pd.DataFrame
     entities: np.ndarray  # entity ids, sorted
@@ -70,6 +71,8 @@ def cut_history(events: pd.DataFrame, cutoff: dict, label: dict, time_unit: str)
     history["age"] = (cut_time[before] - history["time"]).to_numpy() / unit
     gaps = history.groupby("code", sort=False)["time"].diff()
     history["gap"] = (gaps / unit).fillna(0.0).to_numpy()
+    first = history.groupby("code", sort=False)["time"].transform("min")
+    history["since_first"] = ((history["time"] - first) / unit).to_numpy()
 
     future = events.loc[after.to_numpy(), "entity"].value_counts()
     counts = future.reindex(entities, fill_value=0).to_numpy()

@@ -1,0 +1,54 @@
+"""task=tag: the classifier's head on every step's hidden state, scored over real steps only.
+
+The encoder hands over its per-step outputs (batch, time, features) instead of a pooled
+vector, and the same linear head maps each step to class logits. Loss and metrics then see the
+steps flattened, without padding and censored steps (labels IGNORE_LABEL), so they are the
+five classification metrics over every labelled step of the split; `test/seq_exact` adds the
+share of sequences whose labelled steps are all right.
+"""
+
+import torch
+from torch import nn
+
+from seqlab.data.batch import IGNORE_LABEL
+
+TASKS = ("classify", "tag")
+
+
+def task_name(task: dict | None) -> str:
+    """The task of a module's hyperparameters; checkpoints from before tasks existed classify."""
+    name = (task or {}).get("name", "classify")
+    if name not in TASKS:
+        raise ValueError(f"unknown task {name!r}")
+    return name
+
+
+def per_step_encoder(encoder: nn.Module) -> nn.Module:
+    """The encoder, set to return every step's output rather than a pooled vector."""
+    if not hasattr(encoder, "per_step"):
+        raise ValueError(f"{type(encoder).__name__} has no per-step outputs; use a recurrent one")
+    encoder.per_step = True
+    return encoder
+
+
+def real_steps(
+    logits: torch.Tensor, labels: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(batch, time, classes) logits and (batch, time) labels -> the labelled steps' logits and
+    labels, flattened, and per sequence with at least one labelled step whether all of its
+    labelled steps are predicted right (1.0) or not (0.0)."""
+    steps = labels.shape[1]
+    logits = logits[:, :steps]  # the encoder pads to the batch's longest sequence
+    real = labels != IGNORE_LABEL
+    wrong = (logits.argmax(dim=-1) != labels) & real
+    has_steps = real.any(dim=1)
+    exact = (~wrong.any(dim=1))[has_steps].float()
+    return logits[real], labels[real], exact.detach()
+
+
+def step_loss(loss_fn: nn.Module, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """The mean loss over the labelled steps; zero (still in the graph) when a batch has none,
+    where cross-entropy's mean over nothing would be NaN."""
+    if labels.numel() == 0:
+        return logits.sum() * 0.0
+    return loss_fn(logits, labels)
