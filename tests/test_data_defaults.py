@@ -33,6 +33,8 @@ EXPERIMENT_EPOCHS = {
     "sms_spam_gru": 8,
     "keras_lstm": 10,
     "cdnow_gru": 5,
+    "cdnow_tag_gru": 8,
+    "yoochoose_tag_gru": 5,
     "memory_sweep": 10,
 }
 

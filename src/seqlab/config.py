@@ -339,6 +339,7 @@ def kind_schemas() -> dict[str, dict[str, type]]:
 
 def validate(cfg: DictConfig, schema: type) -> dict[str, Any]:
     """Check cfg against schema (and its data/model kinds); return it as a plain, resolved dict."""
+    _refuse_planned_task(cfg)
     checked = _merge(schema, cfg, prefix="")
     for group, schemas in kind_schemas().items():
         if group in checked:
@@ -443,6 +444,20 @@ def _check_values(plain: dict[str, Any]) -> None:
             model.get("input"),
             "reads one fixed length, but data.variable_length=true lets TEST series vary: "
             "use model.input=mean or max, or a recurrent model",
+        )
+
+
+# Tasks named in conf/task/ whose code is not written yet.
+PLANNED_TASKS = {"generate": "one-to-many and sequence-to-sequence"}
+
+
+def _refuse_planned_task(cfg: DictConfig) -> None:
+    task = cfg.get("task") if isinstance(cfg, DictConfig) else None
+    name = task.get("name") if isinstance(task, DictConfig) else None
+    if name in PLANNED_TASKS:
+        raise SeqlabError(
+            f"config: task={name} ({PLANNED_TASKS[name]}) is not built yet; use task=classify "
+            "or task=tag"
         )
 
 

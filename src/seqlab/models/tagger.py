@@ -27,7 +27,7 @@ def per_step_encoder(encoder: nn.Module) -> nn.Module:
     """The encoder, set to return every step's output rather than a pooled vector."""
     if not hasattr(encoder, "per_step"):
         raise ValueError(f"{type(encoder).__name__} has no per-step outputs; use a recurrent one")
-    encoder.per_step = True
+    setattr(encoder, "per_step", True)  # noqa: B010 (nn.Module's typing hides it)
     return encoder
 
 

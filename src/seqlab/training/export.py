@@ -17,6 +17,7 @@ from seqlab.files import atomic_path, write_text_atomic
 from seqlab.layout import CHECKPOINT_DIR
 from seqlab.models.classifier import load_classifier
 from seqlab.models.exportable import ExportableClassifier
+from seqlab.models.tagger import task_name
 
 MODEL_FILES = {"onnx": "model.onnx", "torchscript": "model.pt"}
 SIDECAR = "model.json"
@@ -28,6 +29,11 @@ def export(config: dict[str, Any]) -> list[Path]:
     if config["format"] == "ckpt":
         return [reexport_checkpoint(config["ckpt_path"], run_dir)]
     module, _ = load_classifier(config["ckpt_path"])
+    if module.task == "tag":
+        raise SeqlabError(
+            f"{config['ckpt_path']}: a task=tag checkpoint (a label per step); exporting it to "
+            "onnx or torchscript is not built yet, use format=ckpt"
+        )
     fitted = module.hparams.get("fitted")
     if fitted is None:
         raise SeqlabError(
@@ -129,7 +135,7 @@ def reexport_checkpoint(ckpt_path: str, run_dir: Path) -> Path:
     split again (the checkpoint's data options and seed) and the preprocessing refitted."""
     _, checkpoint = load_classifier(ckpt_path)
     hparams = checkpoint["hyper_parameters"]
-    datamodule = build_datamodule(hparams["data"])
+    datamodule = build_datamodule(hparams["data"], task_name(hparams.get("task")))
     datamodule.setup("fit")
     if datamodule.meta.to_dict() != hparams["meta"]:
         raise SeqlabError(

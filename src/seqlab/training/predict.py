@@ -177,6 +177,11 @@ def read_input(
     against what the model can take."""
     from seqlab.data.meta import DataMeta
 
+    if module.task == "tag":
+        raise SeqlabError(
+            f"{ckpt_path}: a task=tag checkpoint (a label per step); reading input files for it "
+            "is not built yet, so score its test split with seqlab-eval ckpt_path=<file>"
+        )
     hparams = module.hparams
     fitted = hparams.get("fitted")
     if fitted is None:
