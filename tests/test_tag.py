@@ -329,3 +329,50 @@ def test_task_generate_is_refused_as_not_built_yet_in_one_line():
         "seqlab: error: config: task=generate (one-to-many and sequence-to-sequence) is not "
         "built yet; use task=classify or task=tag"
     ]
+
+
+# -- baselines on the same steps -----------------------------------------------------------------
+
+
+def test_baselines_read_one_row_per_labelled_step_of_the_same_sequences(event_log):
+    module = build_datamodule(events_config(event_log, **TAG_DATA, max_length=4), "tag")
+    module.setup("fit")
+    parts = module.step_splits()
+    for split, (features, labels) in parts.items():
+        steps = module.splits[split].labels
+        real = steps[steps != IGNORE_LABEL]
+        assert len(features) == len(labels) == len(real)
+        assert sorted(labels.tolist()) == sorted(real.tolist())
+    # running aggregates: the count of events so far never exceeds the entity's events
+    assert (parts["train"][0]["events"] >= 1).all()
+
+
+@pytest.mark.slow
+def test_compare_puts_tag_baselines_and_networks_in_one_table(event_log, tmp_path):
+    from hydra import compose, initialize_config_dir
+
+    from seqlab import config_dir
+    from seqlab.config import CompareConfig, validate
+    from seqlab.training.compare import compare
+
+    with initialize_config_dir(config_dir=config_dir(), version_base="1.3"):
+        cfg = compose(
+            "compare",
+            overrides=[
+                "task=tag",
+                "data.time_features=[gap,since_first]",
+                "seeds=[1]",
+                "models=[gru]",
+                "baselines=[logreg,gboost]",
+                "train.trainer.max_epochs=2",
+                "logger=csv",
+                f"paths.output_dir={tmp_path}",
+            ],
+        )
+    config = validate(cfg, CompareConfig)
+    config["data"] = events_config(event_log, **TAG_DATA, max_length=50)
+    table = compare(config)
+    assert list(table["model"]) == ["logreg", "gboost", "gru"]
+    network = json.loads((tmp_path / "seed1" / "gru" / "metrics.json").read_text())
+    assert "test/seq_exact" in network  # the network ran task=tag
+    assert (tmp_path / "chart.png").read_bytes()[:4] == b"\x89PNG"

@@ -305,6 +305,7 @@ class BaselinesConfig:
     experiment_name: str = "default"
     seed: int = 42  # model initialisation, shuffling, and the data split (data.split_seed)
     data: Any = None  # event data (data=cdnow, yoochoose or events)
+    task: TaskConfig = field(default_factory=TaskConfig)  # tag: one row per labelled step
     baselines: BaselineModelsConfig = field(default_factory=BaselineModelsConfig)
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
     logger: LoggerConfig = field(default_factory=LoggerConfig)
@@ -324,6 +325,7 @@ class CompareConfig:
     )
     train: dict[str, Any] = field(default_factory=dict)  # merged into every network's config
     data: Any = None
+    task: TaskConfig = field(default_factory=TaskConfig)  # every network's and baseline's
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
     logger: LoggerConfig = field(default_factory=LoggerConfig)
     paths: PathsConfig = field(default_factory=PathsConfig)
@@ -471,13 +473,14 @@ def _check_task(task: dict[str, Any], data: dict[str, Any], model: dict[str, Any
         f"needs a label per time step, which event data has (data=cdnow, yoochoose or events), "
         f"not data.kind={data.get('kind')!r}",
     )
-    require(
-        model.get("kind") == "recurrent",
-        "task.name",
-        task["name"],
-        "labels every step from that step's hidden state; an MLP pools over time, use a "
-        "recurrent model (model=gru, lstm or rnn)",
-    )
+    if model:  # seqlab-baselines and seqlab-compare name no model
+        require(
+            model.get("kind") == "recurrent",
+            "task.name",
+            task["name"],
+            "labels every step from that step's hidden state; an MLP pools over time, use a "
+            "recurrent model (model=gru, lstm or rnn)",
+        )
     require(
         not (task["causal"] and model.get("bidirectional")),
         "task.causal",

@@ -1,10 +1,11 @@
 """Classical baselines on aggregate features of the same event history, scored like the networks.
 
 Each baseline sees the same entities, splits and history as the sequence models (the event data
-module's `aggregate_splits`), is fitted on the training part only, and is scored on validation
-and test with seqlab's own metric collection on its predicted probabilities, so its numbers are
-the networks' numbers. Every baseline writes `<run_dir>/<name>-seed<seed>/metrics.json` and its
-own W&B run (job_type `baseline`, the experiment's group).
+module's `aggregate_splits`, or with task=tag its `step_splits`: the same labelled steps), is
+fitted on the training part only, and is scored on validation and test with seqlab's own
+metric collection on its predicted probabilities, so its numbers are the networks' numbers.
+Every baseline writes `<run_dir>/<name>-seed<seed>/metrics.json` and its own W&B run (job_type
+`baseline`, the experiment's group).
 """
 
 import json
@@ -21,6 +22,7 @@ from sklearn.preprocessing import FunctionTransformer, StandardScaler
 from sklearn.tree import DecisionTreeClassifier
 
 from seqlab.console import print_metrics_table
+from seqlab.data.events.datamodule import EventDataModule
 from seqlab.data.events.features import signed_log1p
 from seqlab.data.registry import build_datamodule
 from seqlab.errors import SeqlabError
@@ -73,13 +75,15 @@ def score(probabilities: np.ndarray, labels: np.ndarray, average: str, split: st
 def run_baselines(config: dict[str, Any]) -> dict[str, dict[str, float]]:
     """Fit and score every configured baseline; returns {name: metrics}."""
     run_dir = Path(config["paths"]["output_dir"])
-    datamodule = build_datamodule(config["data"])
-    if not hasattr(datamodule, "aggregate_splits"):
+    task = config.get("task", {}).get("name", "classify")
+    datamodule = build_datamodule(config["data"], task)
+    if not isinstance(datamodule, EventDataModule):
         raise SeqlabError(
             f"baselines need event data (data=events, cdnow or yoochoose), not "
             f"data.kind={config['data']['kind']!r}"
         )
-    parts = datamodule.aggregate_splits()
+    # task=tag: one row of running aggregates per labelled step (data/events/tags.py)
+    parts = datamodule.step_splits() if task == "tag" else datamodule.aggregate_splits()
     train_x, train_y = parts["train"]
     results = {}
     for name in config["baselines"]["models"]:

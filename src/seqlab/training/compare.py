@@ -62,7 +62,8 @@ def compare(config: dict[str, Any]) -> Any:
     table = summarise(runs)
     write_tables(runs, table, run_dir)
     chart = run_dir / "chart.png"
-    plot_chart(table, chart, title=f"{config['data']['name']}: test metrics")
+    per_step = ", per labelled step (task=tag)" if config["task"]["name"] == "tag" else ""
+    plot_chart(table, chart, title=f"{config['data']['name']}: test metrics{per_step}")
     _log_to_wandb(config, run_dir, table, chart)
     print((run_dir / "table.md").read_text())
     return table
@@ -85,10 +86,14 @@ def _composed(
         f"experiment_name={compare_cfg['experiment_name']}",
         f"metrics.average={compare_cfg['metrics']['average']}",
         f"paths.output_dir={output_dir}",
+        f"task={compare_cfg['task']['name']}",
+        f"task.causal={compare_cfg['task']['causal']}",
         "print_config=false",
         *overrides,
     ]
     composed = _compose(name, overrides)
+    # checked with the comparison's data, which the task's checks read
+    composed.data = compare_cfg["data"]
     if merge:
         # merging into a DictConfig gives a DictConfig
         composed = cast(DictConfig, OmegaConf.merge(composed, merge))
