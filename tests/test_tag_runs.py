@@ -1,0 +1,97 @@
+"""task=tag runs as commands: step metrics under DDP equal one process's, and a run killed with
+SIGKILL and resumed ends exactly like the uninterrupted run."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO_ROOT, run_cli, subprocess_env
+
+pytestmark = pytest.mark.slow
+QUIET = ["print_config=false", "callbacks.progress_bar=false", "print_parameters=false"]
+# CDNOW's test customers have 0 to 200 labelled steps each, so the two processes' shares differ
+# in steps as well as in sequences; 100-customer batches leave a partial last batch.
+TAG = ["experiment=cdnow_tag_gru", "data.batch_size=100", "model.hidden_size=16", *QUIET]
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory) -> Path:
+    run_dir = tmp_path_factory.mktemp("single") / "run"
+    result = run_cli(
+        "seqlab.cli.train", *TAG, "trainer.max_epochs=1", "logger=csv", f"hydra.run.dir={run_dir}"
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return next((run_dir / "checkpoints").glob("epoch*.ckpt"))
+
+
+def evaluate(checkpoint: Path, out: Path, *overrides: str) -> dict:
+    result = run_cli(
+        "seqlab.cli.evaluate",
+        f"ckpt_path={checkpoint}",
+        "logger=csv",
+        f"hydra.run.dir={out}",
+        *overrides,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads((out / "metrics.json").read_text())
+
+
+@pytest.mark.ddp
+@pytest.mark.parametrize("split", ["test", "val"])
+def test_two_processes_give_the_single_process_step_metrics(checkpoint, tmp_path, split):
+    single = evaluate(checkpoint, tmp_path / "single", f"split={split}")
+    ddp = evaluate(checkpoint, tmp_path / "ddp", f"split={split}", "trainer=ddp_cpu")
+    assert f"{split}/seq_exact" in single and f"{split}/auroc" in single
+    assert set(single) == set(ddp)
+    for name in single:
+        assert ddp[name] == pytest.approx(single[name], abs=1e-6), name
+
+
+RUN = [*TAG, "trainer.max_epochs=4", "data.batch_size=64", "optim.lr=0.003"]
+
+
+def test_a_killed_tag_run_resumes_to_the_uninterrupted_result(tmp_path):
+    full = run_cli("seqlab.cli.train", *RUN, f"hydra.run.dir={tmp_path}/full")
+    assert full.returncode == 0, full.stderr[-3000:]
+    uninterrupted = json.loads((tmp_path / "full" / "metrics.json").read_text())
+
+    runs = tmp_path / "runs"
+    killed = runs / "killed"
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "seqlab.cli.train",
+            *RUN,
+            "callbacks.checkpoint.last_every_s=0",  # last.ckpt after every epoch
+            f"hydra.run.dir={killed}",
+        ],
+        cwd=REPO_ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+        env=subprocess_env(),
+    )
+    last = killed / "checkpoints" / "last.ckpt"
+    deadline = time.monotonic() + 600
+    while not last.exists() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    first_write = last.stat().st_mtime_ns
+    while last.stat().st_mtime_ns == first_write and process.poll() is None:
+        time.sleep(0.02)
+    time.sleep(0.5)  # into the third epoch
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    assert not (killed / "metrics.json").exists(), "the run finished before it was killed"
+
+    resumed = run_cli("seqlab.cli.train", *RUN, "resume=auto", f"hydra.run.dir={runs}/restart")
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert f"resuming {killed}" in resumed.stdout
+    assert json.loads((killed / "metrics.json").read_text()) == uninterrupted
+    assert "test/seq_exact" in uninterrupted
