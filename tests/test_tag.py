@@ -292,6 +292,17 @@ def test_predict_refuses_a_tag_checkpoint_in_one_line(tag_checkpoint, tmp_path, 
     assert not list(tmp_path.glob("predictions*"))
 
 
+def test_export_refuses_a_tag_checkpoint_in_one_line(tag_checkpoint, tmp_path):
+    path, _ = tag_checkpoint
+    result = run_cli(
+        "seqlab.cli.export", f"ckpt_path={path}", "format=onnx", f"hydra.run.dir={tmp_path}"
+    )
+    assert result.returncode == 2
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "not built yet, use format=ckpt" in lines[0], result.stderr
+    assert not list(tmp_path.glob("model.*"))
+
+
 # -- the config ----------------------------------------------------------------------------------
 
 

@@ -66,7 +66,7 @@ class TaskConfig:
     """The shape of what a run predicts (conf/task/). A task that is not listed is not built
     yet (generate, one-to-many, is planned)."""
 
-    name: TaskName = TaskName.classify
+    name: TaskName = TaskName.classify  # classify: a class per sequence; tag: one per step
     # tag: each step's prediction reads only that step and earlier ones, so the model can run
     # online (refused with a bidirectional encoder); classify ignores it.
     causal: bool = True
