@@ -2,6 +2,7 @@
 (equal to scikit-learn on the flattened steps), the config refusals, and the commands."""
 
 import json
+import logging
 
 import numpy as np
 import pandas as pd
@@ -99,6 +100,17 @@ def test_padding_and_censored_steps_are_ignore_labels_in_every_split(event_log):
             assert length == len(expected)
             assert dataset.labels[row, :length].tolist() == expected.tolist()
             assert (dataset.labels[row, length:] == IGNORE_LABEL).all()
+
+
+def test_steps_cut_off_by_max_length_are_counted_in_a_warning(event_log, caplog):
+    module = build_datamodule(events_config(event_log, **TAG_DATA, max_length=2), "tag")
+    with caplog.at_level(logging.WARNING, logger="seqlab.data.events.datamodule"):
+        module.setup("fit")
+    history = module.history.events
+    labelled = int((history["tag"] != IGNORE_LABEL).sum())
+    kept = sum(int((d.labels != IGNORE_LABEL).sum()) for d in module.splits.values())
+    assert 0 < kept < labelled
+    assert f"{labelled - kept} of {labelled} labelled steps" in caplog.text
 
 
 def test_step_features_read_only_the_event_and_earlier_ones():

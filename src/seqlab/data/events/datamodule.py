@@ -143,6 +143,8 @@ class EventDataModule(SequenceDataModule):
 
     def build_splits(self) -> tuple[dict[str, SequenceDataset], DataMeta]:
         recent = self._recent()
+        if self.task == "tag":
+            _warn_unscored_steps(self.history.events, recent, self.config.max_length)
         split_of = np.empty(len(self.history.entities), dtype=object)
         for split, codes in self.entity_splits.items():
             split_of[codes] = split
@@ -202,6 +204,20 @@ class EventDataModule(SequenceDataModule):
         if self.config.numeric_transform == "log1p":
             values = signed_log1p(values)
         return values
+
+
+def _warn_unscored_steps(events: pd.DataFrame, recent: pd.DataFrame, max_length: int) -> None:
+    """task=tag scores only the steps in the sequences; say how many labels max_length drops."""
+    labelled = int((events["tag"] != IGNORE_LABEL).sum())
+    dropped = labelled - int((recent["tag"] != IGNORE_LABEL).sum())
+    if dropped:
+        log.warning(
+            "%d of %d labelled steps are older than each entity's most recent data.max_length=%d "
+            "events and are neither trained on nor scored; raise data.max_length to keep them",
+            dropped,
+            labelled,
+            max_length,
+        )
 
 
 def _pad_tags(tags: np.ndarray, lengths: torch.Tensor, max_length: int) -> torch.Tensor:
