@@ -7,17 +7,20 @@ preprocessing, at batch size 256:
   (training/predict.py: predict_probabilities; in one CPU process seqlab's own loop over the
   prediction loader, batches cut from the padded tensors, sorted by length, and the
   probabilities put back into input order);
-- with labels: what it runs on labelled input: a Trainer and trainer.test, which computes the
-  metrics of seqlab-eval as well;
+- with labels: what it runs on labelled input (the same function with labelled=True: in one CPU
+  process the module's test steps and test metrics in seqlab's own loop, the figures of
+  seqlab-eval);
+- trainer.test: what DDP, GPUs and seqlab-eval input=... run on labelled input (a Trainer and
+  trainer.test; one CPU process ran it too before the loop above took over), for comparison;
 - bare: `model(batch).softmax(-1)` under torch.inference_mode over the same batches, cut before
   the clock starts.
 
-Rows per second are medians of repeated runs that alternate between the three (after one
+Rows per second are medians of repeated runs that alternate between the four (after one
 warm-up each); ratios are seqlab / bare. The start-up of the command (a fresh process:
 imports, checkpoint, reading the file, predicting, writing predictions.csv) is timed too.
 Nothing is asserted; without checkpoints the script trains one epoch of each model first.
 
-    python benchmarks/predict.py [--gunpoint-ckpt F] [--r8-ckpt F] [--repeats 7]
+    OMP_NUM_THREADS=1 python benchmarks/predict.py [--gunpoint-ckpt F] [--r8-ckpt F] [--repeats 7]
 """
 
 import argparse
@@ -91,11 +94,20 @@ def measure(ckpt: Path, source: Path, repeats: int, scratch: Path) -> dict:
     def predict() -> float:
         started = time.perf_counter()
         datamodule = PredictionDataModule(unlabelled.dataset, BATCH)
-        probabilities = predict_probabilities(module, datamodule, options, scratch)
+        probabilities, _ = predict_probabilities(module, datamodule, options, scratch)
         assert probabilities is not None and len(probabilities) == rows
         return time.perf_counter() - started
 
     def with_labels() -> float:
+        started = time.perf_counter()
+        datamodule = PredictionDataModule(labelled.dataset, BATCH)
+        probabilities, metrics = predict_probabilities(
+            module, datamodule, options, scratch, labelled=True
+        )
+        assert probabilities is not None and len(probabilities) == rows and metrics
+        return time.perf_counter() - started
+
+    def trainer_test() -> float:
         started = time.perf_counter()
         collector = PredictionCollector()
         trainer = _trainer(options, scratch, [collector], [])
@@ -104,7 +116,12 @@ def measure(ckpt: Path, source: Path, repeats: int, scratch: Path) -> dict:
         assert collector.probabilities is not None and len(collector.probabilities) == rows
         return time.perf_counter() - started
 
-    runs = {"bare": bare, "predict": predict, "with_labels": with_labels}
+    runs = {
+        "bare": bare,
+        "predict": predict,
+        "with_labels": with_labels,
+        "trainer_test": trainer_test,
+    }
     times: dict[str, list[float]] = {name: [] for name in runs}
     for run in runs.values():  # warm-up
         run()
@@ -112,7 +129,7 @@ def measure(ckpt: Path, source: Path, repeats: int, scratch: Path) -> dict:
         for name, run in runs.items():
             times[name].append(run())
     result: dict = {name: spread([rows / t for t in values]) for name, values in times.items()}
-    for name in ("predict", "with_labels"):
+    for name in ("predict", "with_labels", "trainer_test"):
         result[f"{name}_ratio"] = result[name]["median"] / result["bare"]["median"]
     result["rows"], result["read_seconds"] = rows, read_seconds
     return result
@@ -175,8 +192,8 @@ def report(results: dict) -> str:
         f"{results['load_before'][0]:.2f} before, {results['load_after'][0]:.2f} after",
         "",
         "| test file | rows | bare rows/s | predict rows/s (ratio) | with labels rows/s (ratio) "
-        "| read + preprocess s | seqlab-predict wall s |",
-        "|---|---|---|---|---|---|---|",
+        "| trainer.test rows/s (ratio) | read + preprocess s | seqlab-predict wall s |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for name in WORKLOADS:
         r = results[name]
@@ -184,6 +201,7 @@ def report(results: dict) -> str:
             f"| {name} | {r['rows']} | {r['bare']['median']:.0f} "
             f"| {r['predict']['median']:.0f} ({r['predict_ratio']:.2f}) "
             f"| {r['with_labels']['median']:.0f} ({r['with_labels_ratio']:.2f}) "
+            f"| {r['trainer_test']['median']:.0f} ({r['trainer_test_ratio']:.2f}) "
             f"| {r['read_seconds']:.2f} | {r['startup_seconds']['median']:.1f} |"
         )
     return "\n".join(lines)

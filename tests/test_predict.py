@@ -248,13 +248,13 @@ def test_export_cli_writes_a_model_that_onnxruntime_runs_from_the_sidecar(ucr, t
 @pytest.mark.ddp
 @pytest.mark.parametrize("labelled", [True, False])
 def test_two_processes_write_the_same_bytes_as_one(ucr, tmp_path, labelled):
-    """Labelled input runs trainer.test; unlabelled input runs trainer.predict under DDP and
-    seqlab's own loop in one CPU process: both give the same bytes."""
+    """Under DDP Lightning's trainer.test (labelled) or trainer.predict runs, in one CPU process
+    seqlab's own loop: both give the same predictions.csv, and the same metrics.json."""
     source = ucr.test
     if not labelled:
         source = tmp_path / "unlabelled.txt"
         source.write_text("\n".join(r.split(",", 1)[1] for r in ucr.rows) + "\n")
-    outputs = {}
+    outputs, metrics = {}, {}
     for name, extra in (("single", []), ("ddp", ["trainer=ddp_cpu"])):
         run_dir = tmp_path / name
         result = run_cli(
@@ -268,7 +268,10 @@ def test_two_processes_write_the_same_bytes_as_one(ucr, tmp_path, labelled):
         assert result.returncode == 0, result.stderr[-3000:]
         outputs[name] = (run_dir / "predictions.csv").read_bytes()
         assert len(outputs[name].splitlines()) == 22  # 21 inputs, each once, and the header
+        metrics[name] = (run_dir / "metrics.json").read_bytes() if labelled else None
+        assert (run_dir / "metrics.json").exists() == labelled
     assert outputs["ddp"] == outputs["single"]
+    assert metrics["ddp"] == metrics["single"]
 
 
 # -- text ----------------------------------------------------------------------------------------

@@ -147,8 +147,17 @@ class SequenceClassifier(L.LightningModule):
         self._log_epoch("test")
 
     def _log_epoch(self, split: str) -> dict[str, float]:
-        """Compute the epoch's metrics over every sample seen (synchronised across processes by
-        torchmetrics, so DDP gives the single-process numbers), log them, and reset."""
+        """Compute the epoch's metrics, log them, and reset."""
+        values = self.epoch_metrics(split)
+        # Already equal on every rank; sync_dist only averages identical values (exactly) and
+        # keeps Lightning from warning about unsynchronised epoch-level logging.
+        self.log_dict(values, on_step=False, on_epoch=True, sync_dist=True)
+        return {name: float(value) for name, value in values.items()}
+
+    def epoch_metrics(self, split: str) -> dict[str, torch.Tensor]:
+        """The split's metrics and loss over every sample its steps have seen since the last
+        call (synchronised across processes by torchmetrics, so DDP gives the single-process
+        numbers); then reset. Without a trainer too: seqlab-predict's own loop calls it."""
         self._update_metrics(split)
         values = {
             **self._metrics(split).compute(),
@@ -160,10 +169,7 @@ class SequenceClassifier(L.LightningModule):
             exact = cast(MeanMetric, self.split_exact[f"{split}_"])
             values[f"{split}/seq_exact"] = exact.compute()
             exact.reset()
-        # Already equal on every rank; sync_dist only averages identical values (exactly) and
-        # keeps Lightning from warning about unsynchronised epoch-level logging.
-        self.log_dict(values, on_step=False, on_epoch=True, sync_dist=True)
-        return {name: float(value) for name, value in values.items()}
+        return values
 
     def _track_best(self, values: dict[str, float]) -> None:
         """Keep val/<metric>_best, the best value of each metric over the epochs so far. Not

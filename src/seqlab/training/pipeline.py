@@ -265,7 +265,11 @@ def _floats(values: Mapping[str, Any]) -> dict[str, float]:
 
 
 def _write_metrics(run_dir: Path, metrics: dict[str, float], trainer: L.Trainer) -> None:
-    if not trainer.is_global_zero:
-        return
+    if trainer.is_global_zero:
+        write_metrics(run_dir, metrics)
+
+
+def write_metrics(run_dir: Path, metrics: dict[str, float]) -> None:
+    """metrics.json, and the table of it printed; call on rank 0 only."""
     write_text_atomic(run_dir / METRICS_FILE, json.dumps(metrics, indent=2) + "\n")
     print_metrics_table(metrics, title=f"{run_dir / METRICS_FILE}")

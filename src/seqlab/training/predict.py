@@ -1,8 +1,9 @@
 """seqlab-predict, and seqlab-eval on a new file: a checkpoint alone labels new data.
 
 checkpoint -> model + fitted preprocessing -> the data kind reads the input (data/prediction.py)
--> trainer.test (labelled input: the metrics of seqlab-eval) or trainer.predict -> every rank's
-probabilities gathered on rank 0 by input position -> predictions.csv (or .parquet), metrics.json.
+-> test steps (labelled input: the metrics of seqlab-eval) or predict steps, in one CPU process
+seqlab's own loop, else Lightning's -> every rank's probabilities gathered on rank 0 by input
+position -> predictions.csv (or .parquet), metrics.json.
 """
 
 import logging
@@ -33,7 +34,7 @@ STDIN_FILE = "stdin.txt"  # input=- is saved here, in the run dir
 def predict(config: dict[str, Any]) -> dict[str, float]:
     """Write predictions (and metrics.json when the input has labels); return the metrics."""
     from seqlab.config import to_dataclass
-    from seqlab.training.pipeline import _floats, _trainer, _write_metrics
+    from seqlab.training.pipeline import write_metrics
 
     log_lightning_once()
     quiet_known_warnings()
@@ -48,14 +49,9 @@ def predict(config: dict[str, Any]) -> dict[str, float]:
     data = read_input(module, config["ckpt_path"], source, reader)
     batch_size = config["batch_size"] or module.hparams["data"]["batch_size"]
     datamodule = PredictionDataModule(data.dataset, batch_size)
-    metrics: dict[str, float] = {}
-    if data.labelled:
-        collector = PredictionCollector()
-        trainer = _trainer(config["trainer"], run_dir, [collector], [])
-        metrics = _floats(trainer.test(module, datamodule=datamodule, verbose=False)[0])
-        probabilities = collector.probabilities
-    else:
-        probabilities = predict_probabilities(module, datamodule, config["trainer"], run_dir)
+    probabilities, metrics = predict_probabilities(
+        module, datamodule, config["trainer"], run_dir, data.labelled
+    )
     if probabilities is not None:  # on rank 0 only
         path = write_predictions(
             run_dir,
@@ -66,8 +62,8 @@ def predict(config: dict[str, Any]) -> dict[str, float]:
             top_k,
         )
         print(f"wrote {path} ({len(data.ids)} rows)")
-    if metrics:
-        _write_metrics(run_dir, metrics, trainer)
+        if metrics:
+            write_metrics(run_dir, metrics)
     return metrics
 
 
@@ -76,22 +72,29 @@ def predict_probabilities(
     datamodule: PredictionDataModule,
     trainer_options: dict[str, Any],
     run_dir: Path,
-) -> np.ndarray | None:
-    """Every input's class probabilities in input order, on rank 0 (None on other ranks)."""
-    from seqlab.training.pipeline import _trainer
+    labelled: bool = False,
+) -> tuple[np.ndarray | None, dict[str, float]]:
+    """Every input's class probabilities in input order, on rank 0 (None on other ranks), and
+    with labels the test metrics of seqlab-eval (every rank; {} without labels)."""
+    from seqlab.training.pipeline import _floats, _trainer
 
     if _one_cpu_process(trainer_options):
-        return _plain_loop(module, datamodule)
+        return _plain_loop(module, datamodule, labelled)
     collector = PredictionCollector()
     trainer = _trainer(trainer_options, run_dir, [collector], [])
-    trainer.predict(module, datamodule=datamodule, return_predictions=False)
-    return collector.probabilities
+    metrics: dict[str, float] = {}
+    if labelled:
+        metrics = _floats(trainer.test(module, datamodule=datamodule, verbose=False)[0])
+    else:
+        trainer.predict(module, datamodule=datamodule, return_predictions=False)
+    return collector.probabilities, metrics
 
 
 def _one_cpu_process(options: dict[str, Any]) -> bool:
-    """One CPU process at full precision: Lightning's set-up of a predict call (strategy,
-    loops, hooks; tens of milliseconds, as much as the forward pass of a small input) buys
-    nothing there, so the same loop runs without it. Anything else goes through Lightning."""
+    """One CPU process at full precision: Lightning's set-up of a test or predict call
+    (strategy, loops, hooks, logging; tens of milliseconds, as much as the forward pass of a
+    small input) buys nothing there, so the same steps run without it. Anything else goes
+    through Lightning."""
     return (
         str(options.get("accelerator")) == "cpu"
         and str(options.get("devices", 1)) == "1"
@@ -101,15 +104,27 @@ def _one_cpu_process(options: dict[str, Any]) -> bool:
     )
 
 
-def _plain_loop(module: SequenceClassifier, datamodule: PredictionDataModule) -> np.ndarray:
+def _plain_loop(
+    module: SequenceClassifier, datamodule: PredictionDataModule, labelled: bool
+) -> tuple[np.ndarray, dict[str, float]]:
+    """What trainer.test (labelled) or trainer.predict runs in one CPU process: with labels the
+    module's own test_step and epoch metrics, so the figures are those of seqlab-eval."""
+    from seqlab.training.pipeline import _floats
+
     module.eval()
     parts = []
     with torch.inference_mode():
-        for batch in datamodule.predict_dataloader():
-            parts.append((batch.index, module(batch).float().softmax(dim=-1)))
-    return in_input_order(
+        for batch_idx, batch in enumerate(datamodule.predict_dataloader()):
+            if labelled:
+                probabilities = module.test_step(batch, batch_idx)["probabilities"]
+            else:
+                probabilities = module(batch).float().softmax(dim=-1)
+            parts.append((batch.index, probabilities))
+        metrics = _floats(module.epoch_metrics("test")) if labelled else {}
+    ordered = in_input_order(
         torch.cat([i for i, _ in parts]).numpy(), torch.cat([p for _, p in parts]).numpy()
     )
+    return ordered, metrics
 
 
 def in_input_order(index: np.ndarray, values: np.ndarray) -> np.ndarray:
