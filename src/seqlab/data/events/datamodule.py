@@ -126,13 +126,11 @@ class EventDataModule(SequenceDataModule):
         tags = recent["tag"].to_numpy()
         labelled = tags != IGNORE_LABEL
         codes = recent["code"].to_numpy()
-        return {
-            split: (
-                table[labelled & np.isin(codes, members)],
-                tags[labelled & np.isin(codes, members)],
-            )
-            for split, members in self.entity_splits.items()
-        }
+        parts = {}
+        for split, members in self.entity_splits.items():
+            rows = labelled & np.isin(codes, members)
+            parts[split] = (table[rows], tags[rows])
+        return parts
 
     # -- sequences ------------------------------------------------------------------------------
 
