@@ -89,19 +89,23 @@ def train_ensemble(
 
 def predictions(fitted: "Fitted") -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
     """split -> (class probabilities, labels) of the member's tested weights, for val (if the
-    protocol kept one) and test, in the loaders' order."""
+    protocol kept one) and test, in the split's own order (a bucketing loader reorders it)."""
     module, datamodule = fitted.module, fitted.datamodule
-    loaders = {"test": datamodule.test_dataloader()}
-    if datamodule.has_validation:
-        loaders = {"val": datamodule.val_dataloader(), **loaders}
+    assert datamodule.splits is not None
+    splits = ("val", "test") if datamodule.has_validation else ("test",)
+    size = datamodule.batch_size
     module.eval()
     result = {}
     with torch.inference_mode():
-        for split, loader in loaders.items():
-            batches = [(module(b.to(module.device)).float().softmax(-1), b.labels) for b in loader]
+        for split in splits:
+            dataset = datamodule.splits[split]
+            batches = [
+                dataset[list(range(start, min(start + size, len(dataset))))].to(module.device)
+                for start in range(0, len(dataset), size)
+            ]
             result[split] = (
-                torch.cat([p for p, _ in batches]).cpu(),
-                torch.cat([y for _, y in batches]).cpu(),
+                torch.cat([module(b).float().softmax(-1) for b in batches]).cpu(),
+                dataset.labels.cpu(),
             )
     return result
 
