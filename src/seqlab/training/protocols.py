@@ -69,7 +69,12 @@ class EpochChoice:
     folds: list[dict[str, list[float]]]  # per fold, per metric, its value after each epoch
 
     def to_dict(self) -> dict[str, Any]:
-        return {"epochs": self.epochs, "monitor": self.monitor, "mean": self.mean, "folds": self.folds}
+        return {
+            "epochs": self.epochs,
+            "monitor": self.monitor,
+            "mean": self.mean,
+            "folds": self.folds,
+        }
 
 
 def choose_epochs(

@@ -54,7 +54,9 @@ class UCRDataConfig:
     def __post_init__(self) -> None:
         require(self.batch_size >= 1, "data.batch_size", self.batch_size, "must be at least 1")
         require_path_part("data.name", self.name)
-        require(self.tiny_threshold >= 0, "data.tiny_threshold", self.tiny_threshold, "must be >= 0")
+        require(
+            self.tiny_threshold >= 0, "data.tiny_threshold", self.tiny_threshold, "must be >= 0"
+        )
         require(self.cv_folds >= 2, "data.cv_folds", self.cv_folds, "must be at least 2")
 
     def resolved_protocol(self, train_series: int) -> Protocol:
