@@ -42,7 +42,7 @@ class UCRDataConfig:
     protocol: Protocol = Protocol.auto
     tiny_threshold: int = 100  # protocol=auto: fewer TRAIN series than this count as tiny
     cv_folds: int = 5  # protocol=cv_epochs: stratified folds of TRAIN
-    val_fraction: float = 0.2  # protocol=val_split: stratified validation part carved from TRAIN
+    val_fraction: float = 0.2  # stratified validation part carved from TRAIN
     normalize: Normalize = Normalize.channel  # per-channel scaling fitted on the training part
     # Accept TEST series whose length differs from the one length of every TRAIN series (they
     # are zero-padded; recurrent models only). TRAIN files of varying length always accept it.
