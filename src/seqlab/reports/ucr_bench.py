@@ -97,12 +97,12 @@ def multirun_overrides(
     for (experiment, dataset), seeds in by_pair.items():
         groups.setdefault((experiment, tuple(sorted(seeds))), []).append(dataset)
     commands = []
-    for (experiment, seeds), datasets in groups.items():
+    for (experiment, missing), datasets in groups.items():
         commands.append(
             [
                 f"experiment={experiment}",
                 f"data.name={','.join(datasets)}",
-                f"seed={','.join(str(s) for s in seeds)}",
+                f"seed={','.join(str(s) for s in missing)}",
                 *([f"data.root={root}"] if root is not None else []),
                 f"hydra.sweep.dir={out / 'runs'}",
                 f"hydra.sweep.subdir={experiment}/${{data.name}}/seed${{seed}}",
@@ -174,15 +174,19 @@ def win_tie_loss(results: list[Result], experiment: str, reference: str) -> tupl
 
 def mean_ranks(results: list[Result]) -> tuple[dict[str, float], int]:
     """Mean rank of every method over the datasets where every method has a value."""
-    from scipy.stats import rankdata
-
     tables = [method_means(r) for r in results]
     methods = sorted(set[str]().union(*tables)) if tables else []
     complete = [t for t in tables if set(t) == set(methods)]
     if not complete or len(methods) < 2:
         return {}, 0
-    ranks = np.array([rankdata([-t[m] for m in methods]) for t in complete])
+    ranks = np.array([_ranks([t[m] for m in methods]) for t in complete])
     return dict(zip(methods, ranks.mean(axis=0).tolist(), strict=True)), len(complete)
+
+
+def _ranks(values: list[float]) -> list[float]:
+    """1 for the highest value; tied values share the mean of their ranks."""
+    array = np.asarray(values)
+    return [1 + float((array > v).sum()) + (float((array == v).sum()) - 1) / 2 for v in array]
 
 
 def critical_difference(methods: int, datasets: int) -> float:
@@ -311,7 +315,8 @@ def log_wandb_table(results: list[Result], experiments: list[str], out: Path) ->
 
     rows = list(csv.reader(io.StringIO(_csv(results, experiments))))
     run = wandb.init(project="seqlab", job_type="ucr-bench", dir=str(out), mode="offline")
-    run.log({"ucr_bench": wandb.Table(columns=rows[0], data=rows[1:])})
+    columns: list[str | int] = list(rows[0])
+    run.log({"ucr_bench": wandb.Table(columns=columns, data=rows[1:])})
     run.finish()
 
 

@@ -77,7 +77,7 @@ def train_ensemble(
             resume.run_dir / f"ensemble_{split}.csv",
             _probabilities_csv(mean, labels[split], meta.class_names),
         )
-    written = {**dict(sorted(metrics.items())), "protocol": protocol}
+    written: dict[str, float | str] = {**dict(sorted(metrics.items())), "protocol": protocol}
     write_text_atomic(resume.run_dir / METRICS_FILE, json.dumps(written, indent=2) + "\n")
     loggers = build_loggers(config["logger"], resume.run_dir, config)
     log_summary(loggers, written, step=0)
