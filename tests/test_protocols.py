@@ -235,3 +235,17 @@ def test_ensemble_probabilities_are_the_members_mean(tmp_path, toy_root, kind):
         for s in (3, 5)
     ]
     assert metrics["test/acc_members_mean"] == pytest.approx(np.mean(member_test))
+
+
+@pytest.mark.slow
+def test_evaluating_val_of_a_run_without_validation_says_so(tmp_path, toy_root):
+    from seqlab.errors import SeqlabError
+    from seqlab.training.pipeline import evaluate
+
+    from conftest import eval_config
+
+    run_dir = tmp_path / "run"
+    train(toy_config(toy_root("data"), run_dir, "data.protocol=train_loss"))
+    config = {**eval_config(checkpoint_of(run_dir), tmp_path / "eval"), "split": "val"}
+    with pytest.raises(SeqlabError, match="keeps no validation part; evaluate split=test"):
+        evaluate(config)

@@ -237,6 +237,11 @@ def evaluate(config: dict[str, Any]) -> dict[str, float]:
             "(classes, channels or length changed); evaluate on the data it was "
             "trained on"
         )
+    if config["split"] == "val" and not datamodule.has_validation:
+        raise SeqlabError(
+            f"{config['ckpt_path']}: trained with data.protocol={datamodule.protocol}, which "
+            "keeps no validation part; evaluate split=test"
+        )
     try:
         plots = TestPlots(run_dir / PLOTS_DIR, module.hparams["meta"]["class_names"])
         table = _prediction_table(config["logger"], run_dir, datamodule)
