@@ -130,17 +130,9 @@ def fit_and_test(config: dict[str, Any], resume: ResumePoint) -> Fitted:
     extra: list[Callback] = []
     summary: dict[str, float | str] = {"protocol": protocol}
     if protocol == "cv_epochs":
-        choice = choose_epochs(
-            datamodule,
-            config["data"]["cv_folds"],
-            config["callbacks"]["checkpoint"],
-            lambda fold, history: _fit_fold(config, fold, history, run_dir),
-        )
-        if is_first_process():
-            write_text_atomic(run_dir / CV_FILE, json.dumps(choice.to_dict(), indent=1) + "\n")
-        print(f"cv_epochs: {choice.epochs} epochs ({choice.monitor}, {len(choice.folds)} folds)")
-        summary["protocol/cv_epochs"] = choice.epochs
-        extra.append(StopAfterEpochs(choice.epochs))
+        epochs = _cross_validated_epochs(config, datamodule, run_dir)
+        summary["protocol/cv_epochs"] = epochs
+        extra.append(StopAfterEpochs(epochs))
         L.seed_everything(config["seed"], workers=True, verbose=False)  # as each fold began
     module = _module(config, datamodule)
     if resume.ckpt_path is not None:
@@ -201,6 +193,22 @@ def _module(config: dict[str, Any], datamodule: SequenceDataModule) -> SequenceC
         data=config["data"],
         fitted=datamodule.fitted_state(),
     )
+
+
+def _cross_validated_epochs(
+    config: dict[str, Any], datamodule: SequenceDataModule, run_dir: Path
+) -> int:
+    """protocol=cv_epochs: the number of epochs the folds choose (their curves: cv_epochs.json)."""
+    choice = choose_epochs(
+        datamodule,
+        config["data"]["cv_folds"],
+        config["callbacks"]["checkpoint"],
+        lambda fold, history: _fit_fold(config, fold, history, run_dir),
+    )
+    if is_first_process():
+        write_text_atomic(run_dir / CV_FILE, json.dumps(choice.to_dict(), indent=1) + "\n")
+    print(f"cv_epochs: {choice.epochs} epochs ({choice.monitor}, {len(choice.folds)} folds)")
+    return choice.epochs
 
 
 def _fit_fold(
