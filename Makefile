@@ -9,6 +9,12 @@ ARGS ?=
 MODELS ?= mlp,rnn,lstm,gru,bilstm
 SEEDS ?= 1,2,3
 SWEEP_DIR ?=
+# make ucr-bench: experiments, datasets (or all), seeds, the folder of UCR files and the output.
+UCR_EXPERIMENTS ?= gunpoint_mlp
+UCR_DATASETS ?= GunPoint,ItalyPowerDemand,ArrowHead,OSULeaf
+UCR_SEEDS ?= 1,2,3,4,5
+UCR_ROOT ?=
+UCR_OUT ?= outputs/ucr/bench
 # make wandb-sweep / wandb-agent: a spec under conf/wandb_sweeps/ and the id wandb sweep printed.
 SWEEP ?= grid
 SWEEP_ID ?=
@@ -55,6 +61,10 @@ sweep: $(STAMP) ## Grid of MODELS x SEEDS (Hydra multirun), then its leaderboard
 report: $(STAMP) ## Leaderboard of run or sweep dirs: ARGS="outputs/train/multiruns/<dir> --sort test/acc"
 	$(BIN)/seqlab-report $(ARGS)
 
+ucr-bench: $(STAMP) ## UCR benchmark: UCR_EXPERIMENTS x UCR_DATASETS x UCR_SEEDS (UCR_ROOT: a folder; empty: the sktime wheel) -> UCR_OUT/ucr_bench.{md,csv}
+	$(BIN)/seqlab-ucr --experiments $(UCR_EXPERIMENTS) --datasets $(UCR_DATASETS) --seeds $(UCR_SEEDS) \
+		--out $(UCR_OUT) $(if $(UCR_ROOT),--root $(UCR_ROOT)) -- $(ARGS)
+
 wandb-sweep: $(STAMP) ## Create a W&B sweep from conf/wandb_sweeps/$(SWEEP).yaml (grid | bayes; needs wandb login)
 	$(BIN)/wandb sweep conf/wandb_sweeps/$(SWEEP).yaml
 
@@ -95,6 +105,6 @@ clean: ## Remove run outputs and caches (keeps .venv)
 distclean: clean ## Also remove .venv
 	rm -rf $(VENV)
 
-.PHONY: help install train eval predict export sweep report wandb-sweep wandb-agent test test-fast bench \
+.PHONY: help install train eval predict export sweep report ucr-bench wandb-sweep wandb-agent test test-fast bench \
 	bench-gpu lint \
 	typecheck format config-docs clean distclean

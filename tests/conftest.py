@@ -37,13 +37,17 @@ def compose_train(overrides: list[str], output_dir: Path | None = None) -> dict:
 
 
 def quick_overrides(*extra: str) -> list[str]:
-    """A training short enough for tests: a few epochs, no W&B, no progress bar."""
+    """A training short enough for tests: a few epochs, no W&B, no progress bar. On the default
+    data (UCR) with the fixed validation split, which the tests of validation, best checkpoints
+    and val/*_best read (test_protocols.py tests the other protocols)."""
+    chosen = any(e.startswith(("data=", "data.protocol=")) for e in extra)
     return [
         "trainer.max_epochs=3",
         "logger.wandb.enabled=false",
         "print_config=false",
         "callbacks.progress_bar=false",
         "print_parameters=false",
+        *([] if chosen else ["data.protocol=val_split"]),
         *extra,
     ]
 

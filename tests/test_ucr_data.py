@@ -10,7 +10,9 @@ from seqlab.errors import SeqlabError
 
 
 def datamodule(name="GunPoint", root=None, **options) -> UCRDataModule:
+    """A set-up data module; the fixed validation split (protocol=val_split) unless told."""
     root = None if root is None else str(root)
+    options.setdefault("protocol", "val_split")
     module = build_datamodule({"kind": "ucr", "name": name, "root": root, **options})
     module.setup("fit")
     return module

@@ -177,6 +177,13 @@ class CallbacksConfig:
 
 
 @dataclass
+class EnsembleConfig:
+    # Train one model per seed (one after another, each in <run dir>/members/seed<seed>/) and
+    # report the ensemble of their averaged probabilities; empty: a single model of `seed`
+    seeds: list[int] = field(default_factory=list)
+
+
+@dataclass
 class PathsConfig:
     root_dir: str = "."  # the YAML reads $PROJECT_ROOT
     output_dir: str = "outputs"  # the YAML sets Hydra's run dir
@@ -195,6 +202,7 @@ class TrainConfig:
     trainer: dict[str, Any] = field(default_factory=dict)  # lightning.Trainer arguments
     logger: LoggerConfig = field(default_factory=LoggerConfig)
     callbacks: CallbacksConfig = field(default_factory=CallbacksConfig)
+    ensemble: EnsembleConfig = field(default_factory=EnsembleConfig)
     paths: PathsConfig = field(default_factory=PathsConfig)
     print_config: bool = True  # the composed config as a tree at the start
     print_parameters: bool = True  # the exact table of trainable parameters per layer

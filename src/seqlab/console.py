@@ -1,6 +1,7 @@
 """What a run prints: the composed config as a tree at the start, the final metrics at the end."""
 
 import logging
+from collections.abc import Mapping
 import warnings
 from typing import Any
 
@@ -25,12 +26,12 @@ def _add_branches(tree: Tree, node: dict[str, Any]) -> None:
             tree.add(f"{key}: {value!r}")
 
 
-def print_metrics_table(metrics: dict[str, float], title: str) -> None:
+def print_metrics_table(metrics: Mapping[str, float | str], title: str) -> None:
     table = Table(title=title)
     table.add_column("metric")
     table.add_column("value", justify="right")
     for name, value in metrics.items():
-        table.add_row(name, f"{value:.4f}")
+        table.add_row(name, value if isinstance(value, str) else f"{value:.4f}")
     console.print(table)
 
 

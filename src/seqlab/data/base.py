@@ -83,6 +83,21 @@ class SequenceDataModule(L.LightningDataModule):
             raise RuntimeError("call setup() before reading meta")
         return self._meta
 
+    @property
+    def protocol(self) -> str:
+        """How the training data picks the tested model (data/ucr/config.py Protocol); the
+        other kinds hold out a validation split."""
+        return "val_split"
+
+    @property
+    def has_validation(self) -> bool:
+        assert self.splits is not None, "call setup() first"
+        return "val" in self.splits
+
+    def fold(self, index: int) -> "SequenceDataModule":
+        """protocol=cv_epochs: a data module whose validation part is fold `index` of TRAIN."""
+        raise NotImplementedError(f"{type(self).__name__} has no cross-validation folds")
+
     def fitted_state(self) -> dict[str, Any]:
         """Everything fitted on the training part (scaler statistics, tokeniser, id maps) as
         plain lists, strings and numbers: stored in the checkpoint so that prediction needs no
@@ -108,7 +123,8 @@ class SequenceDataModule(L.LightningDataModule):
         return self._loader("train", shuffle=True)
 
     def val_dataloader(self) -> Iterable[Batch]:
-        return self._loader("val", shuffle=False)
+        # a protocol without a validation part (data/ucr/config.py) validates nothing
+        return self._loader("val", shuffle=False) if self.has_validation else []
 
     def test_dataloader(self) -> Iterable[Batch]:
         return self._loader("test", shuffle=False)

@@ -109,7 +109,9 @@ def _load_run(path: Path) -> Run:
     metrics = None
     if metrics_file.is_file():
         try:
-            metrics = {k: float(v) for k, v in json.loads(metrics_file.read_text()).items()}
+            written = json.loads(metrics_file.read_text())
+            # strings say how the run was done (its protocol), not what it measured
+            metrics = {k: float(v) for k, v in written.items() if not isinstance(v, str)}
         except (ValueError, AttributeError, TypeError):
             raise SeqlabError(
                 f"{metrics_file}: not a metrics file ({{name: number}}); delete it or rerun"

@@ -3,6 +3,7 @@
 import logging
 import os
 import socket
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -153,14 +154,15 @@ def _wandb_reachable(on_unreachable: str, run_dir: Path) -> bool:
     return False
 
 
-def log_summary(loggers: list[Logger], values: dict[str, float], step: int) -> None:
-    """Values known once fit ends (val/*_best): the W&B run's summary, and one CSV row at
-    `step`. Call it on rank zero only."""
+def log_summary(loggers: list[Logger], values: Mapping[str, float | str], step: int) -> None:
+    """Values known once fit ends (val/*_best, the protocol): the W&B run's summary, and one
+    CSV row at `step` (numbers only). Call it on rank zero only."""
+    numbers = {k: v for k, v in values.items() if not isinstance(v, str)}
     for logger in loggers:
         if isinstance(logger, WandbLogger):
-            logger.experiment.summary.update(values)
-        else:
-            logger.log_metrics(values, step=step)
+            logger.experiment.summary.update(dict(values))
+        elif numbers:
+            logger.log_metrics(numbers, step=step)
             logger.save()
 
 

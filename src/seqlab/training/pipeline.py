@@ -1,16 +1,20 @@
 """The two runs seqlab knows, from a validated config to metrics.json.
 
-train:    data -> meta -> model -> Trainer.fit -> Trainer.test(best checkpoint) -> metrics.json
+train:    data -> meta -> model -> Trainer.fit (by the data's protocol: training/protocols.py)
+          -> Trainer.test(kept checkpoint) -> metrics.json; with ensemble.seeds, once per seed
+          and then the ensemble (training/ensemble.py)
 evaluate: checkpoint -> model + data config -> Trainer.test (or .validate) -> metrics.json
 """
 
 import json
 import sys
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import lightning as L
+import torch
 from lightning.pytorch.callbacks import Callback, EarlyStopping, RichProgressBar
 from lightning.pytorch.loggers import Logger
 from lightning.pytorch.utilities.exceptions import SIGTERMException
@@ -39,11 +43,19 @@ from seqlab.training.callbacks.rng import RngStateCheckpoint
 from seqlab.training.checkpoint_io import AtomicCheckpointIO, OrderedAsyncCheckpointIO
 from seqlab.training.lightning_private import skip_idle_result_moves
 from seqlab.training.loggers import build_loggers, finish_wandb, log_summary
+from seqlab.training.protocols import (
+    StopAfterEpochs,
+    checkpoint_options,
+    choose_epochs,
+    stops_early,
+)
 from seqlab.training.pruning import pruning_callbacks
 from seqlab.training.resume import ResumePoint, check_fits, resume_point
 from seqlab.training.run_lock import is_first_process, lock_run_dir, unlock_run_dir
 from seqlab.training.signals import Preempted, PreemptionSignals, stop_line, stop_signal
 from seqlab.training.wandb_artifacts import log_model
+
+CV_FILE = "cv_epochs.json"  # protocol=cv_epochs: each fold's curves and the chosen epochs
 
 
 def train(config: dict[str, Any]) -> dict[str, float]:
@@ -78,61 +90,146 @@ def train(config: dict[str, Any]) -> dict[str, float]:
 def _train(
     config: dict[str, Any], resume: ResumePoint, received: PreemptionSignals
 ) -> dict[str, float]:
+    try:
+        if config["ensemble"]["seeds"]:
+            from seqlab.training.ensemble import train_ensemble
+
+            return train_ensemble(config, resume, fit_and_test)
+        return fit_and_test(config, resume).metrics
+    except (Preempted, SIGTERMException):
+        finish_wandb(exit_code=128 + stop_signal(received), preempted=True)
+        raise
+    finally:
+        finish_wandb()
+
+
+@dataclass
+class Fitted:
+    """A finished training run: its metrics, and what an ensemble reads its predictions from
+    (the module holds the tested checkpoint's weights)."""
+
+    metrics: dict[str, float]
+    module: SequenceClassifier
+    datamodule: SequenceDataModule
+    protocol: str
+
+
+def fit_and_test(config: dict[str, Any], resume: ResumePoint) -> Fitted:
+    """Fit by the data's protocol (training/protocols.py), test the kept checkpoint, write
+    metrics.json into resume.run_dir."""
     run_dir = resume.run_dir
     L.seed_everything(config["seed"], workers=True, verbose=False)
-    task = config.get("task") or {"name": "classify"}
-    datamodule = build_datamodule(config["data"], task["name"])
+    datamodule = build_datamodule(config["data"], _task(config)["name"])
     datamodule.setup("fit")
-    module = SequenceClassifier(
+    protocol = datamodule.protocol
+    if not datamodule.has_validation and config["optim"]["scheduler"] == "plateau":
+        raise SeqlabError(
+            f"optim.scheduler=plateau watches val/loss, but data.protocol={protocol} keeps no "
+            "validation part; use optim.scheduler=cosine or none, or data.protocol=val_split"
+        )
+    extra: list[Callback] = []
+    summary: dict[str, float | str] = {"protocol": protocol}
+    if protocol == "cv_epochs":
+        epochs = _cross_validated_epochs(config, datamodule, run_dir)
+        summary["protocol/cv_epochs"] = epochs
+        extra.append(StopAfterEpochs(epochs))
+        L.seed_everything(config["seed"], workers=True, verbose=False)  # as each fold began
+    module = _module(config, datamodule)
+    if resume.ckpt_path is not None:
+        check_fits(resume.ckpt_path, module.hparams)
+    callbacks_cfg = {
+        **config["callbacks"],
+        "checkpoint": checkpoint_options(config["callbacks"]["checkpoint"], protocol),
+    }
+    if not stops_early(protocol):
+        callbacks_cfg["early_stopping"] = {**callbacks_cfg["early_stopping"], "enabled": False}
+    checkpoint = _checkpoint_callback(callbacks_cfg["checkpoint"], run_dir)
+    callbacks = [
+        checkpoint,
+        RngStateCheckpoint(),
+        NonFiniteGuard(),
+        *_other_callbacks(callbacks_cfg, run_dir),
+        *extra,
+        TestPlots(run_dir / PLOTS_DIR, datamodule.meta.class_names),
+        _prediction_table(config["logger"], run_dir, datamodule),
+        # A search trial (hydra_plugins/seqlab_optuna_sweeper) prunes through this one.
+        *pruning_callbacks(),
+    ]
+    logged = {**config, "meta": module.hparams["meta"]}
+    loggers = build_loggers(config["logger"], run_dir, logged, wandb_id=resume.wandb_id)
+    options = config["trainer"]
+    if not datamodule.has_validation:
+        options = {**options, "limit_val_batches": 0}
+    trainer = _trainer(options, run_dir, callbacks, loggers)
+    if trainer.is_global_zero and config["print_parameters"]:
+        print_parameter_table(layer_parameters(module))
+    trainer.fit(module, datamodule=datamodule, ckpt_path=resume.ckpt_path)
+    # From the module, which restores them from a checkpoint too (a run resumed after its
+    # last epoch validates nothing); written once, here, not logged every epoch.
+    best_val = dict(sorted(module.best.items()))
+    best_path = checkpoint.best_model_path or None
+    if best_path is not None:
+        summary["protocol/epochs"] = _trained_epochs(best_path)
+    if trainer.is_global_zero:
+        log_summary(trainer.loggers, {**best_val, **summary}, trainer.global_step)
+    tested = trainer.test(
+        module, datamodule=datamodule, ckpt_path=best_path, verbose=False, weights_only=True
+    )
+    metrics = {**_floats(tested[0]), **best_val}
+    _write_metrics(run_dir, metrics, trainer, summary)
+    if config["logger"]["wandb"]["enabled"] and trainer.is_global_zero:
+        last = run_dir / LAST_CHECKPOINT
+        last_path = str(last) if last.is_file() else None
+        log_model(config["logger"]["wandb"], best_path, last_path, metrics, logged)
+    return Fitted(metrics, module, datamodule, protocol)
+
+
+def _module(config: dict[str, Any], datamodule: SequenceDataModule) -> SequenceClassifier:
+    return SequenceClassifier(
         model=config["model"],
         meta=datamodule.meta.to_dict(),
         optim=config["optim"],
         metrics=config["metrics"],
         data=config["data"],
         fitted=datamodule.fitted_state(),
-        task=task,
+        task=_task(config),
     )
-    if resume.ckpt_path is not None:
-        check_fits(resume.ckpt_path, module.hparams)
-    checkpoint = _checkpoint_callback(config["callbacks"]["checkpoint"], run_dir)
-    try:
-        callbacks = [
-            checkpoint,
-            RngStateCheckpoint(),
-            NonFiniteGuard(),
-            *_other_callbacks(config["callbacks"], run_dir),
-            TestPlots(run_dir / PLOTS_DIR, datamodule.meta.class_names),
-            _prediction_table(config["logger"], run_dir, datamodule),
-            # A search trial (hydra_plugins/seqlab_optuna_sweeper) prunes through this one.
-            *pruning_callbacks(),
-        ]
-        logged = {**config, "meta": module.hparams["meta"]}
-        loggers = build_loggers(config["logger"], run_dir, logged, wandb_id=resume.wandb_id)
-        trainer = _trainer(config["trainer"], run_dir, callbacks, loggers)
-        if trainer.is_global_zero and config["print_parameters"]:
-            print_parameter_table(layer_parameters(module))
-        trainer.fit(module, datamodule=datamodule, ckpt_path=resume.ckpt_path)
-        # From the module, which restores them from a checkpoint too (a run resumed after its
-        # last epoch validates nothing); written once, here, not logged every epoch.
-        best_val = dict(sorted(module.best.items()))
-        if trainer.is_global_zero and best_val:
-            log_summary(trainer.loggers, best_val, trainer.global_step)
-        best_path = checkpoint.best_model_path or None
-        tested = trainer.test(
-            module, datamodule=datamodule, ckpt_path=best_path, verbose=False, weights_only=True
-        )
-        metrics = {**_floats(tested[0]), **best_val}
-        _write_metrics(run_dir, metrics, trainer)
-        if config["logger"]["wandb"]["enabled"] and trainer.is_global_zero:
-            last = run_dir / LAST_CHECKPOINT
-            last_path = str(last) if last.is_file() else None
-            log_model(config["logger"]["wandb"], best_path, last_path, metrics, logged)
-    except (Preempted, SIGTERMException):
-        finish_wandb(exit_code=128 + stop_signal(received), preempted=True)
-        raise
-    finally:
-        finish_wandb()
-    return metrics
+
+
+def _task(config: dict[str, Any]) -> dict[str, Any]:
+    return config.get("task") or {"name": "classify"}
+
+
+def _cross_validated_epochs(
+    config: dict[str, Any], datamodule: SequenceDataModule, run_dir: Path
+) -> int:
+    """protocol=cv_epochs: the number of epochs the folds choose (their curves: cv_epochs.json)."""
+    choice = choose_epochs(
+        datamodule,
+        config["data"]["cv_folds"],
+        config["callbacks"]["checkpoint"],
+        lambda fold, history: _fit_fold(config, fold, history, run_dir),
+    )
+    if is_first_process():
+        write_text_atomic(run_dir / CV_FILE, json.dumps(choice.to_dict(), indent=1) + "\n")
+    print(f"cv_epochs: {choice.epochs} epochs ({choice.monitor}, {len(choice.folds)} folds)")
+    return choice.epochs
+
+
+def _fit_fold(
+    config: dict[str, Any], fold: SequenceDataModule, history: Callback, run_dir: Path
+) -> None:
+    """One cross-validation fit (protocol=cv_epochs): every epoch, nothing saved or logged."""
+    L.seed_everything(config["seed"], workers=True, verbose=False)
+    options = {**config["trainer"], "enable_checkpointing": False}
+    trainer = _trainer(options, run_dir, [history, NonFiniteGuard()], [])
+    trainer.fit(_module(config, fold), datamodule=fold)
+
+
+def _trained_epochs(ckpt_path: str) -> int:
+    """The number of epochs the checkpoint's weights were trained for."""
+    checkpoint = torch.load(ckpt_path, map_location="cpu", weights_only=True)
+    return int(checkpoint["epoch"]) + 1
 
 
 def evaluate(config: dict[str, Any]) -> dict[str, float]:
@@ -152,6 +249,11 @@ def evaluate(config: dict[str, Any]) -> dict[str, float]:
             f"{config['ckpt_path']}: the data no longer matches the checkpoint "
             "(classes, channels or length changed); evaluate on the data it was "
             "trained on"
+        )
+    if config["split"] == "val" and not datamodule.has_validation:
+        raise SeqlabError(
+            f"{config['ckpt_path']}: trained with data.protocol={datamodule.protocol}, which "
+            "keeps no validation part; evaluate split=test"
         )
     try:
         plots = TestPlots(run_dir / PLOTS_DIR, module.hparams["meta"]["class_names"])
@@ -264,12 +366,18 @@ def _floats(values: Mapping[str, Any]) -> dict[str, float]:
     return {name: float(value) for name, value in sorted(values.items())}
 
 
-def _write_metrics(run_dir: Path, metrics: dict[str, float], trainer: L.Trainer) -> None:
+def _write_metrics(
+    run_dir: Path,
+    metrics: dict[str, float],
+    trainer: L.Trainer,
+    extra: Mapping[str, float | str] | None = None,
+) -> None:
+    """metrics.json: the metrics, and `extra` (how the run was done, such as its protocol)."""
     if trainer.is_global_zero:
-        write_metrics(run_dir, metrics)
+        write_metrics(run_dir, {**metrics, **(extra or {})})
 
 
-def write_metrics(run_dir: Path, metrics: dict[str, float]) -> None:
+def write_metrics(run_dir: Path, metrics: Mapping[str, float | str]) -> None:
     """metrics.json, and the table of it printed; call on rank 0 only."""
     write_text_atomic(run_dir / METRICS_FILE, json.dumps(metrics, indent=2) + "\n")
     print_metrics_table(metrics, title=f"{run_dir / METRICS_FILE}")

@@ -11,6 +11,20 @@ class Normalize(StrEnum):
     none = "none"
 
 
+class Protocol(StrEnum):
+    # val_split from tiny_threshold TRAIN series on, train_loss below (docs/timeseries.md)
+    auto = "auto"
+    val_split = "val_split"  # hold out data.val_fraction of TRAIN; the best epoch on it is tested
+    # k-fold CV on TRAIN picks the number of epochs (only that), then a refit on all of TRAIN
+    cv_epochs = "cv_epochs"
+    train_loss = "train_loss"  # all of TRAIN; the epoch with the lowest training loss is tested
+
+
+# `protocol=auto` on fewer TRAIN series than tiny_threshold: the better protocol measured on the
+# development sets (docs/timeseries.md)
+TINY_PROTOCOL = Protocol.train_loss
+
+
 class SeriesFormat(StrEnum):
     auto = "auto"  # .ts by suffix, anything else UCR 2015 text
     ts = "ts"
@@ -23,6 +37,11 @@ class UCRDataConfig:
     name: str = "GunPoint"  # <name>_TRAIN / <name>_TEST
     root: str | None = None  # folder of UCR files; null: the .ts files in the sktime wheel
     format: SeriesFormat = SeriesFormat.auto  # file format of TRAIN and TEST
+    # How TRAIN is used to pick the tested model; auto: val_split on large TRAIN files, a
+    # protocol without a validation carve-out on tiny ones (below tiny_threshold series)
+    protocol: Protocol = Protocol.auto
+    tiny_threshold: int = 100  # protocol=auto: fewer TRAIN series than this count as tiny
+    cv_folds: int = 5  # protocol=cv_epochs: stratified folds of TRAIN
     val_fraction: float = 0.2  # stratified validation part carved from TRAIN
     normalize: Normalize = Normalize.channel  # per-channel scaling fitted on the training part
     # Accept TEST series whose length differs from the one length of every TRAIN series (they
@@ -35,3 +54,13 @@ class UCRDataConfig:
     def __post_init__(self) -> None:
         require(self.batch_size >= 1, "data.batch_size", self.batch_size, "must be at least 1")
         require_path_part("data.name", self.name)
+        require(
+            self.tiny_threshold >= 0, "data.tiny_threshold", self.tiny_threshold, "must be >= 0"
+        )
+        require(self.cv_folds >= 2, "data.cv_folds", self.cv_folds, "must be at least 2")
+
+    def resolved_protocol(self, train_series: int) -> Protocol:
+        """The protocol that runs on a TRAIN file of this many series."""
+        if self.protocol != Protocol.auto:
+            return self.protocol
+        return Protocol.val_split if train_series >= self.tiny_threshold else TINY_PROTOCOL

@@ -1,7 +1,11 @@
 """UCR/UEA time-series classification (`data=ucr`).
 
-TRAIN is split into a training and a stratified validation part; per-channel normalisation is
-fitted on the training part alone and applied to all three; TEST is read only for the final test.
+How TRAIN is used follows `data.protocol` (config.py): a stratified validation part carved from
+it (val_split), all of it with no validation part (train_loss, and the refit of cv_epochs), or one
+fold of a stratified k-fold as the validation part (the fold fits of cv_epochs, `fold(i)`).
+Per-channel normalisation is fitted on the training part alone and applied to every split; TEST
+labels are only checked for classes never seen in TRAIN, and its series are used only by the
+final test.
 """
 
 from importlib import metadata
@@ -10,6 +14,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from sklearn.model_selection import StratifiedKFold
 from sklearn.preprocessing import StandardScaler
 
 from seqlab.data.base import SequenceDataModule
@@ -20,7 +25,7 @@ from seqlab.data.padding import pad_sequences
 from seqlab.data.prediction import PredictionData
 from seqlab.data.scaler import scaler_state
 from seqlab.data.splits import encode_labels, stratified_split
-from seqlab.data.ucr.config import UCRDataConfig
+from seqlab.data.ucr.config import Protocol, UCRDataConfig
 from seqlab.data.ucr.files import RawSeries, read_series_file
 from seqlab.errors import SeqlabError
 
@@ -29,10 +34,21 @@ EMBEDDED_VERSION = "1.2.0"
 
 
 class UCRDataModule(SequenceDataModule):
-    def __init__(self, config: UCRDataConfig):
+    def __init__(self, config: UCRDataConfig, fold_index: int | None = None):
         super().__init__(batch_size=config.batch_size, num_workers=config.num_workers)
         self.config = config
+        self.fold_index = fold_index  # cv_epochs: this fold of TRAIN is the validation part
+        self._protocol: Protocol | None = None
         self._fitted: dict[str, Any] = {}
+
+    @property
+    def protocol(self) -> str:
+        if self._protocol is None:
+            raise RuntimeError("call setup() before reading the protocol")
+        return str(self._protocol)
+
+    def fold(self, index: int) -> "UCRDataModule":
+        return UCRDataModule(self.config, fold_index=index)
 
     def build_splits(self) -> tuple[dict[str, SequenceDataset], DataMeta]:
         train_path, test_path = self.locate_files()
@@ -44,19 +60,11 @@ class UCRDataModule(SequenceDataModule):
         train_y, test_y, class_names = encode_labels(
             train.labels, test.labels, train.path, test.path
         )
-        fit_rows, val_rows = stratified_split(
-            train_y,
-            self.config.val_fraction,
-            self.config.split_seed,
-            "data.val_fraction",
-            names=class_names,
-        )
-
-        parts = {
-            "train": ([train.series[i] for i in fit_rows], train_y[fit_rows]),
-            "val": ([train.series[i] for i in val_rows], train_y[val_rows]),
-            "test": (test.series, test_y),
-        }
+        fit_rows, val_rows = self._split_rows(train_y, class_names)
+        parts = {"train": ([train.series[i] for i in fit_rows], train_y[fit_rows])}
+        if val_rows is not None:
+            parts["val"] = ([train.series[i] for i in val_rows], train_y[val_rows])
+        parts["test"] = (test.series, test_y)
         train_lengths = {len(s) for s in parts["train"][0]}
         self._fitted = {
             "scaler": None,
@@ -83,6 +91,23 @@ class UCRDataModule(SequenceDataModule):
             max_length=max_length,
         )
         return splits, meta
+
+    def _split_rows(
+        self, labels: np.ndarray, names: tuple[str, ...]
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """TRAIN rows to train on, and those to validate on (None: no validation part)."""
+        self._protocol = self.config.resolved_protocol(len(labels))
+        if self.fold_index is not None:
+            return _fold_rows(labels, self.config.cv_folds, self.config.split_seed, self.fold_index)
+        if self._protocol == Protocol.val_split:
+            return stratified_split(
+                labels,
+                self.config.val_fraction,
+                self.config.split_seed,
+                "data.val_fraction",
+                names=names,
+            )
+        return np.arange(len(labels)), None
 
     def fitted_state(self) -> dict[str, Any]:
         return self._fitted
@@ -144,6 +169,21 @@ def _embedded_folder(name: str) -> Path:
             "fix data.name or set data.root to a folder of UCR files"
         )
     return folder
+
+
+def _fold_rows(
+    labels: np.ndarray, folds: int, seed: int, index: int
+) -> tuple[np.ndarray, np.ndarray]:
+    smallest = int(np.bincount(labels).min())
+    if folds > len(labels) or smallest < 2:
+        raise SeqlabError(
+            f"data.cv_folds={folds} cannot split {len(labels)} TRAIN series whose smallest "
+            f"class has {smallest}; lower data.cv_folds or use data.protocol=train_loss"
+        )
+    # a class smaller than the fold count is spread over fewer folds (sklearn warns, rightly)
+    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+    keep, held_out = list(splitter.split(np.zeros(len(labels)), labels))[index]
+    return keep, held_out
 
 
 def _format_of(path: Path, requested: str) -> str:
