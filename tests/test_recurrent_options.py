@@ -187,3 +187,24 @@ def test_gradient_diagnostics_count_chunks_not_steps():
     assert len(states["l0"]) == 3
     curves, _ = hidden_gradient_curves(states, model.encoder.step_lengths(lengths))
     assert len(curves["l0"]) == 3 and all(value > 0 for value in curves["l0"])
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_chrono_spreads_the_keep_gate_over_time_scales(cell):
+    hidden = 8
+    rnn = classifier(cell=cell, chrono=50).encoder.rnn
+    keep = rnn.bias_ih_l0[hidden : 2 * hidden]
+    # log(u), u ~ U(1, 49): time scales 1 to 49 steps, not all alike
+    assert (keep >= 0).all() and (keep <= torch.log(torch.tensor(49.0))).all()
+    assert keep.std() > 0.1
+    assert (rnn.bias_hh_l0[hidden : 2 * hidden] == 0).all()
+    if cell == "lstm":
+        assert torch.equal(rnn.bias_ih_l0[:hidden], -keep)  # input gate: the negative
+        assert (rnn.bias_hh_l0[:hidden] == 0).all()
+    # the rnn cell has no gate: chrono leaves it as it is
+    assert classifier(cell="rnn", chrono=50).encoder.rnn.bias_ih_l0.abs().max() < 1
+
+
+def test_chrono_and_gate_bias_exclude_each_other():
+    with pytest.raises(SeqlabError, match=r"model\.gate_bias=2\.0 and model\.chrono"):
+        compose_train(["model=gru", "model.chrono=100", "model.gate_bias=2.0"])

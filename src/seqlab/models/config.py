@@ -91,6 +91,10 @@ class RecurrentConfig(InputConfig):
     # Initial bias of the gate that keeps the state (LSTM forget gate, GRU update gate); null:
     # the cell's default, 1.0 for lstm and gru (Jozefowicz et al. 2015), none for rnn
     gate_bias: float | None = None
+    # > 0: chrono initialisation (Tallec & Ollivier 2018) for dependencies up to this many
+    # recurrent steps, in place of gate_bias: keep-gate biases log(U(1, chrono - 1)) (the LSTM's
+    # input gate the negative); the rnn cell has no gate and is left as it is
+    chrono: int = 0
     nonlinearity: Nonlinearity = Nonlinearity.tanh  # rnn cell only
     init: RecurrentInit = RecurrentInit.default  # identity: rnn cell only
 
@@ -99,6 +103,18 @@ class RecurrentConfig(InputConfig):
         require(self.hidden_size >= 1, "model.hidden_size", self.hidden_size, "must be at least 1")
         require(self.num_layers >= 1, "model.num_layers", self.num_layers, "must be at least 1")
         require(self.chunk >= 1, "model.chunk", self.chunk, "must be at least 1")
+        require(
+            self.chrono == 0 or self.chrono >= 3,
+            "model.chrono",
+            self.chrono,
+            "must be 0 (off) or at least 3 steps",
+        )
+        require(
+            self.chrono == 0 or self.gate_bias is None,
+            "model.gate_bias",
+            self.gate_bias,
+            "and model.chrono both set the gate biases; set one of them (gate_bias=null)",
+        )
         require_dropout("model.dropout", self.dropout)
         plain = self.cell == Cell.rnn
         require(

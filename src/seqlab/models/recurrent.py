@@ -43,6 +43,7 @@ class RecurrentEncoder(nn.Module):
         chunk: int = 1,
         layer_norm: bool = False,
         gate_bias: float | None = None,
+        chrono: int = 0,
         nonlinearity: str = "tanh",
         init: str = "default",
     ):
@@ -59,7 +60,9 @@ class RecurrentEncoder(nn.Module):
         )
         if init == "identity":
             _identity_init(self.rnn)
-        if gate_bias is not None:
+        if chrono and cell != "rnn":
+            _chrono_init(self.rnn, cell, chrono)
+        elif gate_bias is not None:
             _set_keep_gate_bias(self.rnn, gate_bias)
         if single_bias:
             _drop_hidden_bias(self.rnn, cell)
@@ -88,6 +91,7 @@ class RecurrentEncoder(nn.Module):
             chunk=config.chunk,
             layer_norm=config.layer_norm,
             gate_bias=config.keep_gate_bias,
+            chrono=config.chrono,
             nonlinearity=config.nonlinearity,
             init=config.init,
         )
@@ -204,6 +208,24 @@ def _set_keep_gate_bias(rnn: nn.RNNBase, value: float) -> None:
         for name, parameter in rnn.named_parameters():
             if name.startswith("bias_"):
                 parameter[size : 2 * size] = value if name.startswith("bias_ih") else 0.0
+
+
+def _chrono_init(rnn: nn.RNNBase, cell: str, horizon: int) -> None:
+    """Chrono initialisation (Tallec & Ollivier 2018): each unit's keep-gate bias is
+    log(u), u ~ U(1, horizon - 1), so its state decays over about u steps at first and the
+    units together cover time scales up to the horizon; the LSTM's input gate gets -log(u), so
+    a unit that keeps long writes little. Hidden biases of those gates are 0."""
+    size = rnn.hidden_size
+    first = 0 if cell == "lstm" else size  # the gate blocks set here: lstm i and f, gru z
+    with torch.no_grad():
+        for name, parameter in rnn.named_parameters():
+            if name.startswith("bias_hh"):
+                parameter[first : 2 * size] = 0.0
+            elif name.startswith("bias_ih"):
+                keep = torch.empty(size).uniform_(1.0, horizon - 1.0).log()
+                parameter[size : 2 * size] = keep
+                if cell == "lstm":
+                    parameter[:size] = -keep
 
 
 def _drop_hidden_bias(rnn: nn.RNNBase, cell: str) -> None:
