@@ -33,7 +33,7 @@ EXPERIMENT_EPOCHS = {
     "sms_spam_gru": 8,
     "keras_lstm": 10,
     "cdnow_gru": 5,
-    "memory_sweep": 10,
+    "memory_sweep": 20,
 }
 
 
