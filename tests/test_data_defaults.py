@@ -28,6 +28,7 @@ DATA_DEFAULTS = {
 EXPERIMENT_EPOCHS = {
     "gunpoint_lstm": 400,
     "gunpoint_mlp": 400,
+    "gunpoint_gru": 400,
     "r8_bilstm": 10,
     "sst2_bilstm": 10,
     "sms_spam_gru": 8,
@@ -35,7 +36,7 @@ EXPERIMENT_EPOCHS = {
     "cdnow_gru": 5,
     "cdnow_tag_gru": 8,
     "yoochoose_tag_gru": 5,
-    "memory_sweep": 10,
+    "memory_sweep": 20,
 }
 
 

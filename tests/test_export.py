@@ -40,6 +40,28 @@ CASES = {
     "gru-last-events": ("gru", {"pooling": "last"}, EVENTS),
     "bigru-mean": ("gru", {"pooling": "mean", "bidirectional": True}, NUMERIC),
     "bigru-last-tokens": ("gru", {"pooling": "last", "bidirectional": True}, TOKENS),
+    # the long-series options: chunked steps (no chunk size here divides 9 or 5), layer norm,
+    # attention pooling, the IRNN
+    "lstm-chunk2-attention-norm": (
+        "lstm",
+        {"chunk": 2, "pooling": "attention", "layer_norm": True},
+        NUMERIC,
+    ),
+    "bigru-chunk4-last-norm": (
+        "gru",
+        {"chunk": 4, "pooling": "last", "bidirectional": True, "layer_norm": True},
+        NUMERIC,
+    ),
+    "bilstm-attention-2layers-tokens": (
+        "lstm",
+        {"pooling": "attention", "bidirectional": True, "num_layers": 2},
+        TOKENS,
+    ),
+    "irnn-chunk3-mean": (
+        "rnn",
+        {"chunk": 3, "pooling": "mean", "nonlinearity": "relu", "init": "identity"},
+        NUMERIC,
+    ),
 }
 
 

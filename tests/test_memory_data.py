@@ -7,7 +7,16 @@ import numpy as np
 import pytest
 import torch
 
-from seqlab.data.memory.datamodule import BLANK_ID, MemoryDataModule, sum_quantiles
+from seqlab.config import to_dataclass
+from seqlab.data.memory.config import MemoryDataConfig
+from seqlab.data.memory.datamodule import (
+    BLANK_ID,
+    MemoryDataModule,
+    adding_mse,
+    adding_test_sums,
+    bin_means,
+    sum_quantiles,
+)
 from seqlab.data.registry import build_datamodule
 from seqlab.errors import SeqlabError
 from seqlab.reports.memory_sweep import write_report
@@ -97,26 +106,58 @@ def test_t_below_two_fails_on_the_command_line_with_one_line(tmp_path):
     assert not (tmp_path / "metrics.json").exists()
 
 
+def test_the_adding_sums_regenerate_the_test_labels_and_score_an_mse():
+    settings = dict(length=30, num_classes=10, num_train=40, num_val=20, num_test=300, seed=5)
+    module = memory("adding", **settings)
+    config = to_dataclass(MemoryDataConfig, {"task": "adding", **settings})
+    sums = adding_test_sums(config)
+    labels = module.splits["test"].labels.numpy()
+    assert np.array_equal(np.searchsorted(sum_quantiles(10), sums, side="right"), labels)
+    # a perfect classifier: only the error of answering its bin's mean, far below 1/60
+    perfect = np.eye(10)[labels]
+    assert adding_mse(perfect, sums) < 0.006
+    # uniform probabilities answer the mean sum 1.0: the variance of the sum, 1/6
+    uniform = np.full((len(sums), 10), 0.1)
+    assert adding_mse(uniform, sums) == pytest.approx(np.mean((sums - 1.0) ** 2), rel=1e-6)
+    means = bin_means(10)
+    assert np.all(np.diff(means) > 0) and means.mean() == pytest.approx(1.0, abs=1e-6)
+    edges = np.concatenate([[0.0], sum_quantiles(10), [2.0]])
+    assert np.all((edges[:-1] < means) & (means < edges[1:]))
+
+
+def _job(folder, cell, length, acc, ratio, task="first_symbol", init="default", mse=None):
+    (folder / ".hydra").mkdir(parents=True)
+    (folder / ".hydra" / "config.yaml").write_text(
+        f"model: {{cell: {cell}, num_layers: 1, init: {init}}}\n"
+        f"data: {{task: {task}, length: {length}, num_classes: 4}}\n"
+    )
+    (folder / "metrics.json").write_text(json.dumps({"test/acc": acc}))
+    if mse is not None:
+        (folder / "adding_mse.json").write_text(json.dumps({"test/mse": mse}))
+    (folder / "gradients").mkdir()
+    history = {
+        "steps": [0],
+        "hidden": [{"l0": [ratio] + [1.0] * (length - 1)}],
+        "ratios": [{"l0": ratio}],
+    }
+    (folder / "gradients" / "gradients.json").write_text(json.dumps(history))
+
+
 def test_the_sweep_report_tabulates_each_job(tmp_path):
     jobs = [("rnn", 10, 0.9, 1e-3), ("rnn", 50, 0.3, 1e-9), ("lstm", 10, 1.0, 1e-2)]
     for index, (cell, length, acc, ratio) in enumerate(jobs):
-        job = tmp_path / str(index)
-        (job / ".hydra").mkdir(parents=True)
-        (job / ".hydra" / "config.yaml").write_text(
-            f"model: {{cell: {cell}, num_layers: 1}}\ndata: {{length: {length}, num_classes: 4}}\n"
-        )
-        (job / "metrics.json").write_text(json.dumps({"test/acc": acc}))
-        (job / "gradients").mkdir()
-        history = {
-            "steps": [0],
-            "hidden": [{"l0": [ratio] + [1.0] * (length - 1)}],
-            "ratios": [{"l0": ratio}],
-        }
-        (job / "gradients" / "gradients.json").write_text(json.dumps(history))
+        _job(tmp_path / str(index), cell, length, acc, ratio)
+    _job(tmp_path / "3", "rnn", 10, 0.5, 1e-1, init="identity")
+    _job(tmp_path / "4", "gru", 10, 0.6, 1e-1, task="adding", mse=0.0123)
+    _job(tmp_path / "5", "rnn", 50, 0.25, 1e-8, task="adding", mse=0.1666)
     written = write_report(tmp_path)
     report = (tmp_path / "memory_report.md").read_text()
-    assert "| rnn | 0.900 | 0.300 |" in report
-    assert "| lstm | 1.000 |  |" in report  # lstm at T=50 did not run
-    assert "| rnn | 1.00e-03 | 1.00e-09 |" in report
-    assert "chance 0.250" in report
+    first_symbol = report[report.index("## first_symbol") :]
+    assert "| rnn | 0.900 | 0.300 |" in first_symbol
+    assert "| lstm | 1.000 |  |" in first_symbol  # lstm at T=50 did not run
+    assert "| irnn | 0.500 |  |" in first_symbol  # the identity-started rnn has its own row
+    assert "| rnn | 1.00e-03 | 1.00e-09 |" in first_symbol
+    assert "chance 0.250" in first_symbol
+    adding = report[report.index("## adding") : report.index("## first_symbol")]
+    assert "| gru | 0.0123 |  |" in adding and "| rnn |  | 0.1666 |" in adding
     assert all(path.stat().st_size > 0 for path in written)

@@ -333,6 +333,7 @@ def test_classify_is_the_default_task_and_tag_composes():
         (["experiment=cdnow_tag_gru", "model=bilstm"], "task.causal=True"),
         (["experiment=cdnow_tag_gru", "model.bidirectional=true"], "bidirectional encoder"),
         (["data=cdnow", "task=tag", "model=gru"], "data.time_features=[gap,since_first]"),
+        (["experiment=cdnow_tag_gru", "model.chunk=2"], "use model.chunk=1"),
         (["task.name=generate"], "task=generate (one-to-many and sequence-to-sequence) is not"),
         (["task.name=translate"], "task.name"),
     ],

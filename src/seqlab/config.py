@@ -490,6 +490,13 @@ def _check_task(task: dict[str, Any], data: dict[str, Any], model: dict[str, Any
             "recurrent model (model=gru, lstm or rnn)",
         )
     require(
+        model.get("chunk", 1) == 1,
+        "model.chunk",
+        model.get("chunk"),
+        "joins several steps into one recurrent step, but task=tag labels every step: use "
+        "model.chunk=1",
+    )
+    require(
         not (task["causal"] and model.get("bidirectional")),
         "task.causal",
         task["causal"],

@@ -1,8 +1,8 @@
 """What a run prints: the composed config as a tree at the start, the final metrics at the end."""
 
 import logging
-from collections.abc import Mapping
 import warnings
+from collections.abc import Mapping
 from typing import Any
 
 from rich.console import Console

@@ -6,7 +6,9 @@ carries. Here each layer and direction runs as its own one-layer kernel on plain
 forward direction reads padding only after a sequence's real steps, so its outputs there are
 unchanged; the reverse direction gets each sequence reversed within its own length, so it
 starts at the last real step, as packing makes it. Outputs at padded steps never reach the
-pooling. The numbers are those of the packed model, for any amount of padding.
+pooling. The numbers are those of the packed model, for any amount of padding. Chunking,
+layer normalisation and the pooling (attention included) are the encoder's own functions and
+modules, called here as in training.
 """
 
 from typing import cast
@@ -16,8 +18,7 @@ from torch import nn
 
 from seqlab.models.classifier import SequenceClassifier
 from seqlab.models.mlp import MLPEncoder
-from seqlab.models.pooling import masked_pool
-from seqlab.models.recurrent import RecurrentEncoder
+from seqlab.models.recurrent import RecurrentEncoder, chunk_steps, pool_states
 
 
 class ExportableRecurrent(nn.Module):
@@ -25,6 +26,7 @@ class ExportableRecurrent(nn.Module):
         super().__init__()
         rnn = encoder.rnn
         self.pooling, self.directions = encoder.pooling, encoder.directions
+        self.chunk, self.norm, self.attention = encoder.chunk, encoder.norm, encoder.attention
         extra = {"nonlinearity": rnn.nonlinearity} if isinstance(rnn, nn.RNN) else {}
         self.layers = nn.ModuleList()
         for layer in range(rnn.num_layers):
@@ -39,6 +41,7 @@ class ExportableRecurrent(nn.Module):
             self.layers.append(directions)
 
     def forward(self, inputs: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        inputs, lengths = chunk_steps(inputs, lengths, self.chunk)
         steps = torch.arange(inputs.shape[1], device=inputs.device).unsqueeze(0)
         ends = lengths.unsqueeze(1)
         # position t of a reversed sequence reads step length-1-t; padding stays where it is
@@ -54,13 +57,11 @@ class ExportableRecurrent(nn.Module):
                     reversed_out = rnn(_take_steps(hidden, reverse))[0]
                     outputs.append(_take_steps(reversed_out, reverse))
             hidden = torch.cat(outputs, dim=-1)
-        if self.pooling == "last":
-            last = _take_steps(outputs[0], (lengths - 1).unsqueeze(1))[:, 0]
-            if self.directions == 1:
-                return last
+        last = _take_steps(outputs[0], (lengths - 1).unsqueeze(1))[:, 0]
+        if self.directions == 2:
             # the reverse direction ends on the first step
-            return torch.cat([last, outputs[1][:, 0]], dim=-1)
-        return masked_pool(hidden, lengths, self.pooling)
+            last = torch.cat([last, outputs[1][:, 0]], dim=-1)
+        return pool_states(hidden, lengths, last, self.pooling, self.norm, self.attention)
 
 
 def _take_steps(values: torch.Tensor, index: torch.Tensor) -> torch.Tensor:

@@ -7,6 +7,12 @@ Hidden states for gradient diagnostics: `request_hidden_states()` makes the next
 autograd on run step by step (models/unrolled.py), keeping every h_t in the graph; after that
 step's backward, `take_hidden_states()` hands them over (their `.grad` is the total dL/dh_t).
 Every other forward uses the fused kernel.
+
+Around the recurrence: `chunk` k folds k consecutive steps into one (k*features wide, a k times
+shorter recurrence; padding is zeroed first, so a chunk that straddles a sequence's end reads
+zeros whatever the batch holds there), `layer_norm` normalises each state vector the pooling
+reads, and `gate_bias` / `init` set the initial parameters per cell (forget or update gate bias;
+the IRNN's identity recurrence).
 """
 
 import torch
@@ -15,8 +21,9 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from seqlab.data.meta import DataMeta
 from seqlab.errors import SeqlabError
+from seqlab.models.attention import AttentionPooling
 from seqlab.models.config import RecurrentConfig
-from seqlab.models.pooling import masked_pool
+from seqlab.models.pooling import masked_pool, time_mask
 from seqlab.models.unrolled import HiddenStates, unrolled_forward
 
 CELLS = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
@@ -33,22 +40,39 @@ class RecurrentEncoder(nn.Module):
         dropout: float,
         pooling: str,
         single_bias: bool,
+        chunk: int = 1,
+        layer_norm: bool = False,
+        gate_bias: float | None = None,
+        chrono: int = 0,
+        nonlinearity: str = "tanh",
+        init: str = "default",
     ):
         super().__init__()
+        extra = {"nonlinearity": nonlinearity} if cell == "rnn" else {}
         self.rnn = CELLS[cell](
-            input_size=input_dim,
+            input_size=input_dim * chunk,
             hidden_size=hidden_size,
             num_layers=num_layers,
             bidirectional=bidirectional,
             dropout=dropout if num_layers > 1 else 0.0,
             batch_first=True,
+            **extra,
         )
+        if init == "identity":
+            _identity_init(self.rnn)
+        if chrono and cell != "rnn":
+            _chrono_init(self.rnn, cell, chrono)
+        elif gate_bias is not None:
+            _set_keep_gate_bias(self.rnn, gate_bias)
         if single_bias:
             _drop_hidden_bias(self.rnn, cell)
         self.pooling = pooling
+        self.chunk = chunk
         self.directions = 2 if bidirectional else 1
         self.output_dim = hidden_size * self.directions
         self.per_step = False  # task=tag: every step's output, (batch, time, output_dim)
+        self.norm: nn.Module = nn.LayerNorm(self.output_dim) if layer_norm else nn.Identity()
+        self.attention = AttentionPooling(self.output_dim) if pooling == "attention" else None
         self._record_next = False
         self._hidden_states: HiddenStates = {}
 
@@ -65,6 +89,12 @@ class RecurrentEncoder(nn.Module):
             dropout=config.dropout,
             pooling=config.pooling,
             single_bias=config.single_bias,
+            chunk=config.chunk,
+            layer_norm=config.layer_norm,
+            gate_bias=config.keep_gate_bias,
+            chrono=config.chrono,
+            nonlinearity=config.nonlinearity,
+            init=config.init,
         )
 
     def request_hidden_states(self) -> None:
@@ -77,7 +107,22 @@ class RecurrentEncoder(nn.Module):
         states, self._hidden_states = self._hidden_states, {}
         return states
 
+    def step_lengths(self, lengths: torch.Tensor) -> torch.Tensor:
+        """Steps of the recurrence per sequence: ceil(length / chunk)."""
+        return chunked_lengths(lengths, self.chunk)
+
+    def chunk_steps(
+        self, inputs: torch.Tensor, lengths: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        return chunk_steps(inputs, lengths, self.chunk)
+
+    def pool(
+        self, outputs: torch.Tensor, lengths: torch.Tensor, last: torch.Tensor
+    ) -> torch.Tensor:
+        return pool_states(outputs, lengths, last, self.pooling, self.norm, self.attention)
+
     def forward(self, inputs: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        inputs, lengths = self.chunk_steps(inputs, lengths)
         max_length = inputs.shape[1]
         if self._record_next and torch.is_grad_enabled():
             self._record_next = False
@@ -92,11 +137,9 @@ class RecurrentEncoder(nn.Module):
             outputs, _ = pad_packed_sequence(
                 packed_outputs, batch_first=True, total_length=max_length
             )
-        if self.per_step:
-            return outputs
-        if self.pooling == "last":
-            return self._last_states(hidden)
-        return masked_pool(outputs, lengths, self.pooling)
+        if self.per_step:  # task=tag: every step's state (config check: chunk=1 there)
+            return self.norm(outputs)
+        return self.pool(outputs, lengths, self._last_states(hidden))
 
     def _last_states(self, hidden) -> torch.Tensor:
         """The top layer's final state per direction: forward at the last real step, backward
@@ -104,6 +147,88 @@ class RecurrentEncoder(nn.Module):
         h_n = hidden[0] if isinstance(hidden, tuple) else hidden  # LSTM returns (h_n, c_n)
         top_layer = h_n[-self.directions :]  # (directions, batch, hidden)
         return top_layer.transpose(0, 1).reshape(h_n.shape[1], -1)
+
+
+def chunked_lengths(lengths: torch.Tensor, chunk: int) -> torch.Tensor:
+    return torch.div(lengths + (chunk - 1), chunk, rounding_mode="floor")
+
+
+def chunk_steps(
+    inputs: torch.Tensor, lengths: torch.Tensor, chunk: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(batch, ceil(time / chunk), chunk * features) inputs and their lengths in chunks."""
+    if chunk == 1:
+        return inputs, lengths
+    real = time_mask(lengths, inputs.shape[1]).unsqueeze(-1)
+    inputs = torch.where(real, inputs, torch.zeros_like(inputs))
+    filler = inputs.new_zeros(inputs.shape[0], chunk - 1, inputs.shape[2])
+    # step indices of each chunk: ceil(time / chunk) rows; k - 1 zero steps complete the last
+    # (gathered rather than reshaped, so an exported graph takes any number of steps)
+    starts = torch.arange(0, inputs.shape[1], chunk, device=inputs.device)
+    steps = starts[:, None] + torch.arange(chunk, device=inputs.device)[None, :]
+    windows = torch.cat([inputs, filler], dim=1)[:, steps]  # (batch, chunks, chunk, features)
+    return windows.flatten(2), chunked_lengths(lengths, chunk)
+
+
+def pool_states(
+    outputs: torch.Tensor,
+    lengths: torch.Tensor,
+    last: torch.Tensor,
+    pooling: str,
+    norm: nn.Module,
+    attention: AttentionPooling | None,
+) -> torch.Tensor:
+    """One vector per sequence from the top layer's outputs, or its final states `last`."""
+    if pooling == "last":
+        return norm(last)
+    outputs = norm(outputs)
+    if attention is not None:
+        return attention(outputs, lengths)
+    return masked_pool(outputs, lengths, pooling)
+
+
+def _identity_init(rnn: nn.RNNBase) -> None:
+    """The IRNN of Le, Jaitly & Hinton (2015): W_hh = I and zero biases, so at initialisation
+    (with ReLU) the state is carried unchanged and gradients neither vanish nor explode; W_ih
+    drawn from N(0, 0.001^2)."""
+    with torch.no_grad():
+        for name, parameter in rnn.named_parameters():
+            if name.startswith("weight_hh"):
+                parameter.copy_(torch.eye(*parameter.shape))
+            elif name.startswith("weight_ih"):
+                parameter.normal_(0.0, 0.001)
+            else:
+                parameter.zero_()
+
+
+def _set_keep_gate_bias(rnn: nn.RNNBase, value: float) -> None:
+    """Start the gate that keeps the state open: the LSTM's forget gate (torch's gate order
+    i, f, g, o) or the GRU's update gate (r, z, n; h' = (1 - z) n + z h), the second block of
+    both. The two biases only add up there, so the input bias holds the value and the hidden
+    bias 0."""
+    size = rnn.hidden_size
+    with torch.no_grad():
+        for name, parameter in rnn.named_parameters():
+            if name.startswith("bias_"):
+                parameter[size : 2 * size] = value if name.startswith("bias_ih") else 0.0
+
+
+def _chrono_init(rnn: nn.RNNBase, cell: str, horizon: int) -> None:
+    """Chrono initialisation (Tallec & Ollivier 2018): each unit's keep-gate bias is
+    log(u), u ~ U(1, horizon - 1), so its state decays over about u steps at first and the
+    units together cover time scales up to the horizon; the LSTM's input gate gets -log(u), so
+    a unit that keeps long writes little. Hidden biases of those gates are 0."""
+    size = rnn.hidden_size
+    first = 0 if cell == "lstm" else size  # the gate blocks set here: lstm i and f, gru z
+    with torch.no_grad():
+        for name, parameter in rnn.named_parameters():
+            if name.startswith("bias_hh"):
+                parameter[first : 2 * size] = 0.0
+            elif name.startswith("bias_ih"):
+                keep = torch.empty(size).uniform_(1.0, horizon - 1.0).log()
+                parameter[size : 2 * size] = keep
+                if cell == "lstm":
+                    parameter[:size] = -keep
 
 
 def _drop_hidden_bias(rnn: nn.RNNBase, cell: str) -> None:

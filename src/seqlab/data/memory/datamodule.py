@@ -76,6 +76,15 @@ class MemoryDataModule(SequenceDataModule):
 def adding_problem(
     rng: np.random.Generator, count: int, length: int, noise: float, num_classes: int
 ) -> tuple[np.ndarray, None, np.ndarray]:
+    inputs, total = adding_sums(rng, count, length, noise)
+    labels = np.searchsorted(sum_quantiles(num_classes), total, side="right")
+    return inputs, None, labels.astype(np.int64)
+
+
+def adding_sums(
+    rng: np.random.Generator, count: int, length: int, noise: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """(inputs, the regression targets: the sums of the two marked values)."""
     values = rng.uniform(0.0, 1.0, size=(count, length)).astype(np.float32)
     half = length // 2
     rows = np.arange(count)
@@ -87,8 +96,31 @@ def adding_problem(
     if noise > 0:
         jitter = rng.normal(0.0, noise, size=values.shape).astype(np.float32)
         values = values + jitter * (1.0 - markers)
-    labels = np.searchsorted(sum_quantiles(num_classes), total, side="right")
-    return np.stack([values, markers], axis=-1), None, labels.astype(np.int64)
+    return np.stack([values, markers], axis=-1), total
+
+
+def adding_test_sums(config: MemoryDataConfig) -> np.ndarray:
+    """The adding problem's regression targets of the test split, in its order."""
+    rng = np.random.default_rng([config.seed, SPLITS.index("test")])
+    return adding_sums(rng, config.num_test, config.length, config.noise)[1]
+
+
+def bin_means(num_classes: int) -> np.ndarray:
+    """E[sum | bin] of each sum bin (the triangular density on [0, 2], integrated on a fine
+    grid): the regression estimate of a class is its bin's mean."""
+    grid = np.linspace(0.0, 2.0, 400_001)
+    density = np.minimum(grid, 2.0 - grid)
+    bins = np.searchsorted(sum_quantiles(num_classes), grid, side="right")
+    weight = np.bincount(bins, density, minlength=num_classes)
+    return np.bincount(bins, grid * density, minlength=num_classes) / weight
+
+
+def adding_mse(probabilities: np.ndarray, sums: np.ndarray) -> float:
+    """Mean squared error of the expected sum under the class probabilities, sum_k p_k E[sum |
+    bin k], against the true sums: 1/6 (0.167) for a model that always answers the mean 1.0,
+    as a classifier at chance does."""
+    estimate = probabilities @ bin_means(probabilities.shape[1])
+    return float(np.mean((estimate - sums) ** 2))
 
 
 def sum_quantiles(num_classes: int) -> np.ndarray:

@@ -144,7 +144,9 @@ class GradientDiagnostics(Callback):
         states = self.encoder.take_hidden_states()
         if states:
             assert self.lengths is not None  # kept with the request for the hidden states
-            curves, ratios = hidden_gradient_curves(states, self.lengths)
+            # one state per chunk of model.chunk steps
+            steps = self.encoder.step_lengths(self.lengths)
+            curves, ratios = hidden_gradient_curves(states, steps)
             self.pending.update(hidden=curves, ratios=ratios)
 
     def on_train_batch_end(
