@@ -3,6 +3,7 @@
 
 import json
 import logging
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -245,14 +246,18 @@ def tag_run(event_log, out, *extra: str) -> dict:
 
 
 @pytest.fixture(scope="module")
-def tag_checkpoint(tmp_path_factory):
+def tag_log(tmp_path_factory) -> Path:
     from conftest import synthetic_events
 
-    folder = tmp_path_factory.mktemp("tag")
-    log = folder / "events.csv"
+    log = tmp_path_factory.mktemp("tag") / "events.csv"
     synthetic_events(entities=200).to_csv(log, index=False)
-    metrics = train(tag_run(log, folder / "run"))
-    best = next(p for p in (folder / "run" / "checkpoints").glob("epoch*.ckpt"))
+    return log
+
+
+@pytest.fixture(scope="module")
+def tag_checkpoint(tag_log):
+    metrics = train(tag_run(tag_log, tag_log.parent / "run"))
+    best = next(p for p in (tag_log.parent / "run" / "checkpoints").glob("epoch*.ckpt"))
     return best, metrics
 
 
@@ -293,15 +298,151 @@ def test_task_is_kept_in_the_checkpoint_and_eval_scores_the_same_steps(tag_check
     assert "test/seq_exact" in evaluated
 
 
-def test_predict_refuses_a_tag_checkpoint_in_one_line(tag_checkpoint, tmp_path, event_log):
+# -- seqlab-predict and seqlab-eval input=<file> ----------------------------------------------
+
+
+def new_log(seed: int, entities: int) -> pd.DataFrame:
+    """A log the model never saw, its entities in reverse order of their ids (so that the order
+    of first appearance is not the sorted one)."""
+    from conftest import synthetic_events
+
+    log = synthetic_events(entities=entities, seed=seed)
+    return log.iloc[::-1].reset_index(drop=True)
+
+
+@pytest.mark.slow
+def test_predict_writes_a_row_per_step_with_the_metrics_of_eval(tag_checkpoint, tmp_path):
+    from test_predict import TEST_KEYS, run_eval, run_predict
+
     path, _ = tag_checkpoint
+    log = new_log(seed=5, entities=41)
+    source = tmp_path / "new.csv"
+    log.to_csv(source, index=False)
+    evaluated = run_eval(path, source, tmp_path / "eval")
+    predicted = run_predict(path, source, tmp_path / "predict")
+    assert set(predicted) == TEST_KEYS | {"test/seq_exact"} and predicted == evaluated
+    written = (tmp_path / "predict" / "metrics.json").read_text()
+    assert json.loads(written) == json.loads((tmp_path / "eval" / "metrics.json").read_text())
+
+    table = pd.read_csv(tmp_path / "predict" / "predictions.csv", keep_default_na=False)
+    assert list(table.columns) == ["id", "step", "time", "predicted", "p_no", "p_yes", "label"]
+    # every event once: entities in order of first appearance, each one's events in time order
+    expected = tag_history(
+        log_of(list(zip(log["customer"], log["ts"], strict=True))), TAG_DATA["step_label"], "D"
+    )
+    events = expected.events.assign(step=expected.events.groupby("entity").cumcount())
+    first_seen = list(dict.fromkeys(log["customer"]))
+    events = events.sort_values("entity", key=lambda e: e.map(first_seen.index), kind="stable")
+    assert list(table["id"]) == list(events["entity"])
+    assert list(table["step"]) == list(events["step"])
+    assert list(pd.to_datetime(table["time"])) == list(events["time"])
+    names = {IGNORE_LABEL: "", 0: "no", 1: "yes"}
+    assert list(table["label"]) == [names[tag] for tag in events["tag"]]
+    assert (events["tag"] == IGNORE_LABEL).any()  # censored steps: in the file, not scored
+
+    scored = table[table["label"] != ""]
+    right = scored["predicted"] == scored["label"]
+    assert right.mean() == pytest.approx(predicted["test/acc"], abs=1e-12)
+    auroc = roc_auc_score(scored["label"] == "yes", scored["p_yes"])
+    assert auroc == pytest.approx(predicted["test/auroc"], abs=1e-6)
+    exact = right.groupby(scored["id"]).all().mean()
+    assert exact == pytest.approx(predicted["test/seq_exact"], abs=1e-6)
+    np.testing.assert_allclose(table[["p_no", "p_yes"]].sum(axis=1), 1.0, atol=1e-6)
+
+
+@pytest.mark.slow
+def test_predictions_online_ignore_later_events_and_labels(tag_checkpoint, tmp_path, caplog):
+    """A causal model's prediction at a step is the same whether or not the later events are in
+    the file; without labels the probabilities are those of the labelled run."""
+    from test_predict import run_predict
+
+    path, _ = tag_checkpoint
+    log = new_log(seed=6, entities=30)
+    full, early = tmp_path / "full.csv", tmp_path / "early.csv"
+    log.to_csv(full, index=False)
+    log[pd.to_datetime(log["ts"]) < pd.Timestamp("2020-03-01")].to_csv(early, index=False)
+    run_predict(path, full, tmp_path / "full")
+    assert run_predict(path, early, tmp_path / "early", "output.format=parquet") != {}
+    unlabelled = run_predict(path, full, tmp_path / "unlabelled", "reader.labels=false")
+    assert unlabelled == {} and not (tmp_path / "unlabelled" / "metrics.json").exists()
+
+    whole = pd.read_csv(tmp_path / "full" / "predictions.csv", keep_default_na=False)
+    cut = pd.read_parquet(tmp_path / "early" / "predictions.parquet")
+    both = cut.merge(whole, on=["id", "step"], suffixes=("", "_full"))
+    assert len(both) == len(cut) < len(whole)
+    np.testing.assert_allclose(both["p_yes"], both["p_yes_full"], atol=1e-6)
+    assert (both["label"] != "").any()
+    plain = pd.read_csv(tmp_path / "unlabelled" / "predictions.csv")
+    assert "label" not in plain
+    pd.testing.assert_frame_equal(plain, whole.drop(columns="label"))
+
+
+@pytest.mark.slow
+def test_steps_beyond_max_length_are_left_out_with_a_count(tag_checkpoint, tmp_path, caplog):
+    from test_predict import run_predict
+
+    path, _ = tag_checkpoint  # trained with data.max_length=50
+    log = new_log(seed=7, entities=5)
+    days = pd.date_range("2020-01-01 10:00", periods=60, freq="D").strftime("%Y-%m-%d %H:%M:%S")
+    busy = pd.DataFrame({"customer": "busy", "ts": days, "event": "buy", "item": "i1", "amount": 5})
+    source = tmp_path / "busy.csv"
+    pd.concat([log, busy]).to_csv(source, index=False)
+    caplog.set_level(logging.WARNING, logger="seqlab")
+    run_predict(path, source, tmp_path / "out")
+    assert (
+        "10 of " in caplog.text and "data.max_length=50 events and get no prediction" in caplog.text
+    )
+    table = pd.read_csv(tmp_path / "out" / "predictions.csv", keep_default_na=False)
+    assert list(table.loc[table["id"] == "busy", "step"]) == list(range(10, 60))
+    assert len(table) == len(log) + 50
+
+
+def test_an_input_with_every_step_censored_cannot_be_labelled_one_line(tag_checkpoint, tmp_path):
+    path, _ = tag_checkpoint
+    late = new_log(seed=8, entities=10)
+    late = late[pd.to_datetime(late["ts"]) >= pd.Timestamp("2020-06-01")]
+    source = tmp_path / "late.csv"
+    late.to_csv(source, index=False)
     result = run_cli(
-        "seqlab.cli.predict", f"ckpt_path={path}", f"input={event_log}", f"hydra.run.dir={tmp_path}"
+        "seqlab.cli.predict",
+        f"ckpt_path={path}",
+        f"input={source}",
+        "reader.labels=true",
+        f"hydra.run.dir={tmp_path / 'out'}",
     )
     assert result.returncode == 2
     lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1 and "task=tag checkpoint" in lines[0], result.stderr
-    assert not list(tmp_path.glob("predictions*"))
+    assert len(lines) == 1 and "every event is censored" in lines[0], result.stderr
+    assert "reader.labels=false" in lines[0]
+    assert not list((tmp_path / "out").glob("predictions*"))
+    assert not (tmp_path / "out" / "metrics.json").exists()
+
+
+@pytest.mark.slow
+@pytest.mark.ddp
+@pytest.mark.parametrize("labelled", [True, False])
+def test_two_processes_write_the_same_step_rows_as_one(tag_checkpoint, tmp_path, labelled):
+    path, _ = tag_checkpoint
+    source = tmp_path / "odd.csv"
+    new_log(seed=9, entities=23).to_csv(source, index=False)  # 23 sequences in batches of 4
+    outputs = {}
+    for name, extra in (("single", []), ("ddp", ["trainer=ddp_cpu"])):
+        run_dir = tmp_path / name
+        result = run_cli(
+            "seqlab.cli.predict",
+            f"ckpt_path={path}",
+            f"input={source}",
+            "batch_size=4",
+            f"reader.labels={str(labelled).lower()}",
+            f"hydra.run.dir={run_dir}",
+            *extra,
+        )
+        assert result.returncode == 0, result.stderr[-3000:]
+        metrics = (run_dir / "metrics.json").read_bytes() if labelled else b""
+        outputs[name] = ((run_dir / "predictions.csv").read_bytes(), metrics)
+        assert (run_dir / "metrics.json").exists() == labelled
+    assert outputs["ddp"] == outputs["single"]
+    assert len(outputs["single"][0].splitlines()) > 24  # a row per step, not per sequence
 
 
 def test_export_refuses_a_tag_checkpoint_in_one_line(tag_checkpoint, tmp_path):

@@ -5,6 +5,7 @@ Batches are cut once from the whole input, independently of the number of proces
 length, then `batch_size` at a time), and handed out whole, round robin: each input meets the
 same neighbours whatever the world size, so one process and several give the same numbers.
 Every batch carries the inputs' positions, so the results are put back in input order.
+With task=tag the results are one row per real step of every input (`steps`), back to back.
 """
 
 from collections.abc import Callable, Iterator, Sequence
@@ -13,6 +14,7 @@ from typing import Any, cast
 
 import lightning as L
 import numpy as np
+import pandas as pd
 import torch
 import torch.distributed as dist
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
@@ -30,6 +32,9 @@ class PredictionData:
     ids: list[str]  # written as the `id` column
     labelled: bool  # True: dataset.labels holds class indices; False: NO_LABEL
     texts: list[str] | None = None  # text data: the raw texts
+    # task=tag: one row per real step of every input, in order (columns written after `id`);
+    # dataset.labels are then per step, IGNORE_LABEL where a step has none
+    steps: pd.DataFrame | None = None
 
 
 @dataclass
@@ -108,6 +113,11 @@ class PredictionDataModule(L.LightningDataModule):
 
     def predict_dataloader(self) -> DataLoader:
         return self.test_dataloader()
+
+
+def real_step_mask(lengths: torch.Tensor, steps: int) -> torch.Tensor:
+    """(inputs, steps) True on each input's real steps, False on padding."""
+    return torch.arange(steps, device=lengths.device)[None, :] < lengths[:, None]
 
 
 def _whole_batch(batch: IndexedBatch) -> IndexedBatch:

@@ -84,17 +84,19 @@ class SequenceClassifier(L.LightningModule):
         steps = self.inputs(batch.inputs, batch.categories)
         return self.head(self.encoder(steps, batch.lengths))
 
-    def _step(self, batch: Batch, split: str) -> tuple[torch.Tensor, torch.Tensor]:
-        """Keep what the split's metrics need; return the loss and the class probabilities.
+    def _step(self, batch: Batch, split: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Keep what the split's metrics need; return the loss, the class probabilities (task=tag:
+        of the labelled steps, flattened) and the model's logits (task=tag: of every step).
 
         The metrics are updated once per epoch from everything kept (`_update_metrics`): the
         counts behind accuracy, precision, recall and F1, the exact AUROC and the weighted mean
         loss are the same as with one update per batch, and the five torchmetrics updates cost
         more than a small batch's forward pass (docs/performance.md). An epoch's probabilities
         are small (samples x classes)."""
-        logits, labels = self(batch), batch.labels
+        output = logits = self(batch)
+        labels = batch.labels
         if self.task == "tag":
-            logits, labels, exact = real_steps(logits, labels)
+            logits, labels, exact = real_steps(output, labels)
             if len(exact):
                 cast(MeanMetric, self.split_exact[f"{split}_"]).update(exact)
             loss = step_loss(self.loss_fn, logits, labels)
@@ -104,7 +106,7 @@ class SequenceClassifier(L.LightningModule):
         # often enough to change the exact AUROC, and numpy has no bf16 for the test plots
         probabilities = logits.detach().float().softmax(dim=-1)
         self.pending[split].append((probabilities, labels, loss.detach(), len(labels)))
-        return loss, probabilities
+        return loss, probabilities, output
 
     def _update_metrics(self, split: str) -> None:
         steps, self.pending[split] = self.pending[split], []
@@ -130,10 +132,16 @@ class SequenceClassifier(L.LightningModule):
         self._step(batch, "val")
 
     def test_step(self, batch: Batch, batch_idx: int) -> dict[str, torch.Tensor]:
-        """Returned for callbacks that need every test prediction (callbacks/plots.py)."""
-        _, probabilities = self._step(batch, "test")
-        labels = batch.labels[batch.labels != IGNORE_LABEL] if self.task == "tag" else batch.labels
-        return {"probabilities": probabilities, "labels": labels}
+        """Returned for callbacks that need every test prediction (callbacks/plots.py); task=tag
+        adds every step's probabilities, censored and padding ones too (seqlab-predict)."""
+        _, probabilities, output = self._step(batch, "test")
+        if self.task != "tag":
+            return {"probabilities": probabilities, "labels": batch.labels}
+        return {
+            "probabilities": probabilities,
+            "labels": batch.labels[batch.labels != IGNORE_LABEL],
+            "step_probabilities": output.detach().float().softmax(dim=-1),
+        }
 
     def on_train_epoch_end(self) -> None:
         self._log_epoch("train")

@@ -4,6 +4,9 @@ checkpoint -> model + fitted preprocessing -> the data kind reads the input (dat
 -> test steps (labelled input: the metrics of seqlab-eval) or predict steps, in one CPU process
 seqlab's own loop, else Lightning's -> every rank's probabilities gathered on rank 0 by input
 position -> predictions.csv (or .parquet), metrics.json.
+
+task=tag predicts every step: the rows are the real steps of every input, back to back, and a
+step's position is its input's first row plus its index (`_rows`).
 """
 
 import logging
@@ -18,7 +21,12 @@ from lightning.pytorch.callbacks import Callback
 
 from seqlab.console import log_lightning_once, quiet_known_warnings
 from seqlab.data.input_config import ReaderConfig
-from seqlab.data.prediction import PredictionData, PredictionDataModule
+from seqlab.data.prediction import (
+    IndexedBatch,
+    PredictionData,
+    PredictionDataModule,
+    real_step_mask,
+)
 from seqlab.data.registry import build_datamodule
 from seqlab.errors import SeqlabError
 from seqlab.files import write_bytes_atomic
@@ -61,7 +69,7 @@ def predict(config: dict[str, Any]) -> dict[str, float]:
             config["output"]["format"],
             top_k,
         )
-        print(f"wrote {path} ({len(data.ids)} rows)")
+        print(f"wrote {path} ({len(probabilities)} rows)")
         if metrics:
             write_metrics(run_dir, metrics)
     return metrics
@@ -74,13 +82,18 @@ def predict_probabilities(
     run_dir: Path,
     labelled: bool = False,
 ) -> tuple[np.ndarray | None, dict[str, float]]:
-    """Every input's class probabilities in input order, on rank 0 (None on other ranks), and
-    with labels the test metrics of seqlab-eval (every rank; {} without labels)."""
+    """Every input's (task=tag: every real step's) class probabilities in input order, on rank
+    0 (None on other ranks), and with labels the test metrics of seqlab-eval (every rank; {}
+    without labels)."""
     from seqlab.training.pipeline import _floats, _trainer
 
+    starts = None
+    if module.task == "tag":
+        lengths = datamodule.dataset.lengths
+        starts = torch.cumsum(lengths, dim=0) - lengths
     if _one_cpu_process(trainer_options):
-        return _plain_loop(module, datamodule, labelled)
-    collector = PredictionCollector()
+        return _plain_loop(module, datamodule, labelled, starts)
+    collector = PredictionCollector(starts)
     trainer = _trainer(trainer_options, run_dir, [collector], [])
     metrics: dict[str, float] = {}
     if labelled:
@@ -105,7 +118,10 @@ def _one_cpu_process(options: dict[str, Any]) -> bool:
 
 
 def _plain_loop(
-    module: SequenceClassifier, datamodule: PredictionDataModule, labelled: bool
+    module: SequenceClassifier,
+    datamodule: PredictionDataModule,
+    labelled: bool,
+    starts: torch.Tensor | None,
 ) -> tuple[np.ndarray, dict[str, float]]:
     """What trainer.test (labelled) or trainer.predict runs in one CPU process: with labels the
     module's own test_step and epoch metrics, so the figures are those of seqlab-eval."""
@@ -116,15 +132,36 @@ def _plain_loop(
     with torch.inference_mode():
         for batch_idx, batch in enumerate(datamodule.predict_dataloader()):
             if labelled:
-                probabilities = module.test_step(batch, batch_idx)["probabilities"]
+                probabilities = _test_probabilities(module.test_step(batch, batch_idx))
             else:
                 probabilities = module(batch).float().softmax(dim=-1)
-            parts.append((batch.index, probabilities))
+            parts.append(_rows(batch.index, batch.lengths, probabilities, starts))
         metrics = _floats(module.epoch_metrics("test")) if labelled else {}
     ordered = in_input_order(
         torch.cat([i for i, _ in parts]).numpy(), torch.cat([p for _, p in parts]).numpy()
     )
     return ordered, metrics
+
+
+def _test_probabilities(outputs: dict[str, torch.Tensor]) -> torch.Tensor:
+    """A test step's probabilities of every input (task=tag: of every step, not only the
+    labelled ones the metrics read)."""
+    return outputs.get("step_probabilities", outputs["probabilities"])
+
+
+def _rows(
+    index: torch.Tensor,
+    lengths: torch.Tensor,
+    probabilities: torch.Tensor,
+    starts: torch.Tensor | None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """A batch's rows of the output and their positions: one per input (classify), or with
+    `starts` (each input's first row; task=tag) one per real step of each input."""
+    if starts is None:
+        return index, probabilities
+    real = real_step_mask(lengths, probabilities.shape[1])
+    steps = torch.arange(probabilities.shape[1])
+    return (starts[index][:, None] + steps[None, :])[real], probabilities[real]
 
 
 def in_input_order(index: np.ndarray, values: np.ndarray) -> np.ndarray:
@@ -192,11 +229,6 @@ def read_input(
     against what the model can take."""
     from seqlab.data.meta import DataMeta
 
-    if module.task == "tag":
-        raise SeqlabError(
-            f"{ckpt_path}: a task=tag checkpoint (a label per step); reading input files for it "
-            "is not built yet, so score its test split with seqlab-eval ckpt_path=<file>"
-        )
     hparams = module.hparams
     fitted = hparams.get("fitted")
     if fitted is None:
@@ -206,7 +238,8 @@ def read_input(
             f"ckpt_path={ckpt_path} format=ckpt"
         )
     meta = DataMeta.from_dict(hparams["meta"])
-    data = build_datamodule(hparams["data"]).prediction_data(fitted, meta, source, reader)
+    datamodule = build_datamodule(hparams["data"], module.task)
+    data = datamodule.prediction_data(fitted, meta, source, reader)
     _check_lengths(hparams["model"], meta.max_length, fitted.get("length"), data)
     return data
 
@@ -228,9 +261,11 @@ def _check_lengths(model: dict, max_length: int, fixed: int | None, data: Predic
 
 
 class PredictionCollector(Callback):
-    """Every input's class probabilities, gathered from all ranks onto rank 0 in input order."""
+    """Every input's class probabilities, gathered from all ranks onto rank 0 in input order
+    (with `starts`, task=tag: every real step's; see `_rows`)."""
 
-    def __init__(self) -> None:
+    def __init__(self, starts: torch.Tensor | None = None) -> None:
+        self.starts = starts
         self.probabilities: np.ndarray | None = None
         self._parts: list[tuple[torch.Tensor, torch.Tensor]] = []
 
@@ -241,11 +276,14 @@ class PredictionCollector(Callback):
         self._parts, self.probabilities = [], None
 
     def on_test_batch_end(self, trainer, pl_module, outputs, batch, batch_idx, dataloader_idx=0):
-        self._parts.append((batch.index.cpu(), outputs["probabilities"].detach().float().cpu()))
+        self._keep(batch, _test_probabilities(outputs).detach().float())
 
     def on_predict_batch_end(self, trainer, pl_module, outputs, batch, batch_idx, dataloader_idx=0):
-        probabilities = outputs.detach().float().softmax(dim=-1).cpu()
-        self._parts.append((batch.index.cpu(), probabilities))
+        self._keep(batch, outputs.detach().float().softmax(dim=-1))
+
+    def _keep(self, batch: IndexedBatch, probabilities: torch.Tensor) -> None:
+        rows = _rows(batch.index.cpu(), batch.lengths.cpu(), probabilities.cpu(), self.starts)
+        self._parts.append(rows)
 
     def on_test_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self._gather(trainer)

@@ -26,10 +26,13 @@ log = logging.getLogger(__name__)
 TAG_CLASS_NAMES = ("no", "yes")  # fewer / at least step_label.min_events later events
 
 
-def tag_history(events: pd.DataFrame, step_label: dict, time_unit: str) -> EventHistory:
+def tag_history(
+    events: pd.DataFrame, step_label: dict, time_unit: str, require_labels: bool = True
+) -> EventHistory:
     """Every event, sorted by entity, time and file order, with `code`, `gap`, `since_first`
     and `tag` (0, 1 or IGNORE_LABEL); `labels` per entity is whether any step is positive
-    (what the entity split is stratified by)."""
+    (what the entity split is stratified by). A new input to predict may be all censored
+    (require_labels=False): it is then unlabelled."""
     unit = _timedelta(1, time_unit, "time_unit")
     events = events.sort_values(["entity", "time", "row"], ignore_index=True)
     entities = np.sort(events["entity"].unique())
@@ -44,7 +47,7 @@ def tag_history(events: pd.DataFrame, step_label: dict, time_unit: str) -> Event
     censored = censored_steps(events, step_label)
     events.loc[censored, "tag"] = IGNORE_LABEL
     labelled = events["tag"] != IGNORE_LABEL
-    if not labelled.any():
+    if require_labels and not labelled.any():
         raise SeqlabError(
             "every step is censored (its data.step_label.horizon reaches past the end of "
             "observation); shorten the horizon or set data.step_label.observed_until later"
@@ -55,7 +58,7 @@ def tag_history(events: pd.DataFrame, step_label: dict, time_unit: str) -> Event
         len(entities),
         len(events),
         int(labelled.sum()),
-        100 * float((events.loc[labelled, "tag"] == 1).mean()),
+        100 * float((events.loc[labelled, "tag"] == 1).mean()) if labelled.any() else 0.0,
         int(censored.sum()),
     )
     return EventHistory(events, entities, any_positive.astype(np.int64))
