@@ -350,6 +350,7 @@ def kind_schemas() -> dict[str, dict[str, type]]:
 def validate(cfg: DictConfig, schema: type) -> dict[str, Any]:
     """Check cfg against schema (and its data/model kinds); return it as a plain, resolved dict."""
     _refuse_planned_task(cfg)
+    _labels_as_word(cfg)
     checked = _merge(schema, cfg, prefix="")
     for group, schemas in kind_schemas().items():
         if group in checked:
@@ -459,6 +460,13 @@ def _check_values(plain: dict[str, Any]) -> None:
 
 # Tasks named in conf/task/ whose code is not written yet.
 PLANNED_TASKS = {"generate": "one-to-many and sequence-to-sequence"}
+
+
+def _labels_as_word(cfg: DictConfig) -> None:
+    """reader.labels=true|false: the command line reads a bool, the option takes the word."""
+    reader = cfg.get("reader") if isinstance(cfg, DictConfig) else None
+    if isinstance(reader, DictConfig) and isinstance(reader.get("labels"), bool):
+        reader.labels = str(reader.labels).lower()
 
 
 def _refuse_planned_task(cfg: DictConfig) -> None:
