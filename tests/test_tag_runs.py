@@ -53,6 +53,48 @@ def test_two_processes_give_the_single_process_step_metrics(checkpoint, tmp_path
         assert ddp[name] == pytest.approx(single[name], abs=1e-6), name
 
 
+def test_predict_labels_every_cdnow_purchase_as_eval_scores_them_with_one_process_or_two(
+    checkpoint, tmp_path
+):
+    """seqlab-predict on a log in CDNOW's own format (the first 1,001 customers, an odd number):
+    a row per purchase, censored ones unlabelled, the metrics of seqlab-eval, and under DDP the
+    same bytes."""
+    import pandas as pd
+
+    from seqlab.data.events.log import cdnow_path
+
+    header, *rows = cdnow_path().read_text().splitlines()
+    kept = [row for row in rows if int(row.split()[0]) <= 1001]
+    source = tmp_path / "cdnow_1001.txt"
+    source.write_text("\n".join([header, *kept]) + "\n")
+    evaluated = evaluate(checkpoint, tmp_path / "eval", f"input={source}")
+    outputs = {}
+    for name, extra in (("single", []), ("ddp", ["trainer=ddp_cpu"])):
+        result = run_cli(
+            "seqlab.cli.predict",
+            f"ckpt_path={checkpoint}",
+            f"input={source}",
+            f"hydra.run.dir={tmp_path / name}",
+            *extra,
+        )
+        assert result.returncode == 0, result.stderr[-3000:]
+        outputs[name] = [
+            (tmp_path / name / f).read_bytes() for f in ("predictions.csv", "metrics.json")
+        ]
+    assert outputs["ddp"] == outputs["single"]
+    assert json.loads(outputs["single"][1]) == evaluated and "test/seq_exact" in evaluated
+
+    table = pd.read_csv(tmp_path / "single" / "predictions.csv", keep_default_na=False)
+    assert len(table) == len(kept) and table["id"].nunique() == 1001
+    late = pd.to_datetime(table["time"]) > pd.Timestamp("1998-06-30") - pd.Timedelta("90D")
+    assert late.any() and (table.loc[late, "label"] == "").all()
+    assert set(table.loc[~late, "label"]) == {"no", "yes"}
+    scored = table[~late]
+    assert (scored["predicted"] == scored["label"]).mean() == pytest.approx(
+        evaluated["test/acc"], abs=1e-6
+    )
+
+
 RUN = [*TAG, "trainer.max_epochs=4", "data.batch_size=64", "optim.lr=0.003"]
 
 
