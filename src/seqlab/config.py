@@ -59,17 +59,27 @@ class Average(StrEnum):
 class TaskName(StrEnum):
     classify = "classify"  # many-to-one: a sequence in, one class out
     tag = "tag"  # many-to-many: one label per time step (event data)
+    # one-to-many / sequence-to-sequence: condition on the history, generate what follows
+    # (event data: weekly purchase counts after data.cutoff.time)
+    generate = "generate"
 
 
 @dataclass
 class TaskConfig:
-    """The shape of what a run predicts (conf/task/). A task that is not listed is not built
-    yet (generate, one-to-many, is planned)."""
+    """The shape of what a run predicts (conf/task/)."""
 
     name: TaskName = TaskName.classify
     # tag: each step's prediction reads only that step and earlier ones, so the model can run
     # online (refused with a bidirectional encoder); classify ignores it.
     causal: bool = True
+    # generate: sampled futures per entity at test time (averaged into its expected count)
+    samples: int = 100
+    temperature: float = 1.0  # generate: softmax temperature of each sampled step
+    greedy: bool = False  # generate: the likeliest value each step instead of sampling
+
+    def __post_init__(self) -> None:
+        require(self.samples >= 1, "task.samples", self.samples, "must be at least 1")
+        require(self.temperature > 0, "task.temperature", self.temperature, "must be positive")
 
 
 @dataclass
@@ -450,7 +460,7 @@ def _check_values(plain: dict[str, Any]) -> None:
 
 
 # Tasks named in conf/task/ whose code is not written yet.
-PLANNED_TASKS = {"generate": "one-to-many and sequence-to-sequence"}
+PLANNED_TASKS: dict[str, str] = {}
 
 
 def _refuse_planned_task(cfg: DictConfig) -> None:
@@ -464,6 +474,8 @@ def _refuse_planned_task(cfg: DictConfig) -> None:
 
 
 def _check_task(task: dict[str, Any], data: dict[str, Any], model: dict[str, Any]) -> None:
+    if task["name"] == TaskName.generate:
+        _check_generate(data, model)
     if task["name"] != TaskName.tag:
         return
     require(
@@ -494,6 +506,36 @@ def _check_task(task: dict[str, Any], data: dict[str, Any], model: dict[str, Any
         data.get("time_features"),
         "holds age (time to the cutoff), which task=tag has not got (every event is a "
         "prediction point): use data.time_features=[gap,since_first]",
+    )
+
+
+def _check_generate(data: dict[str, Any], model: dict[str, Any]) -> None:
+    require(
+        data.get("kind") == "events",
+        "task.name",
+        "generate",
+        f"generates weekly purchase counts of event data (data=cdnow or events), not "
+        f"data.kind={data.get('kind')!r}",
+    )
+    if model:
+        require(
+            model.get("kind") == "recurrent",
+            "task.name",
+            "generate",
+            "needs an autoregressive recurrent decoder; use model=lstm, gru or rnn",
+        )
+    require(
+        not model.get("bidirectional"),
+        "model.bidirectional",
+        True,
+        "would let the decoder read weeks it has not generated yet; a decoder runs forward "
+        "only: use model=lstm, gru or rnn",
+    )
+    require(
+        data.get("cutoff", {}).get("time") is not None,
+        "data.cutoff.time",
+        None,
+        "ends the conditioning weeks of task=generate; set a date (and data.cutoff.events=null)",
     )
 
 

@@ -83,7 +83,12 @@ def _train(
     task = config.get("task") or {"name": "classify"}
     datamodule = build_datamodule(config["data"], task["name"])
     datamodule.setup("fit")
-    module = SequenceClassifier(
+    module_class = SequenceClassifier
+    if task["name"] == "generate":
+        from seqlab.models.generator import SequenceGenerator
+
+        module_class = SequenceGenerator
+    module = module_class(
         model=config["model"],
         meta=datamodule.meta.to_dict(),
         optim=config["optim"],
@@ -101,8 +106,7 @@ def _train(
             RngStateCheckpoint(),
             NonFiniteGuard(),
             *_other_callbacks(config["callbacks"], run_dir),
-            TestPlots(run_dir / PLOTS_DIR, datamodule.meta.class_names),
-            _prediction_table(config["logger"], run_dir, datamodule),
+            *_test_callbacks(config["logger"], run_dir, datamodule),
             # A search trial (hydra_plugins/seqlab_optuna_sweeper) prunes through this one.
             *pruning_callbacks(),
         ]
@@ -122,6 +126,8 @@ def _train(
             module, datamodule=datamodule, ckpt_path=best_path, verbose=False, weights_only=True
         )
         metrics = {**_floats(tested[0]), **best_val}
+        if task["name"] == "generate" and trainer.is_global_zero:
+            metrics |= _futures(module, datamodule, config, run_dir, trainer)
         _write_metrics(run_dir, metrics, trainer)
         if config["logger"]["wandb"]["enabled"] and trainer.is_global_zero:
             last = run_dir / LAST_CHECKPOINT
@@ -164,6 +170,41 @@ def evaluate(config: dict[str, Any]) -> dict[str, float]:
     finally:
         finish_wandb()
     return metrics
+
+
+def _test_callbacks(
+    logger: dict[str, Any], run_dir: Path, datamodule: SequenceDataModule
+) -> list[Callback]:
+    """Plots and the prediction table of classified samples or steps; task=generate draws
+    its own curves (training/generate.py)."""
+    if datamodule.task == "generate":
+        return []
+    return [
+        TestPlots(run_dir / PLOTS_DIR, datamodule.meta.class_names),
+        _prediction_table(logger, run_dir, datamodule),
+    ]
+
+
+def _futures(
+    module: L.LightningModule,
+    datamodule: SequenceDataModule,
+    config: dict[str, Any],
+    run_dir: Path,
+    trainer: L.Trainer,
+) -> dict[str, float]:
+    """The best checkpoint's sampled futures against BG/NBD on the test entities."""
+    from seqlab.training.generate import futures_report
+
+    report = futures_report(
+        module,  # type: ignore[arg-type]
+        datamodule.weekly,  # type: ignore[attr-defined]
+        datamodule.entity_splits["test"],  # type: ignore[attr-defined]
+        config,
+        run_dir,
+        trainer.loggers,
+    )
+    log_summary(trainer.loggers, report, trainer.global_step)
+    return report
 
 
 def _prediction_table(

@@ -1,0 +1,46 @@
+"""BG/NBD (Fader, Hardie and Lee 2005), the standard model of customer futures, fitted with
+`lifetimes`' BetaGeoFitter on NumPy arrays of frequency, recency and T (computed by seqlab's
+own event code, data/events/futures.py; lifetimes' pandas helpers fail under pandas 3).
+
+Only the conditioning weeks go in, so it sees exactly what seqlab's decoder is conditioned on.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from seqlab.errors import SeqlabError
+
+
+@dataclass
+class BGNBD:
+    params: dict[str, float]  # r, alpha, a, b
+    fitter: object
+
+
+def fit_bgnbd(frequency: np.ndarray, recency: np.ndarray, age: np.ndarray) -> BGNBD:
+    """Maximum likelihood over every entity's calibration summary (in weeks)."""
+    try:
+        from lifetimes import BetaGeoFitter
+    except ImportError as error:
+        raise SeqlabError(
+            f"BG/NBD needs lifetimes and autograd ({error}); run: pip install "
+            "lifetimes==0.11.3 autograd==1.9.1"
+        ) from None
+    fitter = BetaGeoFitter(penalizer_coef=0.0)
+    fitter.fit(frequency, recency, age)
+    return BGNBD({k: float(v) for k, v in fitter.params_.items()}, fitter)
+
+
+def expected_weekly(
+    model: BGNBD, frequency: np.ndarray, recency: np.ndarray, age: np.ndarray, weeks: int
+) -> np.ndarray:
+    """(entities, weeks) expected purchases in each week after the cutoff, conditional on each
+    entity's calibration summary: differences of the expected cumulative count."""
+    predict = model.fitter.conditional_expected_number_of_purchases_up_to_time  # type: ignore[attr-defined]
+    cumulative = np.stack(
+        [np.zeros(len(frequency))]
+        + [np.asarray(predict(t, frequency, recency, age), dtype=np.float64) for t in range(1, weeks + 1)],
+        axis=1,
+    )
+    return np.diff(cumulative, axis=1)
