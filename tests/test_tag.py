@@ -310,7 +310,6 @@ def test_classify_is_the_default_task_and_tag_composes():
         (["experiment=cdnow_tag_gru", "model=bilstm"], "task.causal=True"),
         (["experiment=cdnow_tag_gru", "model.bidirectional=true"], "bidirectional encoder"),
         (["data=cdnow", "task=tag", "model=gru"], "data.time_features=[gap,since_first]"),
-        (["task.name=generate"], "task=generate (one-to-many and sequence-to-sequence) is not"),
         (["task.name=translate"], "task.name"),
     ],
 )
@@ -319,16 +318,6 @@ def test_what_tag_cannot_do_is_refused_in_one_line(overrides, named):
         compose_train(overrides)
     message = str(error.value)
     assert named in message and message.startswith("config: ") and "\n" not in message
-
-
-def test_task_generate_is_refused_as_not_built_yet_in_one_line():
-    result = run_cli("seqlab.cli.train", "task=generate", timeout=60)
-    assert result.returncode == 2
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert lines == [
-        "seqlab: error: config: task=generate (one-to-many and sequence-to-sequence) is not "
-        "built yet; use task=classify or task=tag"
-    ]
 
 
 # -- baselines on the same steps -----------------------------------------------------------------
