@@ -258,6 +258,28 @@ class PredictConfig:
     paths: PathsConfig = field(default_factory=PathsConfig)
 
 
+class GenerateSplit(StrEnum):
+    test = "test"
+    val = "val"
+    train = "train"
+
+
+@dataclass
+class GenerateConfig:
+    task_name: str = "generate"
+    seed: int = 42  # the sampling stream: the same seed gives the same samples
+    ckpt_path: str = MISSING  # required: a checkpoint of a task=generate run
+    n: int = 100  # sampled futures per entity
+    split: GenerateSplit = GenerateSplit.test  # whose histories condition the samples
+    temperature: float = 1.0  # softmax temperature of each sampled step
+    greedy: bool = False  # the likeliest value each step (n identical futures)
+    paths: PathsConfig = field(default_factory=PathsConfig)
+
+    def __post_init__(self) -> None:
+        require(self.n >= 1, "n", self.n, "must be at least 1")
+        require(self.temperature > 0, "temperature", self.temperature, "must be positive")
+
+
 class ExportFormat(StrEnum):
     onnx = "onnx"  # model.onnx, run with onnxruntime
     torchscript = "torchscript"  # model.pt, run with torch.jit.load

@@ -5,11 +5,15 @@ own event code, data/events/futures.py; lifetimes' pandas helpers fail under pan
 Only the conditioning weeks go in, so it sees exactly what seqlab's decoder is conditioned on.
 """
 
+import logging
 from dataclasses import dataclass
 
 import numpy as np
 
 from seqlab.errors import SeqlabError
+
+log = logging.getLogger(__name__)
+PENALIZERS = (0.0, 0.001, 0.01, 0.1)
 
 
 @dataclass
@@ -27,9 +31,23 @@ def fit_bgnbd(frequency: np.ndarray, recency: np.ndarray, age: np.ndarray) -> BG
             f"BG/NBD needs lifetimes and autograd ({error}); run: pip install "
             "lifetimes==0.11.3 autograd==1.9.1"
         ) from None
-    fitter = BetaGeoFitter(penalizer_coef=0.0)
-    fitter.fit(frequency, recency, age)
-    return BGNBD({k: float(v) for k, v in fitter.params_.items()}, fitter)
+    from lifetimes.utils import ConvergenceError
+
+    # Unpenalised maximum likelihood, as published; a small L2 penalty only where the
+    # optimiser fails without one (a few hundred customers), said in the log.
+    for penalizer in PENALIZERS:
+        fitter = BetaGeoFitter(penalizer_coef=penalizer)
+        try:
+            fitter.fit(frequency, recency, age)
+        except ConvergenceError:
+            log.warning("BG/NBD did not converge with penalizer_coef=%s", penalizer)
+            continue
+        params = {k: float(v) for k, v in fitter.params_.items()}
+        return BGNBD({**params, "penalizer": penalizer}, fitter)
+    raise SeqlabError(
+        f"BG/NBD did not converge on {len(frequency)} customers even with penalizer_coef="
+        f"{PENALIZERS[-1]}; condition on more customers or more weeks (data.cutoff.time)"
+    )
 
 
 def expected_weekly(

@@ -16,6 +16,7 @@ from lightning.pytorch.loggers import Logger
 
 from seqlab.baselines.bgnbd import expected_weekly, fit_bgnbd
 from seqlab.data.events.futures import WeeklyCounts
+from seqlab.errors import SeqlabError
 from seqlab.metrics import build_metrics, metric_inputs
 from seqlab.models.generator import SequenceGenerator
 from seqlab.reports.futures import futures_curves, log_wandb_curves
@@ -103,3 +104,52 @@ def _buyer_metrics(buys: torch.Tensor, bought: np.ndarray, average: str) -> dict
     metrics = build_metrics(2, average, prefix="test/")
     metrics.update(metric_inputs(probabilities, average), torch.from_numpy(bought).long())
     return {name: float(value) for name, value in metrics.compute().items()}
+
+
+SAMPLES_FILE = "samples.csv"
+
+
+def generate(config: dict[str, Any]) -> Path:
+    """seqlab-generate: `n` sampled futures per entity of the checkpoint's data split, one row
+    per entity and sample, one column per generated week, written atomically to samples.csv."""
+    import pandas as pd
+
+    from seqlab.data.registry import build_datamodule
+    from seqlab.files import atomic_path
+    from seqlab.models.classifier import read_checkpoint
+
+    checkpoint = read_checkpoint(config["ckpt_path"])
+    hparams = checkpoint["hyper_parameters"]
+    task = hparams.get("task") or {"name": "classify"}
+    if task["name"] != "generate":
+        raise SeqlabError(
+            f"{config['ckpt_path']}: a task={task['name']} checkpoint samples nothing; pass the "
+            "checkpoint of a task=generate run (experiment=cdnow_futures_lstm)"
+        )
+    module = SequenceGenerator(**hparams)
+    module.load_state_dict(checkpoint["state_dict"])
+    datamodule = build_datamodule(hparams["data"], "generate")
+    weekly = datamodule.weekly  # type: ignore[attr-defined]
+    codes = datamodule.entity_splits[config["split"]]  # type: ignore[attr-defined]
+    counts = weekly.counts[codes]
+    history_weeks = weekly.history_weeks
+    weeks = counts.shape[1] - history_weeks
+    options = {"samples": config["n"], "temperature": config["temperature"]}
+    sampled = sample_futures(
+        module,
+        torch.from_numpy(counts[:, :history_weeks]),
+        weeks,
+        {**options, "greedy": config["greedy"]},
+        config["seed"],
+    ).numpy()
+    entities = datamodule.history.entities[codes]  # type: ignore[attr-defined]
+    table = pd.DataFrame(
+        sampled.reshape(-1, weeks),
+        columns=[f"week_{history_weeks + 1 + w}" for w in range(weeks)],
+    )
+    table.insert(0, "sample", np.tile(np.arange(config["n"]), len(codes)))
+    table.insert(0, "entity", np.repeat(entities, config["n"]))
+    path = Path(config["paths"]["output_dir"]) / SAMPLES_FILE
+    with atomic_path(path) as temporary:
+        table.to_csv(temporary, index=False)
+    return path
