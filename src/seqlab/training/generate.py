@@ -21,7 +21,7 @@ from seqlab.metrics import build_metrics, metric_inputs
 from seqlab.models.generator import SequenceGenerator
 from seqlab.reports.futures import futures_curves, log_wandb_curves
 
-CHUNK = 512  # entities per sampling call (x samples rows on the decoder)
+ROWS = 65536  # decoder rows (entities x samples) per sampling call: bounds memory
 
 
 def sample_futures(
@@ -34,16 +34,17 @@ def sample_futures(
     """(entities, samples, weeks) sampled counts, from one seeded stream."""
     module.eval()
     generator = torch.Generator(device=history.device).manual_seed(seed)
+    chunk = max(1, ROWS // task["samples"])  # entities per call
     chunks = [
         module.sample(
-            history[start : start + CHUNK],
+            history[start : start + chunk],
             weeks,
             task["samples"],
             temperature=task["temperature"],
             greedy=task["greedy"],
             generator=generator,
         )
-        for start in range(0, len(history), CHUNK)
+        for start in range(0, len(history), chunk)
     ]
     return torch.cat(chunks)
 
