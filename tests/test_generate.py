@@ -5,7 +5,6 @@ import pandas as pd
 import pytest
 import torch
 
-from conftest import OPTIM, compose_train
 from seqlab.data.batch import IGNORE_LABEL
 from seqlab.data.events.futures import (
     MAX_COUNT,
@@ -17,6 +16,8 @@ from seqlab.data.events.futures import (
 from seqlab.data.meta import DataMeta
 from seqlab.errors import SeqlabError
 from seqlab.models.generator import SequenceGenerator
+
+from conftest import OPTIM, compose_train
 
 MODEL = {
     "kind": "recurrent",
@@ -59,7 +60,10 @@ def hand_log() -> pd.DataFrame:
         ("c", "2020-03-30"),  # beyond a 4-week window
     ]
     return pd.DataFrame(
-        {"entity": [e for e, _ in rows], "time": pd.to_datetime([t for _, t in rows], format="ISO8601")}
+        {
+            "entity": [e for e, _ in rows],
+            "time": pd.to_datetime([t for _, t in rows], format="ISO8601"),
+        }
     )
 
 
@@ -156,8 +160,10 @@ def test_the_decoder_sees_the_same_week_in_training_and_sampling():
         (["experiment=cdnow_futures_lstm", "model.bidirectional=true"], "decoder runs forward"),
         (["experiment=cdnow_futures_lstm", "model=mlp"], "autoregressive recurrent decoder"),
         (["task=generate"], "data.kind='ucr'"),
-        (["experiment=cdnow_futures_lstm", "data.cutoff.time=null", "data.cutoff.events=3"],
-         "data.cutoff.time"),
+        (
+            ["experiment=cdnow_futures_lstm", "data.cutoff.time=null", "data.cutoff.events=3"],
+            "data.cutoff.time",
+        ),
         (["experiment=cdnow_futures_lstm", "task.samples=0"], "task.samples=0"),
         (["experiment=cdnow_futures_lstm", "task.temperature=0"], "task.temperature=0"),
     ],

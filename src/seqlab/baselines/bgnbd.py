@@ -58,7 +58,10 @@ def expected_weekly(
     predict = model.fitter.conditional_expected_number_of_purchases_up_to_time  # type: ignore[attr-defined]
     cumulative = np.stack(
         [np.zeros(len(frequency))]
-        + [np.asarray(predict(t, frequency, recency, age), dtype=np.float64) for t in range(1, weeks + 1)],
+        + [
+            np.asarray(predict(t, frequency, recency, age), dtype=np.float64)
+            for t in range(1, weeks + 1)
+        ],
         axis=1,
     )
     return np.diff(cumulative, axis=1)

@@ -60,8 +60,9 @@ class SequenceGenerator(SequenceClassifier):
         return {name: float(value) for name, value in values.items()}
 
     def _track_best(self, values: dict[str, float]) -> None:
-        self.best["val/loss_best"] = min(self.best.get("val/loss_best", values["val/loss"]),
-                                         values["val/loss"])
+        self.best["val/loss_best"] = min(
+            self.best.get("val/loss_best", values["val/loss"]), values["val/loss"]
+        )
 
     @torch.no_grad()
     def sample(

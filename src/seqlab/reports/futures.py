@@ -72,7 +72,7 @@ def log_wandb_curves(
 
     series = tracking_series(counts, seqlab, bgnbd, history_weeks)
     weeks = list(range(1, len(series["actual"]) + 1))
-    charts = {
+    charts: dict[str, object] = {
         f"futures/{title}": wandb.plot.line_series(
             xs=weeks,
             ys=[list(transform(values)) for values in series.values()],

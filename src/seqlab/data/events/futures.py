@@ -68,9 +68,13 @@ def weekly_counts(
     np.add.at(counts, (row, week), 1)
     started = counts[:, : int(history)] > 0
     if not started.any(axis=1).all():
-        raise SeqlabError("an entity has no event before data.cutoff.time; it cannot be conditioned")
+        raise SeqlabError(
+            "an entity has no event before data.cutoff.time; it cannot be conditioned"
+        )
     frequency, recency, age = calibration_rfm(days, entities, cut)
-    return WeeklyCounts(counts, int(history), started.argmax(axis=1), start, frequency, recency, age)
+    return WeeklyCounts(
+        counts, int(history), started.argmax(axis=1), start, frequency, recency, age
+    )
 
 
 def calibration_rfm(
