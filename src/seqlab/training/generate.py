@@ -77,9 +77,12 @@ def futures_report(
         weeks,
     )
     actual = counts[:, history_weeks:].astype(np.float64)
+    # every entity, as BG/NBD is usually reported (CDNOW: Fader, Hardie and Lee's figures)
+    everyone = expected_weekly(model, weekly.frequency, weekly.recency, weekly.age, weeks)
     metrics = {
         **_count_errors("futures", seqlab_weekly, actual),
         **_count_errors("bgnbd", bgnbd_weekly, actual),
+        **_count_errors("bgnbd_all", everyone, weekly.counts[:, history_weeks:]),
         **{f"bgnbd/{name}": value for name, value in model.params.items()},
         **_buyer_metrics(buys, actual.sum(axis=1) > 0, config["metrics"]["average"]),
     }
