@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from conftest import REPO_ROOT, run_cli, subprocess_env, synthetic_events
+from conftest import REPO_ROOT, run_cli, subprocess_env, synthetic_events, wandb_env
 
 pytestmark = pytest.mark.slow
 QUIET = ["print_config=false", "callbacks.progress_bar=false", "print_parameters=false"]
@@ -40,7 +40,6 @@ def futures_log(tmp_path_factory) -> list[str]:
         "model.hidden_size=8",
         "task.samples=20",
         "trainer.max_epochs=4",
-        "logger=csv",
         *QUIET,
     ]
 
@@ -48,7 +47,13 @@ def futures_log(tmp_path_factory) -> list[str]:
 @pytest.fixture(scope="module")
 def finished(futures_log, tmp_path_factory) -> Path:
     run_dir = tmp_path_factory.mktemp("full") / "run"
-    result = run_cli("seqlab.cli.train", *futures_log, f"hydra.run.dir={run_dir}")
+    result = run_cli(
+        "seqlab.cli.train",
+        *futures_log,
+        "logger=default",  # CSV and W&B offline
+        f"hydra.run.dir={run_dir}",
+        env=wandb_env(tmp_path_factory.mktemp("wandb_home")),
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     return run_dir
 
@@ -68,6 +73,10 @@ def test_metrics_json_holds_futures_bgnbd_and_buyer_metrics(finished):
     assert 0.0 <= metrics["test/auroc"] <= 1.0
     for plot in ("futures_weekly.png", "futures_cumulative.png"):
         assert (finished / "plots" / plot).stat().st_size > 0
+    media = next(finished.glob("wandb/offline-run-*/files/media"))
+    for chart in ("weekly", "cumulative"):
+        assert list(media.glob(f"table/futures/{chart}_*.json")), f"no W&B {chart} chart"
+    assert len(list(media.glob("images/futures/*.png"))) == 2
 
 
 def test_a_killed_generate_run_resumes_to_the_uninterrupted_result(futures_log, finished, tmp_path):
@@ -79,6 +88,7 @@ def test_a_killed_generate_run_resumes_to_the_uninterrupted_result(futures_log, 
             "-m",
             "seqlab.cli.train",
             *futures_log,
+            "logger=csv",
             "callbacks.checkpoint.last_every_s=0",
             f"hydra.run.dir={killed}",
         ],
@@ -96,7 +106,9 @@ def test_a_killed_generate_run_resumes_to_the_uninterrupted_result(futures_log, 
     process.wait()
     assert last.exists() and not (killed / "metrics.json").exists()
 
-    resumed = run_cli("seqlab.cli.train", *futures_log, "resume=auto", f"hydra.run.dir={runs}/r")
+    resumed = run_cli(
+        "seqlab.cli.train", *futures_log, "logger=csv", "resume=auto", f"hydra.run.dir={runs}/r"
+    )
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert f"resuming {killed}" in resumed.stdout
     uninterrupted = json.loads((finished / "metrics.json").read_text())
