@@ -49,6 +49,9 @@ eval: $(STAMP) ## Evaluate a checkpoint: ARGS="ckpt_path=outputs/.../checkpoints
 predict: $(STAMP) ## Label new data: ARGS="ckpt_path=<ckpt> input=<file>" (predictions.csv in the run dir)
 	$(BIN)/seqlab-predict $(ARGS)
 
+generate: $(STAMP) ## Sample futures: ARGS="ckpt_path=<ckpt of a task=generate run> n=100" (samples.csv)
+	$(BIN)/seqlab-generate $(ARGS)
+
 export: $(STAMP) ## Export a model: ARGS="ckpt_path=<ckpt> format=onnx|torchscript|ckpt" (+ model.json)
 	$(BIN)/seqlab-export $(ARGS)
 
@@ -105,6 +108,6 @@ clean: ## Remove run outputs and caches (keeps .venv)
 distclean: clean ## Also remove .venv
 	rm -rf $(VENV)
 
-.PHONY: help install train eval predict export sweep report ucr-bench wandb-sweep wandb-agent test test-fast bench \
+.PHONY: help install train eval predict generate export sweep report ucr-bench wandb-sweep wandb-agent test test-fast bench \
 	bench-gpu lint \
 	typecheck format config-docs clean distclean

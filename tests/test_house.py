@@ -15,7 +15,14 @@ from omegaconf import OmegaConf
 
 from seqlab import config_dir
 from seqlab.cli.config_docs import render
-from seqlab.config import BaselineModelsConfig, CallbacksConfig, LoggerConfig, TrainConfig, validate
+from seqlab.config import (
+    BaselineModelsConfig,
+    CallbacksConfig,
+    GenerateConfig,
+    LoggerConfig,
+    TrainConfig,
+    validate,
+)
 from seqlab.data.registry import DATA_KINDS, DataKind
 from seqlab.models.registry import MODEL_KINDS
 
@@ -32,6 +39,7 @@ YAML_DEFAULTS = [
     (CONF / "callbacks" / "default.yaml", CallbacksConfig, None),
     (CONF / "logger" / "default.yaml", LoggerConfig, None),
     (CONF / "train.yaml", TrainConfig, None),
+    (CONF / "generate.yaml", GenerateConfig, None),
     (CONF / "baselines.yaml", BaselineModelsConfig, "baselines"),
 ]
 

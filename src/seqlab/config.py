@@ -59,17 +59,28 @@ class Average(StrEnum):
 class TaskName(StrEnum):
     classify = "classify"  # many-to-one: a sequence in, one class out
     tag = "tag"  # many-to-many: one label per time step (event data)
+    # one-to-many / sequence-to-sequence: condition on the history, generate what follows
+    # (event data: weekly purchase counts after data.cutoff.time)
+    generate = "generate"
 
 
 @dataclass
 class TaskConfig:
-    """The shape of what a run predicts (conf/task/). A task that is not listed is not built
-    yet (generate, one-to-many, is planned)."""
+    """The shape of what a run predicts (conf/task/)."""
 
-    name: TaskName = TaskName.classify  # classify: a class per sequence; tag: one per step
+    # classify: a class per sequence; tag: one per step; generate: the steps after the history
+    name: TaskName = TaskName.classify
     # tag: each step's prediction reads only that step and earlier ones, so the model can run
     # online (refused with a bidirectional encoder); classify ignores it.
     causal: bool = True
+    # generate: sampled futures per entity at test time (averaged into its expected count)
+    samples: int = 100
+    temperature: float = 1.0  # generate: softmax temperature of each sampled step
+    greedy: bool = False  # generate: the likeliest value each step instead of sampling
+
+    def __post_init__(self) -> None:
+        require(self.samples >= 1, "task.samples", self.samples, "must be at least 1")
+        require(self.temperature > 0, "task.temperature", self.temperature, "must be positive")
 
 
 @dataclass
@@ -254,6 +265,28 @@ class PredictConfig:
     output: PredictOutputConfig = field(default_factory=PredictOutputConfig)
     trainer: dict[str, Any] = field(default_factory=dict)  # lightning.Trainer arguments
     paths: PathsConfig = field(default_factory=PathsConfig)
+
+
+class GenerateSplit(StrEnum):
+    test = "test"
+    val = "val"
+    train = "train"
+
+
+@dataclass
+class GenerateConfig:
+    task_name: str = "generate"
+    seed: int = 42  # the sampling stream: the same seed gives the same samples
+    ckpt_path: str = MISSING  # required: a checkpoint of a task=generate run
+    n: int = 100  # sampled futures per entity
+    split: GenerateSplit = GenerateSplit.test  # whose histories condition the samples
+    temperature: float = 1.0  # softmax temperature of each sampled step
+    greedy: bool = False  # the likeliest value each step (n identical futures)
+    paths: PathsConfig = field(default_factory=PathsConfig)
+
+    def __post_init__(self) -> None:
+        require(self.n >= 1, "n", self.n, "must be at least 1")
+        require(self.temperature > 0, "temperature", self.temperature, "must be positive")
 
 
 class ExportFormat(StrEnum):
@@ -459,7 +492,7 @@ def _check_values(plain: dict[str, Any]) -> None:
 
 
 # Tasks named in conf/task/ whose code is not written yet.
-PLANNED_TASKS = {"generate": "one-to-many and sequence-to-sequence"}
+PLANNED_TASKS: dict[str, str] = {}
 
 
 def _labels_as_word(cfg: DictConfig) -> None:
@@ -480,6 +513,8 @@ def _refuse_planned_task(cfg: DictConfig) -> None:
 
 
 def _check_task(task: dict[str, Any], data: dict[str, Any], model: dict[str, Any]) -> None:
+    if task["name"] == TaskName.generate:
+        _check_generate(data, model)
     if task["name"] != TaskName.tag:
         return
     require(
@@ -517,6 +552,43 @@ def _check_task(task: dict[str, Any], data: dict[str, Any], model: dict[str, Any
         data.get("time_features"),
         "holds age (time to the cutoff), which task=tag has not got (every event is a "
         "prediction point): use data.time_features=[gap,since_first]",
+    )
+
+
+def _check_generate(data: dict[str, Any], model: dict[str, Any]) -> None:
+    require(
+        data.get("kind") == "events",
+        "task.name",
+        "generate",
+        f"generates weekly purchase counts of event data (data=cdnow or events), not "
+        f"data.kind={data.get('kind')!r}",
+    )
+    if model:
+        require(
+            model.get("kind") == "recurrent",
+            "task.name",
+            "generate",
+            "needs an autoregressive recurrent decoder; use model=lstm, gru or rnn",
+        )
+    require(
+        not model.get("bidirectional"),
+        "model.bidirectional",
+        True,
+        "would let the decoder read weeks it has not generated yet; a decoder runs forward "
+        "only: use model=lstm, gru or rnn",
+    )
+    require(
+        model.get("chunk", 1) == 1,
+        "model.chunk",
+        model.get("chunk"),
+        "joins several weeks into one recurrent step, but task=generate draws one week per "
+        "step: use model.chunk=1",
+    )
+    require(
+        data.get("cutoff", {}).get("time") is not None,
+        "data.cutoff.time",
+        None,
+        "ends the conditioning weeks of task=generate; set a date (and data.cutoff.events=null)",
     )
 
 

@@ -19,6 +19,7 @@ from seqlab.config import (
     CompareConfig,
     EvalConfig,
     ExportConfig,
+    GenerateConfig,
     PredictConfig,
     TrainConfig,
 )
@@ -42,6 +43,7 @@ def render() -> str:
         sections.append(_section(f"model.kind={name}", model_kind.config, prefix="model."))
     sections.append(_section("seqlab-eval", EvalConfig, prefix=""))
     sections.append(_section("seqlab-predict", PredictConfig, prefix=""))
+    sections.append(_section("seqlab-generate", GenerateConfig, prefix=""))
     sections.append(_section("seqlab-export", ExportConfig, prefix=""))
     sections.append(_section("seqlab-baselines", BaselinesConfig, prefix=""))
     sections.append(_section("seqlab-compare", CompareConfig, prefix=""))

@@ -67,10 +67,12 @@ class SequenceClassifier(L.LightningModule):
         self.loss_fn = nn.CrossEntropyLoss(weight=_class_weights(optim, data_meta))
         self.average = metrics["average"]
         # ModuleDict keys may not shadow nn.Module attributes such as `train`, hence the suffix.
+        # task=generate scores its samples instead (training/generate.py)
         self.split_metrics = nn.ModuleDict(
             {
                 f"{split}_": build_metrics(data_meta.num_classes, self.average, prefix=f"{split}/")
                 for split in SPLITS
+                if self.task != "generate"
             }
         )
         self.split_losses = nn.ModuleDict({f"{split}_": MeanMetric() for split in SPLITS})

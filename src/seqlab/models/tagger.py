@@ -12,7 +12,7 @@ from torch import nn
 
 from seqlab.data.batch import IGNORE_LABEL
 
-TASKS = ("classify", "tag")
+TASKS = ("classify", "tag", "generate")
 
 
 def task_name(task: dict | None) -> str:

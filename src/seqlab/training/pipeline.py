@@ -150,8 +150,7 @@ def fit_and_test(config: dict[str, Any], resume: ResumePoint) -> Fitted:
         NonFiniteGuard(),
         *_other_callbacks(callbacks_cfg, run_dir),
         *extra,
-        TestPlots(run_dir / PLOTS_DIR, datamodule.meta.class_names),
-        _prediction_table(config["logger"], run_dir, datamodule),
+        *_test_callbacks(config["logger"], run_dir, datamodule),
         # A search trial (hydra_plugins/seqlab_optuna_sweeper) prunes through this one.
         *pruning_callbacks(),
     ]
@@ -176,6 +175,8 @@ def fit_and_test(config: dict[str, Any], resume: ResumePoint) -> Fitted:
         module, datamodule=datamodule, ckpt_path=best_path, verbose=False, weights_only=True
     )
     metrics = {**_floats(tested[0]), **best_val}
+    if _task(config)["name"] == "generate" and trainer.is_global_zero:
+        metrics |= _futures(module, datamodule, config, run_dir, trainer)
     _write_metrics(run_dir, metrics, trainer, summary)
     if config["logger"]["wandb"]["enabled"] and trainer.is_global_zero:
         last = run_dir / LAST_CHECKPOINT
@@ -185,7 +186,12 @@ def fit_and_test(config: dict[str, Any], resume: ResumePoint) -> Fitted:
 
 
 def _module(config: dict[str, Any], datamodule: SequenceDataModule) -> SequenceClassifier:
-    return SequenceClassifier(
+    module_class = SequenceClassifier
+    if _task(config)["name"] == "generate":
+        from seqlab.models.generator import SequenceGenerator
+
+        module_class = SequenceGenerator
+    return module_class(
         model=config["model"],
         meta=datamodule.meta.to_dict(),
         optim=config["optim"],
@@ -266,6 +272,41 @@ def evaluate(config: dict[str, Any]) -> dict[str, float]:
     finally:
         finish_wandb()
     return metrics
+
+
+def _test_callbacks(
+    logger: dict[str, Any], run_dir: Path, datamodule: SequenceDataModule
+) -> list[Callback]:
+    """Plots and the prediction table of classified samples or steps; task=generate draws
+    its own curves (training/generate.py)."""
+    if datamodule.task == "generate":
+        return []
+    return [
+        TestPlots(run_dir / PLOTS_DIR, datamodule.meta.class_names),
+        _prediction_table(logger, run_dir, datamodule),
+    ]
+
+
+def _futures(
+    module: L.LightningModule,
+    datamodule: SequenceDataModule,
+    config: dict[str, Any],
+    run_dir: Path,
+    trainer: L.Trainer,
+) -> dict[str, float]:
+    """The best checkpoint's sampled futures against BG/NBD on the test entities."""
+    from seqlab.training.generate import futures_report
+
+    report = futures_report(
+        module,  # type: ignore[arg-type]
+        datamodule.weekly,  # type: ignore[attr-defined]
+        datamodule.entity_splits["test"],  # type: ignore[attr-defined]
+        config,
+        run_dir,
+        trainer.loggers,
+    )
+    log_summary(trainer.loggers, report, trainer.global_step)
+    return report
 
 
 def _prediction_table(

@@ -28,6 +28,7 @@ from seqlab.data.base import SequenceDataModule
 from seqlab.data.batch import IGNORE_LABEL, PAD_ID, SequenceDataset
 from seqlab.data.events.config import EventsDataConfig
 from seqlab.data.events.features import aggregate_features, signed_log1p, top_values
+from seqlab.data.events.futures import WeeklyCounts, future_splits, weekly_counts
 from seqlab.data.events.log import cdnow_path, read_event_log
 from seqlab.data.events.tags import TAG_CLASS_NAMES, step_features, tag_history
 from seqlab.data.events.window import EventHistory, cut_history
@@ -47,7 +48,7 @@ CLASS_NAMES = ("inactive", "active")  # fewer / at least label.min_events events
 
 
 class EventDataModule(SequenceDataModule):
-    tasks = ("classify", "tag")
+    tasks = ("classify", "tag", "generate")
 
     def __init__(self, config: EventsDataConfig):
         super().__init__(batch_size=config.batch_size, num_workers=config.num_workers)
@@ -60,8 +61,16 @@ class EventDataModule(SequenceDataModule):
     def history(self) -> EventHistory:
         if self.config.max_length < 1:
             raise SeqlabError(f"data.max_length={self.config.max_length} must be at least 1")
+        events = self._read_log()
+        if self.task == "tag":
+            return tag_history(events, asdict(self.config.step_label), self.config.time_unit)
+        return cut_history(
+            events, asdict(self.config.cutoff), asdict(self.config.label), self.config.time_unit
+        )
+
+    def _read_log(self) -> pd.DataFrame:
         path = cdnow_path() if self.config.path is None else Path(self.config.path).expanduser()
-        events = read_event_log(
+        return read_event_log(
             path,
             self.config.format,
             asdict(self.config.columns),
@@ -69,10 +78,20 @@ class EventDataModule(SequenceDataModule):
             self.config.duplicates,
             asdict(self.config.time_range),
         )
-        if self.task == "tag":
-            return tag_history(events, asdict(self.config.step_label), self.config.time_unit)
-        return cut_history(
-            events, asdict(self.config.cutoff), asdict(self.config.label), self.config.time_unit
+
+    @cached_property
+    def weekly(self) -> WeeklyCounts:
+        """task=generate: every entity's weekly counts (data/events/futures.py)."""
+        if self.config.cutoff.time is None:
+            raise SeqlabError(
+                "task=generate conditions on the weeks before data.cutoff.time; set it (and "
+                "data.cutoff.events=null)"
+            )
+        return weekly_counts(
+            self._read_log(),
+            self.history.entities,
+            self.config.cutoff.time,
+            self.config.label.window,
         )
 
     @property
@@ -140,6 +159,9 @@ class EventDataModule(SequenceDataModule):
         return events[events.groupby("code").cumcount(ascending=False) < self.config.max_length]
 
     def build_splits(self) -> tuple[dict[str, SequenceDataset], DataMeta]:
+        if self.task == "generate":
+            self._fitted = {"vocabularies": {}, "scaler": None}
+            return future_splits(self.weekly, self.entity_splits)
         recent = self._recent()
         if self.task == "tag":
             _warn_unscored_steps(self.history.events, recent, self.config.max_length)

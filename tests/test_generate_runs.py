@@ -1,0 +1,151 @@
+"""task=generate runs as commands, on a small synthetic purchase log: metrics.json holds the
+futures, BG/NBD and buyer metrics; a killed run resumes to the uninterrupted result;
+seqlab-generate writes seeded samples."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from conftest import REPO_ROOT, run_cli, subprocess_env, synthetic_events, wandb_env
+
+pytestmark = pytest.mark.slow
+QUIET = ["print_config=false", "callbacks.progress_bar=false", "print_parameters=false"]
+
+
+@pytest.fixture(scope="module")
+def futures_log(tmp_path_factory) -> list[str]:
+    """The overrides of a generate run on a synthetic log, its cutoff 13 weeks after its
+    first day."""
+    events = synthetic_events(entities=150)
+    path = tmp_path_factory.mktemp("log") / "events.csv"
+    events.to_csv(path, index=False)
+    cutoff = pd.to_datetime(events["ts"]).min().normalize() + pd.Timedelta(weeks=13)
+    return [
+        "experiment=cdnow_futures_lstm",
+        f"data.path={path}",
+        "data.columns.entity=customer",
+        "data.columns.time=ts",
+        "data.columns.numeric=[amount]",
+        "data.time_format=auto",
+        f"data.cutoff.time={cutoff.date()}",
+        "data.label.window=null",
+        "data.batch_size=4",
+        "model.hidden_size=8",
+        "task.samples=20",
+        "trainer.max_epochs=4",
+        *QUIET,
+    ]
+
+
+@pytest.fixture(scope="module")
+def finished(futures_log, tmp_path_factory) -> Path:
+    run_dir = tmp_path_factory.mktemp("full") / "run"
+    result = run_cli(
+        "seqlab.cli.train",
+        *futures_log,
+        "logger=default",  # CSV and W&B offline
+        f"hydra.run.dir={run_dir}",
+        env=wandb_env(tmp_path_factory.mktemp("wandb_home")),
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return run_dir
+
+
+def test_metrics_json_holds_futures_bgnbd_and_buyer_metrics(finished):
+    metrics = json.loads((finished / "metrics.json").read_text())
+    for key in (
+        "futures/aggregate_error_pct",
+        "futures/mae",
+        "bgnbd/aggregate_error_pct",
+        "bgnbd/mae",
+        *(f"test/{name}" for name in ("acc", "precision", "recall", "f1", "auroc", "loss")),
+        "val/loss_best",
+    ):
+        assert key in metrics, key
+    assert metrics["futures/actual"] == metrics["bgnbd/actual"] > 0
+    assert 0.0 <= metrics["test/auroc"] <= 1.0
+    for plot in ("futures_weekly.png", "futures_cumulative.png"):
+        assert (finished / "plots" / plot).stat().st_size > 0
+    media = next(finished.glob("wandb/offline-run-*/files/media"))
+    for chart in ("weekly", "cumulative"):
+        assert list(media.glob(f"table/futures/{chart}_*.json")), f"no W&B {chart} chart"
+    assert len(list(media.glob("images/futures/*.png"))) == 2
+
+
+def test_a_killed_generate_run_resumes_to_the_uninterrupted_result(futures_log, finished, tmp_path):
+    runs = tmp_path / "runs"
+    killed = runs / "killed"
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "seqlab.cli.train",
+            *futures_log,
+            "logger=csv",
+            "callbacks.checkpoint.last_every_s=0",
+            f"hydra.run.dir={killed}",
+        ],
+        cwd=REPO_ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+        env=subprocess_env(),
+    )
+    last = killed / "checkpoints" / "last.ckpt"
+    deadline = time.monotonic() + 600
+    while not last.exists() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    assert last.exists() and not (killed / "metrics.json").exists()
+
+    resumed = run_cli(
+        "seqlab.cli.train", *futures_log, "logger=csv", "resume=auto", f"hydra.run.dir={runs}/r"
+    )
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert f"resuming {killed}" in resumed.stdout
+    uninterrupted = json.loads((finished / "metrics.json").read_text())
+    assert json.loads((killed / "metrics.json").read_text()) == uninterrupted
+
+
+def test_seqlab_generate_writes_seeded_samples(finished, tmp_path):
+    checkpoint = next((finished / "checkpoints").glob("epoch*.ckpt"))
+
+    def generate(name: str, *overrides: str) -> pd.DataFrame:
+        result = run_cli(
+            "seqlab.cli.generate",
+            f"ckpt_path={checkpoint}",
+            "n=7",
+            f"hydra.run.dir={tmp_path / name}",
+            *overrides,
+        )
+        assert result.returncode == 0, result.stderr[-3000:]
+        assert not list((tmp_path / name).glob(".*.tmp"))
+        return pd.read_csv(tmp_path / name / "samples.csv", dtype={"entity": str})
+
+    first, again, other = generate("a"), generate("b"), generate("c", "seed=7")
+    assert first.equals(again) and not first.equals(other)
+    assert list(first.columns[:2]) == ["entity", "sample"]
+    assert (first.groupby("entity")["sample"].nunique() == 7).all()
+    weeks = first.columns[2:]
+    assert len(weeks) > 0 and first[weeks].ge(0).all().all()
+
+
+def test_seqlab_generate_refuses_a_classifier_checkpoint(tmp_path):
+    from seqlab.errors import SeqlabError
+    from seqlab.training.generate import generate
+
+    path = tmp_path / "fake.ckpt"
+    import torch
+
+    hparams = {k: {"name": "classify"} for k in ("model", "meta", "optim", "metrics", "data")}
+    torch.save({"hyper_parameters": {**hparams, "task": {"name": "classify"}}}, path)
+    with pytest.raises(SeqlabError, match="samples nothing"):
+        generate({"ckpt_path": str(path)})
