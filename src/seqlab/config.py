@@ -481,6 +481,13 @@ def _check_values(plain: dict[str, Any]) -> None:
     data, model = plain.get("data") or {}, plain.get("model") or {}
     if "task" in plain:
         _check_task(plain["task"], data, model)
+        require(
+            not (plain.get("ensemble") or {}).get("seeds") or plain["task"]["name"] == "classify",
+            "ensemble.seeds",
+            (plain.get("ensemble") or {}).get("seeds"),
+            f"averages one class distribution per sequence, which task={plain['task']['name']} "
+            "has not got: drop ensemble.seeds (or use task=classify)",
+        )
     if data.get("variable_length") and model.get("kind") == "mlp":
         require(
             model.get("input") != "flatten",
