@@ -161,3 +161,43 @@ def test_the_sweep_report_tabulates_each_job(tmp_path):
     adding = report[report.index("## adding") : report.index("## first_symbol")]
     assert "| gru | 0.0123 |  |" in adding and "| rnn |  | 0.1666 |" in adding
     assert all(path.stat().st_size > 0 for path in written)
+
+
+def test_the_report_scores_a_checkpoint_on_its_regenerated_test_split(tmp_path):
+    """checkpoint_mse rebuilds the test split from the data config stored in the checkpoint
+    and scores the expected sum; here against the same model run on the datamodule's split."""
+    import dataclasses
+
+    from seqlab.models.classifier import SequenceClassifier
+    from seqlab.models.config import RecurrentConfig
+    from seqlab.reports.memory_sweep import checkpoint_mse, job_mse
+
+    from conftest import OPTIM
+
+    data = dict(
+        kind="memory", task="adding", length=12, noise=0.0, num_classes=10, num_train=8,
+        num_val=8, num_test=40, batch_size=8, num_workers=0, seed=7,
+    )  # fmt: skip
+    module = memory("adding", **{k: v for k, v in data.items() if k not in ("kind", "task")})
+    torch.manual_seed(0)
+    model = dataclasses.asdict(RecurrentConfig(cell="gru", hidden_size=8, pooling="last"))
+    classifier = SequenceClassifier(
+        model, module.meta.to_dict(), OPTIM, {"average": "macro"}, data=data
+    ).eval()
+    job = tmp_path / "job"
+    (job / "checkpoints").mkdir(parents=True)
+    path = job / "checkpoints" / "epoch3.ckpt"
+    checkpoint = {
+        # plain types only, as seqlab-train stores them (torch's weights_only loader reads them)
+        "hyper_parameters": json.loads(json.dumps(dict(classifier.hparams))),
+        "state_dict": classifier.state_dict(),
+    }
+    torch.save(checkpoint, path)
+    test = module.splits["test"]
+    with torch.no_grad():
+        logits = classifier(test.batch(torch.arange(len(test)), data["length"]))
+    sums = adding_test_sums(to_dataclass(MemoryDataConfig, data))
+    expected = adding_mse(logits.softmax(dim=-1).numpy(), sums)
+    assert checkpoint_mse(path) == pytest.approx(expected, rel=1e-6)
+    assert job_mse(job) == pytest.approx(expected, rel=1e-6)  # and kept in adding_mse.json
+    assert json.loads((job / "adding_mse.json").read_text())["checkpoint"] == "epoch3.ckpt"

@@ -174,8 +174,9 @@ def _plots(sweep_dir: Path, rows: list[dict], tasks: list[str]) -> list[Path]:
                 for r in task_rows
                 if r["cell"] == cell and (not mse or r["test_mse"] is not None)
             ]
+            colour = f"C{CELLS.index(cell)}"  # one colour per cell in every panel
             if points:
-                ax.plot(*zip(*points, strict=True), marker="o", label=cell)
+                ax.plot(*zip(*points, strict=True), marker="o", label=cell, color=colour)
             ratios = [
                 (r["length"], r["ratios"][-1])
                 for r in task_rows
@@ -183,7 +184,7 @@ def _plots(sweep_dir: Path, rows: list[dict], tasks: list[str]) -> list[Path]:
             ]
             ratios = [(t, v) for t, v in ratios if v > 0 and math.isfinite(v)]
             if ratios:
-                ratio_ax.plot(*zip(*ratios, strict=True), marker="o", label=cell)
+                ratio_ax.plot(*zip(*ratios, strict=True), marker="o", label=cell, color=colour)
         if mse:
             ax.axhline(ALWAYS_ONE_MSE, color="grey", ls=":", label="always 1.0")
             ax.axhline(ALWAYS_ONE_MSE / 10, color="grey", ls="--", label="solved (1/10)")
@@ -193,13 +194,15 @@ def _plots(sweep_dir: Path, rows: list[dict], tasks: list[str]) -> list[Path]:
             ax.axhline(1.0 / task_rows[0]["classes"], color="grey", ls=":", label="chance")
             ax.set_ylabel("test accuracy")
         ratio_ax.set_yscale("log")
-        ratio_ax.set_ylabel("||dL/dh_1|| / ||dL/dh_T|| (end)")
+        ratio_ax.set_ylabel("||dL/dh_1|| / ||dL/dh_T|| (end; 0 not drawn)")
         for a in (ax, ratio_ax):
             a.set_xscale("log")
+            a.minorticks_off()
             a.set_xticks(lengths, [str(t) for t in lengths])
             a.set_xlabel("sequence length T")
             a.set_title(task, fontsize=9)
         ax.legend(fontsize=7)
+        ratio_ax.legend(fontsize=7)
     fig.tight_layout()
     savefig_atomic(fig, sweep_dir / ACCURACY_PLOT, dpi=100)
     plt.close(fig)
