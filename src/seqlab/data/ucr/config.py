@@ -40,7 +40,7 @@ class UCRDataConfig:
     # How TRAIN is used to pick the tested model; auto: val_split on large TRAIN files, a
     # protocol without a validation carve-out on tiny ones (below tiny_threshold series)
     protocol: Protocol = Protocol.auto
-    tiny_threshold: int = 100  # protocol=auto: fewer TRAIN series than this count as tiny
+    tiny_threshold: int = 250  # protocol=auto: fewer TRAIN series than this count as tiny
     cv_folds: int = 5  # protocol=cv_epochs: stratified folds of TRAIN
     val_fraction: float = 0.2  # stratified validation part carved from TRAIN
     normalize: Normalize = Normalize.channel  # per-channel scaling fitted on the training part
