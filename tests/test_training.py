@@ -19,6 +19,9 @@ MODELS = ["mlp", "rnn", "lstm", "gru", "birnn", "bilstm", "bigru"]
 def test_each_model_trains_and_writes_metrics(model, tmp_path):
     metrics = train(compose_train(quick_overrides(f"model={model}"), output_dir=tmp_path))
     written = json.loads((tmp_path / "metrics.json").read_text())
+    # how the run was done (data.protocol): the fixed validation split, best epoch of 3
+    assert written.pop("protocol") == "val_split"
+    assert 1 <= written.pop("protocol/epochs") <= 3
     assert written == metrics
     assert set(written) == EXPECTED_KEYS
     assert all(isinstance(v, float) for v in written.values())

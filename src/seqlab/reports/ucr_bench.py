@@ -280,7 +280,7 @@ def _rank_plot(ranks: dict[str, float], covered: int, path: Path) -> None:
     if not math.isnan(cd):
         ax.plot([1, 1 + cd], [-1, -1], color="tab:red", linewidth=3)
         ax.annotate(f"CD = {cd:.2f}", (1, -1), xytext=(0, 6), textcoords="offset points")
-    ax.set_xlim(0.8, max(2, len(ranks)) + 0.5)
+    ax.set_xlim(0.8, max(2, len(ranks)) + 1.5)  # room for the last label
     ax.set_yticks([])
     ax.invert_yaxis()
     ax.set_xlabel(f"mean rank over {covered} datasets (1 = best)")
