@@ -149,3 +149,23 @@ def test_seqlab_generate_refuses_a_classifier_checkpoint(tmp_path):
     torch.save({"hyper_parameters": {**hparams, "task": {"name": "classify"}}}, path)
     with pytest.raises(SeqlabError, match="samples nothing"):
         generate({"ckpt_path": str(path)})
+
+
+@pytest.mark.parametrize(
+    "command", ["seqlab.cli.evaluate", "seqlab.cli.predict", "seqlab.cli.export"]
+)
+def test_commands_for_classifiers_refuse_a_generate_checkpoint_in_one_line(
+    finished, command, tmp_path
+):
+    checkpoint = next((finished / "checkpoints").glob("epoch*.ckpt"))
+    extra = {"seqlab.cli.predict": ["input=unused.csv"], "seqlab.cli.export": ["format=onnx"]}
+    result = run_cli(
+        command,
+        f"ckpt_path={checkpoint}",
+        f"hydra.run.dir={tmp_path / 'out'}",
+        *extra.get(command, []),
+    )
+    assert result.returncode == 2
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "a task=generate checkpoint" in lines[0], result.stderr[-2000:]
+    assert "seqlab-generate" in lines[0]

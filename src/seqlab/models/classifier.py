@@ -273,6 +273,12 @@ def load_classifier(path: str) -> tuple[SequenceClassifier, dict]:
     """Rebuild a classifier from a seqlab checkpoint alone, loading only tensors and plain data
     (torch's weights_only loader: no code in the file is run)."""
     checkpoint = read_checkpoint(path)
+    if (checkpoint["hyper_parameters"].get("task") or {}).get("name") == "generate":
+        raise SeqlabError(
+            f"{path}: a task=generate checkpoint, which samples sequences rather than "
+            "classifying them; use seqlab-generate ckpt_path=<file> (its training run's "
+            "metrics.json holds the test scores)"
+        )
     module = SequenceClassifier(**checkpoint["hyper_parameters"])
     module.load_state_dict(checkpoint["state_dict"])
     module.on_load_checkpoint(checkpoint)
