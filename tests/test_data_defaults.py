@@ -36,6 +36,7 @@ EXPERIMENT_EPOCHS = {
     "cdnow_gru": 5,
     "cdnow_tag_gru": 8,
     "yoochoose_tag_gru": 5,
+    "cdnow_futures_lstm": 20,
     "memory_sweep": 20,
 }
 

@@ -27,6 +27,7 @@ defaults:
 
 experiment_name: tiny_search
 print_config: false
+data: {protocol: val_split}  # the search selects on val/f1_best
 logger: {wandb: {enabled: false}}
 callbacks: {progress_bar: false}
 trainer: {max_epochs: 2}
@@ -84,6 +85,11 @@ def test_trial_outcomes(returned, state, value):
 def test_a_metric_the_run_does_not_return_is_a_config_error():
     with pytest.raises(SeqlabError, match="val/f2_best is not a metric"):
         outcome(job(JobStatus.COMPLETED, {"val/f1_best": 0.5}), "val/f2_best")
+
+
+def test_a_validation_metric_of_a_run_without_validation_names_the_protocol():
+    with pytest.raises(SeqlabError, match="add data.protocol=val_split to the search"):
+        outcome(job(JobStatus.COMPLETED, {"test/f1": 0.5}), "val/f1_best")
 
 
 @pytest.fixture(scope="module")

@@ -165,7 +165,8 @@ def test_a_second_run_in_a_busy_run_dir_is_refused_and_changes_nothing(tmp_path)
     """Issue 13 item 6: one line naming the dir and the other process; resume=auto refuses the
     live run too."""
     runs = tmp_path / "runs"
-    first = start("trainer.max_epochs=200", f"hydra.run.dir={runs}/busy")
+    # an epoch budget it cannot finish while the second runs start (they take seconds to import)
+    first = start("trainer.max_epochs=100000", f"hydra.run.dir={runs}/busy")
     try:
         wait_for_checkpoints(first, runs / "busy", writes=1)
         config = (runs / "busy" / ".hydra" / "config.yaml").read_bytes()
@@ -186,7 +187,7 @@ def test_a_second_run_in_a_busy_run_dir_is_refused_and_changes_nothing(tmp_path)
     resumed = run_cli(
         "seqlab.cli.train",
         *TINY,
-        "trainer.max_epochs=200",
+        "trainer.max_epochs=100000",
         "+trainer.max_time=00:00:00:05",
         "ckpt_path=last",
         f"hydra.run.dir={runs}/busy",

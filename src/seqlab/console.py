@@ -27,7 +27,10 @@ def _add_branches(tree: Tree, node: dict[str, Any]) -> None:
 
 
 def print_metrics_table(metrics: Mapping[str, float | str], title: str) -> None:
-    table = Table(title=title)
+    # the title (a path) on a line of its own: a table title would be folded to the table's
+    # width, and a folded path cannot be copied
+    console.print(title, soft_wrap=True, highlight=False)
+    table = Table()
     table.add_column("metric")
     table.add_column("value", justify="right")
     for name, value in metrics.items():

@@ -190,9 +190,15 @@ def _metric(returned: Any, name: str) -> float | None:
     if not isinstance(returned, dict):
         return None
     if name not in returned:
+        # a UCR run under data.protocol=train_loss or cv_epochs keeps no validation part
+        hint = (
+            " (the run kept no validation part: add data.protocol=val_split to the search)"
+            if name.startswith("val/") and not any(key.startswith("val/") for key in returned)
+            else ""
+        )
         raise SeqlabError(
             f"hydra.sweeper.metric={name} is not a metric the run returns; use one of "
-            f"{', '.join(sorted(returned))}"
+            f"{', '.join(sorted(returned))}{hint}"
         )
     return float(returned[name])
 
