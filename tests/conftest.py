@@ -81,6 +81,34 @@ def run_cli(
     )
 
 
+def evaluate_cli(checkpoint: Path, out: Path, *overrides: str) -> dict:
+    """seqlab-eval of a checkpoint into `out` (CSV logger); its metrics.json."""
+    import json
+
+    result = run_cli(
+        "seqlab.cli.evaluate",
+        f"ckpt_path={checkpoint}",
+        "logger=csv",
+        f"hydra.run.dir={out}",
+        *overrides,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads((out / "metrics.json").read_text())
+
+
+def start_train(*overrides: str) -> subprocess.Popen:
+    """seqlab-train in a session of its own, so that a SIGKILL to its process group takes its
+    children (the W&B service) too; output discarded."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "seqlab.cli.train", *overrides],
+        cwd=REPO_ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+        env=subprocess_env(),
+    )
+
+
 @pytest.fixture
 def shared_datasets() -> Path:
     if not SHARED_DATASETS.is_dir():

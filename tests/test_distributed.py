@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import run_cli
+from conftest import evaluate_cli, run_cli
 
 pytestmark = [pytest.mark.slow, pytest.mark.ddp]
 QUIET = ["print_config=false", "callbacks.progress_bar=false", "print_parameters=false"]
@@ -31,22 +31,10 @@ def checkpoint(tmp_path_factory) -> Path:
     return next((run_dir / "checkpoints").glob("epoch*.ckpt"))
 
 
-def evaluate(checkpoint: Path, out: Path, *overrides: str) -> dict:
-    result = run_cli(
-        "seqlab.cli.evaluate",
-        f"ckpt_path={checkpoint}",
-        "logger=csv",
-        f"hydra.run.dir={out}",
-        *overrides,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    return json.loads((out / "metrics.json").read_text())
-
-
 @pytest.mark.parametrize("split", ["test", "val"])
 def test_two_processes_give_the_single_process_metrics(checkpoint, tmp_path, split):
-    single = evaluate(checkpoint, tmp_path / "single", f"split={split}")
-    ddp = evaluate(checkpoint, tmp_path / "ddp", f"split={split}", "trainer=ddp_cpu")
+    single = evaluate_cli(checkpoint, tmp_path / "single", f"split={split}")
+    ddp = evaluate_cli(checkpoint, tmp_path / "ddp", f"split={split}", "trainer=ddp_cpu")
     assert set(single) == set(ddp) and all(k.startswith(f"{split}/") for k in single)
     for name in single:
         assert ddp[name] == pytest.approx(single[name], abs=1e-6), name

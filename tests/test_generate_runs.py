@@ -5,15 +5,13 @@ seqlab-generate writes seeded samples."""
 import json
 import os
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from conftest import REPO_ROOT, run_cli, subprocess_env, synthetic_events, wandb_env
+from conftest import run_cli, start_train, synthetic_events, wandb_env
 
 pytestmark = pytest.mark.slow
 QUIET = ["print_config=false", "callbacks.progress_bar=false", "print_parameters=false"]
@@ -82,21 +80,8 @@ def test_metrics_json_holds_futures_bgnbd_and_buyer_metrics(finished):
 def test_a_killed_generate_run_resumes_to_the_uninterrupted_result(futures_log, finished, tmp_path):
     runs = tmp_path / "runs"
     killed = runs / "killed"
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "seqlab.cli.train",
-            *futures_log,
-            "logger=csv",
-            "callbacks.checkpoint.last_every_s=0",
-            f"hydra.run.dir={killed}",
-        ],
-        cwd=REPO_ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-        env=subprocess_env(),
+    process = start_train(
+        *futures_log, "logger=csv", "callbacks.checkpoint.last_every_s=0", f"hydra.run.dir={killed}"
     )
     last = killed / "checkpoints" / "last.ckpt"
     deadline = time.monotonic() + 600

@@ -4,14 +4,12 @@ SIGKILL and resumed ends exactly like the uninterrupted run."""
 import json
 import os
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
-from conftest import REPO_ROOT, run_cli, subprocess_env
+from conftest import evaluate_cli, run_cli, start_train
 
 pytestmark = pytest.mark.slow
 QUIET = ["print_config=false", "callbacks.progress_bar=false", "print_parameters=false"]
@@ -30,23 +28,11 @@ def checkpoint(tmp_path_factory) -> Path:
     return next((run_dir / "checkpoints").glob("epoch*.ckpt"))
 
 
-def evaluate(checkpoint: Path, out: Path, *overrides: str) -> dict:
-    result = run_cli(
-        "seqlab.cli.evaluate",
-        f"ckpt_path={checkpoint}",
-        "logger=csv",
-        f"hydra.run.dir={out}",
-        *overrides,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    return json.loads((out / "metrics.json").read_text())
-
-
 @pytest.mark.ddp
 @pytest.mark.parametrize("split", ["test", "val"])
 def test_two_processes_give_the_single_process_step_metrics(checkpoint, tmp_path, split):
-    single = evaluate(checkpoint, tmp_path / "single", f"split={split}")
-    ddp = evaluate(checkpoint, tmp_path / "ddp", f"split={split}", "trainer=ddp_cpu")
+    single = evaluate_cli(checkpoint, tmp_path / "single", f"split={split}")
+    ddp = evaluate_cli(checkpoint, tmp_path / "ddp", f"split={split}", "trainer=ddp_cpu")
     assert f"{split}/seq_exact" in single and f"{split}/auroc" in single
     assert set(single) == set(ddp)
     for name in single:
@@ -67,7 +53,7 @@ def test_predict_labels_every_cdnow_purchase_as_eval_scores_them_with_one_proces
     kept = [row for row in rows if int(row.split()[0]) <= 1001]
     source = tmp_path / "cdnow_1001.txt"
     source.write_text("\n".join([header, *kept]) + "\n")
-    evaluated = evaluate(checkpoint, tmp_path / "eval", f"input={source}")
+    evaluated = evaluate_cli(checkpoint, tmp_path / "eval", f"input={source}")
     outputs = {}
     for name, extra in (("single", []), ("ddp", ["trainer=ddp_cpu"])):
         result = run_cli(
@@ -105,20 +91,10 @@ def test_a_killed_tag_run_resumes_to_the_uninterrupted_result(tmp_path):
 
     runs = tmp_path / "runs"
     killed = runs / "killed"
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "seqlab.cli.train",
-            *RUN,
-            "callbacks.checkpoint.last_every_s=0",  # last.ckpt after every epoch
-            f"hydra.run.dir={killed}",
-        ],
-        cwd=REPO_ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-        env=subprocess_env(),
+    process = start_train(
+        *RUN,
+        "callbacks.checkpoint.last_every_s=0",  # last.ckpt after every epoch
+        f"hydra.run.dir={killed}",
     )
     last = killed / "checkpoints" / "last.ckpt"
     deadline = time.monotonic() + 600
