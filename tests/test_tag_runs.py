@@ -44,7 +44,7 @@ def test_predict_labels_every_cdnow_purchase_as_eval_scores_them_with_one_proces
 ):
     """seqlab-predict on a log in CDNOW's own format (the first 1,001 customers, an odd number):
     a row per purchase, censored ones unlabelled, the metrics of seqlab-eval, and under DDP the
-    same bytes."""
+    same rows."""
     import pandas as pd
 
     from seqlab.data.events.log import cdnow_path
@@ -67,10 +67,20 @@ def test_predict_labels_every_cdnow_purchase_as_eval_scores_them_with_one_proces
         outputs[name] = [
             (tmp_path / name / f).read_bytes() for f in ("predictions.csv", "metrics.json")
         ]
-    assert outputs["ddp"] == outputs["single"]
     assert json.loads(outputs["single"][1]) == evaluated and "test/seq_exact" in evaluated
-
+    # Every row once, in input order, under DDP too. Each rank pads batches of other sequences
+    # than one process does, and a float32 GRU over another batch shape may round the last bit
+    # differently (seen: 1e-7 on one 27-purchase customer), so probabilities agree to 1e-6 here;
+    # the synthetic DDP tests in test_predict.py compare bytes.
     table = pd.read_csv(tmp_path / "single" / "predictions.csv", keep_default_na=False)
+    spread = pd.read_csv(tmp_path / "ddp" / "predictions.csv", keep_default_na=False)
+    probabilities = ["p_no", "p_yes"]
+    assert table.drop(columns=probabilities).equals(spread.drop(columns=probabilities))
+    assert (table[probabilities] - spread[probabilities]).abs().max().max() <= 1e-6
+    ddp_metrics = json.loads(outputs["ddp"][1])
+    assert ddp_metrics.keys() == evaluated.keys()
+    assert all(ddp_metrics[k] == pytest.approx(v, abs=1e-6) for k, v in evaluated.items())
+
     assert len(table) == len(kept) and table["id"].nunique() == 1001
     late = pd.to_datetime(table["time"]) > pd.Timestamp("1998-06-30") - pd.Timedelta("90D")
     assert late.any() and (table.loc[late, "label"] == "").all()
