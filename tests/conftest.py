@@ -81,6 +81,20 @@ def run_cli(
     )
 
 
+def ucr_data(root, name="Toy", **options) -> dict:
+    """A UCR data section over the `name` files in `root` (write_ucr writes them)."""
+    return {"kind": "ucr", "name": name, "root": str(root), **options}
+
+
+def fitted_datamodule(data: dict):
+    """The data module of a data section, set up for fit (read, split, fitted on TRAIN)."""
+    from seqlab.data.registry import build_datamodule
+
+    module = build_datamodule(data)
+    module.setup("fit")
+    return module
+
+
 def evaluate_cli(checkpoint: Path, out: Path, *overrides: str) -> dict:
     """seqlab-eval of a checkpoint into `out` (CSV logger); its metrics.json."""
     import json

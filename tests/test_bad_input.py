@@ -6,22 +6,11 @@ and the fix."""
 import pandas as pd
 import pytest
 
-from seqlab.data.registry import build_datamodule
 from seqlab.errors import SeqlabError
 
-from conftest import corpus, events_config, synthetic_events
+from conftest import corpus, events_config, fitted_datamodule, synthetic_events, ucr_data
 
 BOM = b"\xef\xbb\xbf"
-
-
-def setup(data: dict):
-    module = build_datamodule(data)
-    module.setup("fit")
-    return module
-
-
-def ucr(root, name="Toy", **options) -> dict:
-    return {"kind": "ucr", "name": name, "root": str(root), **options}
 
 
 def write_bytes(path, text: str, prefix: bytes = b"") -> None:
@@ -40,7 +29,7 @@ TS_HEADER = "@problemName Toy\n@univariate true\n@equalLength true\n@classLabel 
 def test_a_bom_in_a_ucr2015_file_adds_no_class(tmp_path, bom_in):
     write_bytes(tmp_path / "Toy_TRAIN", UCR2015_TRAIN, BOM if bom_in != "test" else b"")
     write_bytes(tmp_path / "Toy_TEST", UCR2015_TEST, BOM if bom_in != "train" else b"")
-    module = setup(ucr(tmp_path))
+    module = fitted_datamodule(ucr_data(tmp_path))
     assert module.meta.class_names == ("-1", "1")
 
 
@@ -48,7 +37,7 @@ def test_a_bom_in_a_ts_file_is_read_as_its_header(tmp_path):
     rows = "1,2,3:a\n3,2,1:b\n" * 4
     write_bytes(tmp_path / "Toy_TRAIN.ts", TS_HEADER + rows, BOM)
     write_bytes(tmp_path / "Toy_TEST.ts", TS_HEADER + "1,2,3:a\n", BOM)
-    assert setup(ucr(tmp_path)).meta.class_names == ("a", "b")
+    assert fitted_datamodule(ucr_data(tmp_path)).meta.class_names == ("a", "b")
 
 
 @pytest.mark.parametrize("file_format", ["lines", "tab"])
@@ -68,7 +57,7 @@ def test_a_bom_in_a_text_file_adds_no_class(tmp_path, file_format):
     write_bytes(tmp_path / "test.txt", test, BOM)
     data = {"kind": "text", "embedded": None, "root": str(tmp_path), "cache_dir": None}
     data |= {"train_file": "train.txt", "test_file": "test.txt", "batch_size": 8, **options}
-    assert setup(data).meta.class_names == ("bad", "good")
+    assert fitted_datamodule(data).meta.class_names == ("bad", "good")
 
 
 def test_a_bom_in_a_csv_text_or_event_file_is_read_as_the_header(tmp_path):
@@ -78,10 +67,10 @@ def test_a_bom_in_a_csv_text_or_event_file_is_read_as_the_header(tmp_path):
         BOM + pd.DataFrame(corpus(40), columns=["label", "text"]).to_csv(index=False).encode()
     )
     data = {"kind": "text", "embedded": None, "train_file": str(text), "cache_dir": None}
-    assert setup(data).meta.class_names == ("bad", "good")
+    assert fitted_datamodule(data).meta.class_names == ("bad", "good")
     events = tmp_path / "events.csv"
     events.write_bytes(BOM + synthetic_events().to_csv(index=False).encode())
-    assert setup(events_config(events)).history.labels.size > 0
+    assert fitted_datamodule(events_config(events)).history.labels.size > 0
 
 
 # -- item 11: a UCR file that is not UTF-8, or not text at all --------------------------------
@@ -92,7 +81,7 @@ def test_a_latin1_ucr_file_names_the_byte_offset(tmp_path):
     write_bytes(tmp_path / "Toy_TEST", UCR2015_TEST)
     offset = len(UCR2015_TRAIN.encode()) + len(b"1,caf")
     with pytest.raises(SeqlabError) as error:
-        setup(ucr(tmp_path))
+        fitted_datamodule(ucr_data(tmp_path))
     message = str(error.value)
     assert f"Toy_TRAIN: byte {offset} (line 11)" in message and "UTF-8" in message
     assert "\n" not in message
@@ -102,7 +91,7 @@ def test_a_binary_file_given_as_ucr_data_is_named_as_binary(tmp_path):
     (tmp_path / "Toy_TRAIN").write_bytes(b"1,2,3\n" + bytes(range(0, 40)))
     write_bytes(tmp_path / "Toy_TEST", UCR2015_TEST)
     with pytest.raises(SeqlabError, match=r"Toy_TRAIN: byte 6 is a NUL byte: a binary file"):
-        setup(ucr(tmp_path))
+        fitted_datamodule(ucr_data(tmp_path))
 
 
 # -- item 2: event dates outside a sane range are typos, not history --------------------------
@@ -119,7 +108,7 @@ def typo_log(tmp_path, date: str):
 @pytest.mark.parametrize("date", ["3000-01-01 00:00:00", "1066-10-14 09:00:00"])
 def test_an_out_of_range_date_is_refused_with_its_row(tmp_path, date):
     with pytest.raises(SeqlabError) as error:
-        setup(events_config(typo_log(tmp_path, date)))
+        fitted_datamodule(events_config(typo_log(tmp_path, date)))
     message = str(error.value)
     assert f"{date[:10]}" in message and "data row 6" in message
     assert "data.time_range" in message
@@ -128,9 +117,9 @@ def test_an_out_of_range_date_is_refused_with_its_row(tmp_path, date):
 def test_the_sane_range_of_dates_is_configurable(tmp_path):
     path = typo_log(tmp_path, "1899-12-31 12:00:00")
     with pytest.raises(SeqlabError, match="data row 6"):
-        setup(events_config(path))
+        fitted_datamodule(events_config(path))
     wide = {"earliest": "1800-01-01", "latest": "2100-01-01"}
-    module = setup(
+    module = fitted_datamodule(
         events_config(path, time_range=wide, cutoff={"time": "2020-04-01", "events": None})
     )
     assert module.history.events["time"].min() == pd.Timestamp("1899-12-31 12:00:00")
@@ -144,4 +133,4 @@ def test_a_cdnow_style_date_far_in_the_future_never_wraps_into_the_past(tmp_path
     path.write_text("customer_id date number_of_cds dollar_value\n" + "\n".join(rows) + "\n")
     data = {"kind": "events", "path": str(path), "split_seed": 0}
     with pytest.raises(SeqlabError, match=r"'30000101' at data row 8; .*data\.time_range"):
-        setup(data)
+        fitted_datamodule(data)

@@ -6,21 +6,12 @@ import logging
 import numpy as np
 import pytest
 
-from seqlab.data.registry import build_datamodule
 from seqlab.data.splits import stratified_split
 from seqlab.errors import SeqlabError
 
+from conftest import fitted_datamodule, ucr_data
+
 UCR2015_TRAIN = "".join(f"{-1 if i % 2 else 1},{i},{i + 1},{i + 2}\n" for i in range(10))
-
-
-def setup(data: dict):
-    module = build_datamodule(data)
-    module.setup("fit")
-    return module
-
-
-def ucr(root, name="Toy", **options) -> dict:
-    return {"kind": "ucr", "name": name, "root": str(root), **options}
 
 
 def write_bytes(path, text: str) -> None:
@@ -34,7 +25,7 @@ def test_a_test_file_of_another_length_is_refused_naming_both_lengths(tmp_path):
     write_bytes(tmp_path / "Toy_TRAIN", UCR2015_TRAIN)
     write_bytes(tmp_path / "Toy_TEST", "1,0,1\n-1,1,2\n")  # 2 values where TRAIN has 3
     with pytest.raises(SeqlabError) as error:
-        setup(ucr(tmp_path))
+        fitted_datamodule(ucr_data(tmp_path))
     message = str(error.value)
     assert "Toy_TEST" in message and "length 2" in message and "length 3" in message
     assert "data.variable_length=true" in message
@@ -44,16 +35,16 @@ def test_a_longer_test_series_is_refused_too(tmp_path):
     write_bytes(tmp_path / "Toy_TRAIN", UCR2015_TRAIN)
     write_bytes(tmp_path / "Toy_TEST", "1,0,1,2,3\n-1,1,2,3,4\n")
     with pytest.raises(SeqlabError, match=r"Toy_TEST: series 1 has length 4"):
-        setup(ucr(tmp_path))
+        fitted_datamodule(ucr_data(tmp_path))
 
 
 def test_variable_length_is_accepted_when_asked_or_when_training_data_varies(tmp_path):
     write_bytes(tmp_path / "Toy_TRAIN", UCR2015_TRAIN)
     write_bytes(tmp_path / "Toy_TEST", "1,0,1\n-1,1,2\n")
-    module = setup(ucr(tmp_path, variable_length=True))
+    module = fitted_datamodule(ucr_data(tmp_path, variable_length=True))
     assert module.splits["test"].lengths.tolist() == [2, 2]
     # JapaneseVowels' own TRAIN varies in length, so its TEST may too
-    assert setup({"kind": "ucr", "name": "JapaneseVowels"}).meta.num_features == 12
+    assert fitted_datamodule({"kind": "ucr", "name": "JapaneseVowels"}).meta.num_features == 12
 
 
 # -- item 8 (and 16): a class too small to split ----------------------------------------------
@@ -87,7 +78,7 @@ def test_reuters_r52_splits_with_its_single_platinum_document(tmp_path, caplog):
     data = {"kind": "text", "embedded": "reuters-r52", "text_column": "Text"}
     data |= {"label_column": "Category", "cache_dir": None, "split_seed": 42, "max_length": 50}
     with caplog.at_level(logging.WARNING):
-        module = setup(data)
+        module = fitted_datamodule(data)
     assert module.meta.num_classes == 52
     assert "platinum" in caplog.text and "training part" in caplog.text
 
