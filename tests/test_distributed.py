@@ -116,3 +116,29 @@ def test_ddp_with_spaces_and_non_ascii_in_the_run_dir(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     assert (run_dir / "metrics.json").is_file()
     assert sorted(p.name for p in (run_dir / "checkpoints").iterdir())[-1] == "last.ckpt"
+
+
+def test_cv_epochs_under_ddp_refits_the_epochs_every_process_chose(tmp_path):
+    """protocol=cv_epochs under DDP: each fold's validation metric is synchronised, so both
+    processes choose the same epoch count; the refit stops there on both (a process stopping
+    elsewhere would hang the other) and one cv_epochs.json and one metrics.json are written."""
+    run_dir = tmp_path / "run"
+    result = run_cli(
+        "seqlab.cli.train",
+        "data.name=ItalyPowerDemand",
+        "data.batch_size=16",
+        "data.protocol=cv_epochs",
+        "data.cv_folds=2",
+        *QUIET,
+        "trainer=ddp_cpu",
+        "trainer.max_epochs=4",
+        "logger=csv",
+        f"hydra.run.dir={run_dir}",
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    choice = json.loads((run_dir / "cv_epochs.json").read_text())
+    assert len(choice["folds"]) == 2 and len(choice["mean"]) == 4
+    written = json.loads((run_dir / "metrics.json").read_text())
+    assert written["protocol"] == "cv_epochs"
+    assert written["protocol/epochs"] == written["protocol/cv_epochs"] == choice["epochs"]
+    assert result.stdout.count(f"cv_epochs: {choice['epochs']} epochs") == 1

@@ -188,6 +188,43 @@ def test_a_real_cv_epochs_run_refits_what_its_folds_chose(tmp_path, toy_root):
     assert checkpoint["global_step"] == choice["epochs"] * math.ceil(TRAIN_SERIES / BATCH)
 
 
+@pytest.mark.slow
+def test_a_resumed_cv_epochs_run_refits_without_rerunning_its_folds(
+    tmp_path, toy_root, monkeypatch
+):
+    """Stopped after 2 of the 4 chosen refit epochs and resumed: the choice comes from
+    cv_epochs.json (no fold runs again) and the run ends as the uninterrupted one did."""
+    chosen, root = 4, toy_root("data")
+
+    def choose(datamodule, folds, checkpoint, fit_fold):
+        return EpochChoice(chosen, checkpoint["monitor"], [0.0] * 6, [])
+
+    monkeypatch.setattr(pipeline, "choose_epochs", choose)
+    extra = ("data.protocol=cv_epochs", "optim.lr=0.01")
+    whole = train(toy_config(root, tmp_path / "whole", *extra))
+
+    run_dir = tmp_path / "stopped"
+    stop_at = pipeline.StopAfterEpochs
+    monkeypatch.setattr(pipeline, "StopAfterEpochs", lambda epochs: stop_at(2))
+    train(toy_config(root, run_dir, *extra))
+    last = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)
+    assert last["global_step"] == 2 * math.ceil(TRAIN_SERIES / BATCH)
+
+    def no_folds(*args):
+        raise AssertionError("a resumed cv_epochs run ran its folds again")
+
+    monkeypatch.setattr(pipeline, "StopAfterEpochs", stop_at)
+    monkeypatch.setattr(pipeline, "choose_epochs", no_folds)
+    config = toy_config(root, run_dir, *extra)
+    config["resume"] = "auto"
+    resumed = train(config)
+    assert {k: v for k, v in resumed.items() if k.startswith("test/")} == {
+        k: v for k, v in whole.items() if k.startswith("test/")
+    }
+    written = json.loads((run_dir / "metrics.json").read_text())
+    assert written["protocol/epochs"] == written["protocol/cv_epochs"] == chosen
+
+
 def member_probabilities(member_dir: Path, split: str) -> tuple[torch.Tensor, torch.Tensor]:
     """A member's probabilities on `split`, from its checkpoint and a fresh data module."""
     module, _ = load_classifier(str(checkpoint_of(member_dir)))

@@ -130,7 +130,7 @@ def fit_and_test(config: dict[str, Any], resume: ResumePoint) -> Fitted:
     extra: list[Callback] = []
     summary: dict[str, float | str] = {"protocol": protocol}
     if protocol == "cv_epochs":
-        epochs = _cross_validated_epochs(config, datamodule, run_dir)
+        epochs = _cross_validated_epochs(config, datamodule, resume)
         summary["protocol/cv_epochs"] = epochs
         extra.append(StopAfterEpochs(epochs))
         L.seed_everything(config["seed"], workers=True, verbose=False)  # as each fold began
@@ -207,9 +207,18 @@ def _task(config: dict[str, Any]) -> dict[str, Any]:
 
 
 def _cross_validated_epochs(
-    config: dict[str, Any], datamodule: SequenceDataModule, run_dir: Path
+    config: dict[str, Any], datamodule: SequenceDataModule, resume: ResumePoint
 ) -> int:
-    """protocol=cv_epochs: the number of epochs the folds choose (their curves: cv_epochs.json)."""
+    """protocol=cv_epochs: the number of epochs the folds choose (their curves: cv_epochs.json).
+    A resumed run reads the choice its folds wrote before the refit began: refitting is all
+    that was left to do."""
+    run_dir = resume.run_dir
+    written = run_dir / CV_FILE
+    if resume.continued and written.is_file():
+        epochs = int(json.loads(written.read_text())["epochs"])
+        if is_first_process():
+            print(f"cv_epochs: {epochs} epochs, as chosen before the resume ({written})")
+        return epochs
     choice = choose_epochs(
         datamodule,
         config["data"]["cv_folds"],
@@ -217,8 +226,8 @@ def _cross_validated_epochs(
         lambda fold, history: _fit_fold(config, fold, history, run_dir),
     )
     if is_first_process():
-        write_text_atomic(run_dir / CV_FILE, json.dumps(choice.to_dict(), indent=1) + "\n")
-    print(f"cv_epochs: {choice.epochs} epochs ({choice.monitor}, {len(choice.folds)} folds)")
+        write_text_atomic(written, json.dumps(choice.to_dict(), indent=1) + "\n")
+        print(f"cv_epochs: {choice.epochs} epochs ({choice.monitor}, {len(choice.folds)} folds)")
     return choice.epochs
 
 
