@@ -45,9 +45,7 @@ def teacher_forcing(
     splits = {}
     for name, rows in ids.items():
         steps = [
-            np.stack(
-                [np.concatenate([[boundary], row]), np.full(len(row) + 1, label + 1)], axis=1
-            )
+            np.stack([np.concatenate([[boundary], row]), np.full(len(row) + 1, label + 1)], axis=1)
             for row, label in zip(rows, labels[name], strict=True)
         ]
         categories, lengths = pad_sequences(steps, longest, dtype=np.int64)
