@@ -343,3 +343,18 @@ def test_a_small_run_trains_samples_and_judges_messages(tmp_path):
     )
     lines = [line for line in refused.stderr.splitlines() if line.strip()]
     assert refused.returncode == 2 and len(lines) == 1 and "task=generate" in lines[0]
+
+
+def test_the_real_sms_messages_become_decoder_steps_with_their_classes(shared_datasets):
+    config = compose_train(["experiment=sms_generate_gru", "data.cache_dir=null"])
+    module = build_datamodule(config["data"], "generate")
+    module.setup("fit")
+    test = module.splits["test"]
+    classes = test.categories[:, 0, 1] - 1
+    assert len(test) == 1115 and int((classes == 1).sum()) == 149  # 20%, stratified
+    real = test.labels != IGNORE_LABEL
+    assert torch.equal(real.sum(dim=1), test.lengths)
+    report = unigram_report(module.splits, module.meta.num_classes, ["ham", "spam"])
+    # a smoothed unigram beats the uniform guess over the K = num_classes - 1 ids
+    assert 1 < report["unigram/perplexity"] < module.meta.num_classes - 1
+    assert report["unigram_class/perplexity"] < report["unigram/perplexity"]
