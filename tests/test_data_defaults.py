@@ -37,6 +37,7 @@ EXPERIMENT_EPOCHS = {
     "cdnow_tag_gru": 8,
     "yoochoose_tag_gru": 5,
     "cdnow_futures_lstm": 20,
+    "sms_generate_gru": 15,
     "memory_sweep": 20,
 }
 

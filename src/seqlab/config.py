@@ -60,7 +60,7 @@ class TaskName(StrEnum):
     classify = "classify"  # many-to-one: a sequence in, one class out
     tag = "tag"  # many-to-many: one label per time step (event data)
     # one-to-many / sequence-to-sequence: condition on the history, generate what follows
-    # (event data: weekly purchase counts after data.cutoff.time)
+    # (event data: weekly purchase counts after data.cutoff.time; text: a message of a class)
     generate = "generate"
 
 
@@ -278,10 +278,13 @@ class GenerateConfig:
     task_name: str = "generate"
     seed: int = 42  # the sampling stream: the same seed gives the same samples
     ckpt_path: str = MISSING  # required: a checkpoint of a task=generate run
-    n: int = 100  # sampled futures per entity
+    n: int = 100  # events: sampled futures per entity; text: messages, split evenly by class
     split: GenerateSplit = GenerateSplit.test  # whose histories condition the samples
     temperature: float = 1.0  # softmax temperature of each sampled step
     greedy: bool = False  # the likeliest value each step (n identical futures)
+    # text: a task=classify checkpoint of the same classes (experiment=sms_spam_gru) that
+    # judges every message: judged.json (share assigned to the conditioned class)
+    classifier: str | None = None
     paths: PathsConfig = field(default_factory=PathsConfig)
 
     def __post_init__(self) -> None:
@@ -563,12 +566,13 @@ def _check_task(task: dict[str, Any], data: dict[str, Any], model: dict[str, Any
 
 
 def _check_generate(data: dict[str, Any], model: dict[str, Any]) -> None:
+    kind = data.get("kind")
     require(
-        data.get("kind") == "events",
+        kind in ("events", "text"),
         "task.name",
         "generate",
-        f"generates weekly purchase counts of event data (data=cdnow or events), not "
-        f"data.kind={data.get('kind')!r}",
+        f"generates weekly purchase counts of event data (data=cdnow or events) or "
+        f"class-conditioned text (data=sms_spam or text), not data.kind={kind!r}",
     )
     if model:
         require(
@@ -581,21 +585,41 @@ def _check_generate(data: dict[str, Any], model: dict[str, Any]) -> None:
         not model.get("bidirectional"),
         "model.bidirectional",
         True,
-        "would let the decoder read weeks it has not generated yet; a decoder runs forward "
+        "would let the decoder read steps it has not generated yet; a decoder runs forward "
         "only: use model=lstm, gru or rnn",
     )
     require(
         model.get("chunk", 1) == 1,
         "model.chunk",
         model.get("chunk"),
-        "joins several weeks into one recurrent step, but task=generate draws one week per "
-        "step: use model.chunk=1",
+        "joins several steps into one recurrent step, but task=generate draws one step at a "
+        "time: use model.chunk=1",
     )
+    if kind == "text":
+        _check_generate_text(data)
+        return
     require(
         data.get("cutoff", {}).get("time") is not None,
         "data.cutoff.time",
         None,
         "ends the conditioning weeks of task=generate; set a date (and data.cutoff.events=null)",
+    )
+
+
+def _check_generate_text(data: dict[str, Any]) -> None:
+    require(
+        data.get("tokenizer") == "word",
+        "data.tokenizer",
+        data.get("tokenizer"),
+        "task=generate on text draws whole words (its messages are the tokens joined by "
+        "spaces); use data.tokenizer=word",
+    )
+    require(
+        data.get("max_length") is None,
+        "data.max_length",
+        data.get("max_length"),
+        "cuts messages short, and task=generate would learn to end a message at the cut; "
+        "use data.max_length=null",
     )
 
 

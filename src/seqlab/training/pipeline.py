@@ -187,7 +187,11 @@ def fit_and_test(config: dict[str, Any], resume: ResumePoint) -> Fitted:
 
 def _module(config: dict[str, Any], datamodule: SequenceDataModule) -> SequenceClassifier:
     module_class = SequenceClassifier
-    if _task(config)["name"] == "generate":
+    if _task(config)["name"] == "generate" and config["data"]["kind"] == "text":
+        from seqlab.models.text_generator import TextGenerator
+
+        module_class = TextGenerator
+    elif _task(config)["name"] == "generate":
         from seqlab.models.generator import SequenceGenerator
 
         module_class = SequenceGenerator
@@ -303,9 +307,18 @@ def _futures(
     run_dir: Path,
     trainer: L.Trainer,
 ) -> dict[str, float]:
-    """The best checkpoint's sampled futures against BG/NBD on the test entities."""
+    """The best checkpoint's sampled futures against BG/NBD on the test entities; text: the
+    unigram baseline's perplexities on the test messages."""
     from seqlab.training.generate import futures_report
 
+    if config["data"]["kind"] == "text":
+        from seqlab.training.generate_text import unigram_report
+
+        assert datamodule.splits is not None  # set up by fit
+        meta, fitted = datamodule.meta, datamodule.fitted_state()
+        report = unigram_report(datamodule.splits, meta.num_classes, fitted["conditions"])
+        log_summary(trainer.loggers, report, trainer.global_step)
+        return report
     report = futures_report(
         module,  # type: ignore[arg-type]
         datamodule.weekly,  # type: ignore[attr-defined]

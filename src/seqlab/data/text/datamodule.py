@@ -48,6 +48,9 @@ CACHE_VERSION = 1  # bump when the cached layout or the tokenisation code change
 
 
 class TextDataModule(SequenceDataModule):
+    # generate: class-conditioned messages, word by word (data/text/generate.py)
+    tasks = ("classify", "generate")
+
     def __init__(self, config: TextDataConfig):
         super().__init__(
             config.batch_size,
@@ -81,6 +84,7 @@ class TextDataModule(SequenceDataModule):
         self.tokenizer: Tokenizer | None = None  # set by setup (_token_ids)
         self.cache_hit: bool | None = None  # set by setup: were the token ids read from cache?
         self._texts: dict[str, list[str]] = {}  # set by setup: each split's raw texts
+        self.class_names: tuple[str, ...] = ()  # set by setup
 
     def build_splits(self) -> tuple[dict[str, SequenceDataset], DataMeta]:
         raw = self.read_source()
@@ -90,9 +94,14 @@ class TextDataModule(SequenceDataModule):
             raw = _keep_top_classes(raw, self.config.top_classes)
         raw = self._carve_missing_splits(raw)
         labels, class_names = self._encode_labels(raw)
+        self.class_names = class_names
         self._texts = {name: [t or "" for t in raw[name].texts] for name in SPLITS}
         ids = self._token_ids(self._texts)
         assert self.tokenizer is not None  # _token_ids trains or loads it
+        if self.task == "generate":
+            from seqlab.data.text.generate import teacher_forcing
+
+            return teacher_forcing(ids, labels, class_names, self.tokenizer)
         max_length = max(max(len(row) for row in rows) for rows in ids.values())
         splits = {}
         for name in SPLITS:
@@ -118,6 +127,8 @@ class TextDataModule(SequenceDataModule):
 
     def fitted_state(self) -> dict[str, Any]:
         assert self.tokenizer is not None  # setup trained or loaded it
+        if self.task == "generate":  # what the decoder is conditioned on, by class index
+            return {"tokenizer": self.tokenizer.to_str(), "conditions": list(self.class_names)}
         return {"tokenizer": self.tokenizer.to_str()}
 
     def prediction_data(
