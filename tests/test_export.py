@@ -62,24 +62,6 @@ CASES = {
         {"chunk": 3, "pooling": "mean", "nonlinearity": "relu", "init": "identity"},
         NUMERIC,
     ),
-    # the convolutional front end: strided (9 steps -> 5 -> 3), then chunked, and on tokens
-    "gru-conv2layers-stride2-chunk2-attention": (
-        "gru",
-        {
-            "conv_channels": [6, 5],
-            "conv_kernel": 4,
-            "conv_stride": 2,
-            "chunk": 2,
-            "pooling": "attention",
-            "layer_norm": True,
-        },
-        NUMERIC,
-    ),
-    "bilstm-conv-last-tokens": (
-        "lstm",
-        {"conv_channels": [6], "conv_kernel": 3, "pooling": "last", "bidirectional": True},
-        TOKENS,
-    ),
 }
 
 

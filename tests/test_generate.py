@@ -168,7 +168,6 @@ def test_the_decoder_sees_the_same_week_in_training_and_sampling(layer_norm):
             "data.cutoff.time",
         ),
         (["experiment=cdnow_futures_lstm", "model.chunk=2"], "use model.chunk=1"),
-        (["experiment=cdnow_futures_lstm", "model.conv_channels=[8]"], "conv_channels=[]"),
         (["experiment=cdnow_futures_lstm", "ensemble.seeds=[1,2]"], "drop ensemble.seeds"),
         (["experiment=cdnow_futures_lstm", "task.samples=0"], "task.samples=0"),
         (["experiment=cdnow_futures_lstm", "task.temperature=0"], "task.temperature=0"),

@@ -12,7 +12,6 @@ from seqlab.data.meta import DataMeta
 from seqlab.errors import SeqlabError
 from seqlab.models.classifier import SequenceClassifier
 from seqlab.models.config import RecurrentConfig
-from seqlab.models.conv_front import ConvFront
 from seqlab.models.recurrent import chunk_steps
 from seqlab.training.callbacks.gradients import hidden_gradient_curves
 
@@ -52,22 +51,6 @@ OPTIONS = {
         "num_layers": 2,
     },
     "irnn-chunk5-mean": {"cell": "rnn", "chunk": 5, "pooling": "mean", "nonlinearity": "relu"},
-    "gru-conv-stride2-chunk2-attention-norm": {
-        "cell": "gru",
-        "conv_channels": [5, 4],
-        "conv_kernel": 4,
-        "conv_stride": 2,
-        "chunk": 2,
-        "pooling": "attention",
-        "layer_norm": True,
-    },
-    "bilstm-conv-kernel3-last": {
-        "cell": "lstm",
-        "conv_channels": [6],
-        "conv_kernel": 3,
-        "pooling": "last",
-        "bidirectional": True,
-    },
 }
 
 
@@ -106,45 +89,6 @@ def test_a_chunked_model_reads_k_times_wider_steps():
     model = classifier(cell="gru", chunk=4)
     assert model.encoder.rnn.input_size == 2 * 4
     assert model.encoder.step_lengths(torch.tensor([16, 13, 4, 1])).tolist() == [4, 4, 1, 1]
-
-
-def test_the_conv_front_end_shortens_by_its_stride_and_widens_to_its_channels():
-    model = classifier(cell="gru", conv_channels=[5, 7], conv_kernel=4, conv_stride=2, chunk=3)
-    front = model.encoder.front
-    assert [conv.out_channels for conv in front.convs] == [5, 7]
-    assert model.encoder.rnn.input_size == 7 * 3
-    outputs, lengths = front(torch.randn(3, 16, 2), torch.tensor([16, 7, 1]))
-    # per layer floor((length + 2 * 2 - 4) / 2) + 1: 16 -> 9 -> 5, 7 -> 4 -> 3, 1 -> 1 -> 1
-    assert outputs.shape == (3, 5, 7)
-    assert lengths.tolist() == [5, 3, 1]
-    # in chunks of 3: the recurrence (and the gradient diagnostics) count 2, 1, 1 steps
-    assert model.encoder.step_lengths(torch.tensor([16, 7, 1])).tolist() == [2, 1, 1]
-    assert (outputs >= 0).all()  # ReLU last
-
-
-def test_a_conv_window_past_the_end_reads_zeros_not_the_padding():
-    """Each output step of a padded sequence equals that of the sequence alone, layer by
-    layer: the padding is zeroed before every convolution, also between layers."""
-    torch.manual_seed(0)
-    front = ConvFront(2, [3, 4], kernel=5, stride=1)
-    alone = torch.randn(1, 6, 2)
-    expected, _ = front(alone, torch.tensor([6]))
-    garbage = torch.cat([alone, torch.full((1, 4, 2), 1e3)], dim=1)
-    got, lengths = front(garbage, torch.tensor([6]))
-    assert lengths.tolist() == [6]
-    assert torch.allclose(got[:, :6], expected, atol=1e-6)
-    # the padding did reach the convolution: without the zeroing the last steps would move
-    conv = front.convs[0]
-    raw = conv(garbage.transpose(1, 2)).transpose(1, 2)[:, :6]
-    assert not torch.allclose(raw, conv(alone.transpose(1, 2)).transpose(1, 2), atol=1e-3)
-
-
-def test_without_conv_channels_there_is_no_front_end():
-    model = classifier(cell="gru", chunk=2)
-    assert len(model.encoder.front.convs) == 0
-    assert not any(name.startswith("encoder.front") for name, _ in model.named_parameters())
-    inputs, lengths = torch.randn(2, 5, 2), torch.tensor([5, 3])
-    assert model.encoder.front(inputs, lengths)[0] is inputs
 
 
 def test_attention_weights_are_zero_on_padding_and_sum_to_one():
@@ -217,9 +161,6 @@ def test_irnn_starts_from_the_identity_with_relu():
         (["model=lstm", "model.init=identity"], "model.init='identity'"),
         (["model=rnn", "model.gate_bias=1.0"], "model.gate_bias=1.0"),
         (["model.chunk=0"], "model.chunk=0"),
-        (["model.conv_channels=[8,0]"], "model.conv_channels"),
-        (["model.conv_kernel=0"], "model.conv_kernel=0"),
-        (["model.conv_stride=0"], "model.conv_stride=0"),
         (["model.pooling=attn"], "model.pooling"),
     ],
 )

@@ -475,7 +475,6 @@ def test_classify_is_the_default_task_and_tag_composes():
         (["experiment=cdnow_tag_gru", "model.bidirectional=true"], "bidirectional encoder"),
         (["data=cdnow", "task=tag", "model=gru"], "data.time_features=[gap,since_first]"),
         (["experiment=cdnow_tag_gru", "model.chunk=2"], "use model.chunk=1"),
-        (["experiment=cdnow_tag_gru", "model.conv_channels=[8]"], "model.conv_channels=[]"),
         (["experiment=cdnow_tag_gru", "ensemble.seeds=[1,2]"], "task=tag has not got"),
         (["task.name=translate"], "task.name"),
     ],

@@ -547,13 +547,6 @@ def _check_task(task: dict[str, Any], data: dict[str, Any], model: dict[str, Any
         "model.chunk=1",
     )
     require(
-        not model.get("conv_channels"),
-        "model.conv_channels",
-        model.get("conv_channels"),
-        "runs a convolution over neighbouring steps (the future included), but task=tag labels "
-        "every step from its past: use model.conv_channels=[]",
-    )
-    require(
         not (task["causal"] and model.get("bidirectional")),
         "task.causal",
         task["causal"],
@@ -597,13 +590,6 @@ def _check_generate(data: dict[str, Any], model: dict[str, Any]) -> None:
         model.get("chunk"),
         "joins several weeks into one recurrent step, but task=generate draws one week per "
         "step: use model.chunk=1",
-    )
-    require(
-        not model.get("conv_channels"),
-        "model.conv_channels",
-        model.get("conv_channels"),
-        "reads neighbouring weeks (the future included), but task=generate draws one week per "
-        "step from the past: use model.conv_channels=[]",
     )
     require(
         data.get("cutoff", {}).get("time") is not None,

@@ -88,11 +88,6 @@ class RecurrentConfig(InputConfig):
     # of a sequence whose length k does not divide is completed with zeros
     chunk: int = 1
     layer_norm: bool = False  # LayerNorm over the top layer's states before the pooling
-    # A convolutional front end before the recurrence (before chunking): one Conv1d ->
-    # LayerNorm -> ReLU layer per entry, that many output channels; [] for none
-    conv_channels: list[int] = field(default_factory=list)
-    conv_kernel: int = 5  # steps each convolution reads (zero padding kernel // 2 both sides)
-    conv_stride: int = 1  # steps between windows of every layer: s times fewer steps per layer
     # Initial bias of the gate that keeps the state (LSTM forget gate, GRU update gate); null:
     # the cell's default, 1.0 for lstm and gru (Jozefowicz et al. 2015), none for rnn
     gate_bias: float | None = None
@@ -108,12 +103,6 @@ class RecurrentConfig(InputConfig):
         require(self.hidden_size >= 1, "model.hidden_size", self.hidden_size, "must be at least 1")
         require(self.num_layers >= 1, "model.num_layers", self.num_layers, "must be at least 1")
         require(self.chunk >= 1, "model.chunk", self.chunk, "must be at least 1")
-        channels = list(self.conv_channels)
-        require(
-            min(channels, default=1) >= 1, "model.conv_channels", channels, "must all be at least 1"
-        )
-        require(self.conv_kernel >= 1, "model.conv_kernel", self.conv_kernel, "must be at least 1")
-        require(self.conv_stride >= 1, "model.conv_stride", self.conv_stride, "must be at least 1")
         require(
             self.chrono == 0 or self.chrono >= 3,
             "model.chrono",

@@ -6,9 +6,9 @@ carries. Here each layer and direction runs as its own one-layer kernel on plain
 forward direction reads padding only after a sequence's real steps, so its outputs there are
 unchanged; the reverse direction gets each sequence reversed within its own length, so it
 starts at the last real step, as packing makes it. Outputs at padded steps never reach the
-pooling. The numbers are those of the packed model, for any amount of padding. The
-convolutional front end, chunking, layer normalisation and the pooling (attention included)
-are the encoder's own functions and modules, called here as in training.
+pooling. The numbers are those of the packed model, for any amount of padding. Chunking,
+layer normalisation and the pooling (attention included) are the encoder's own functions and
+modules, called here as in training.
 """
 
 from typing import cast
@@ -27,7 +27,6 @@ class ExportableRecurrent(nn.Module):
         rnn = encoder.rnn
         self.pooling, self.directions = encoder.pooling, encoder.directions
         self.chunk, self.norm, self.attention = encoder.chunk, encoder.norm, encoder.attention
-        self.front = encoder.front
         extra = {"nonlinearity": rnn.nonlinearity} if isinstance(rnn, nn.RNN) else {}
         self.layers = nn.ModuleList()
         for layer in range(rnn.num_layers):
@@ -42,7 +41,6 @@ class ExportableRecurrent(nn.Module):
             self.layers.append(directions)
 
     def forward(self, inputs: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        inputs, lengths = self.front(inputs, lengths)
         inputs, lengths = chunk_steps(inputs, lengths, self.chunk)
         steps = torch.arange(inputs.shape[1], device=inputs.device).unsqueeze(0)
         ends = lengths.unsqueeze(1)

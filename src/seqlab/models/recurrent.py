@@ -8,8 +8,7 @@ autograd on run step by step (models/unrolled.py), keeping every h_t in the grap
 step's backward, `take_hidden_states()` hands them over (their `.grad` is the total dL/dh_t).
 Every other forward uses the fused kernel.
 
-Around the recurrence: an optional convolutional front end (models/conv_front.py) reads the
-series first, `chunk` k folds k consecutive steps into one (k*features wide, a k times
+Around the recurrence: `chunk` k folds k consecutive steps into one (k*features wide, a k times
 shorter recurrence; padding is zeroed first, so a chunk that straddles a sequence's end reads
 zeros whatever the batch holds there), `layer_norm` normalises each state vector the pooling
 reads, and `gate_bias` / `init` set the initial parameters per cell (forget or update gate bias;
@@ -24,7 +23,6 @@ from seqlab.data.meta import DataMeta
 from seqlab.errors import SeqlabError
 from seqlab.models.attention import AttentionPooling
 from seqlab.models.config import RecurrentConfig
-from seqlab.models.conv_front import ConvFront
 from seqlab.models.pooling import masked_pool, time_mask
 from seqlab.models.unrolled import HiddenStates, unrolled_forward
 
@@ -48,15 +46,11 @@ class RecurrentEncoder(nn.Module):
         chrono: int = 0,
         nonlinearity: str = "tanh",
         init: str = "default",
-        conv_channels: tuple[int, ...] = (),
-        conv_kernel: int = 5,
-        conv_stride: int = 1,
     ):
         super().__init__()
         extra = {"nonlinearity": nonlinearity} if cell == "rnn" else {}
-        self.front = ConvFront(input_dim, list(conv_channels), conv_kernel, conv_stride)
         self.rnn = CELLS[cell](
-            input_size=self.front.output_dim * chunk,
+            input_size=input_dim * chunk,
             hidden_size=hidden_size,
             num_layers=num_layers,
             bidirectional=bidirectional,
@@ -101,9 +95,6 @@ class RecurrentEncoder(nn.Module):
             chrono=config.chrono,
             nonlinearity=config.nonlinearity,
             init=config.init,
-            conv_channels=tuple(config.conv_channels),
-            conv_kernel=config.conv_kernel,
-            conv_stride=config.conv_stride,
         )
 
     def request_hidden_states(self) -> None:
@@ -117,8 +108,8 @@ class RecurrentEncoder(nn.Module):
         return states
 
     def step_lengths(self, lengths: torch.Tensor) -> torch.Tensor:
-        """Steps of the recurrence per sequence: the front end's output lengths, in chunks."""
-        return chunked_lengths(self.front.output_lengths(lengths), self.chunk)
+        """Steps of the recurrence per sequence: ceil(length / chunk)."""
+        return chunked_lengths(lengths, self.chunk)
 
     def chunk_steps(
         self, inputs: torch.Tensor, lengths: torch.Tensor
@@ -131,7 +122,6 @@ class RecurrentEncoder(nn.Module):
         return pool_states(outputs, lengths, last, self.pooling, self.norm, self.attention)
 
     def forward(self, inputs: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        inputs, lengths = self.front(inputs, lengths)
         inputs, lengths = self.chunk_steps(inputs, lengths)
         max_length = inputs.shape[1]
         if self._record_next and torch.is_grad_enabled():
