@@ -29,6 +29,7 @@ EXPERIMENT_EPOCHS = {
     "gunpoint_lstm": 400,
     "gunpoint_mlp": 400,
     "gunpoint_gru": 400,
+    "ucr_gru": 400,
     "r8_bilstm": 10,
     "sst2_bilstm": 10,
     "sms_spam_gru": 8,
