@@ -99,6 +99,7 @@ def futures_report(
     weeks = counts.shape[1] - history_weeks
     history = torch.from_numpy(counts[:, :history_weeks])
     task = config["task"]
+    print(f"futures: {task['samples']} per entity, {len(counts)} test entities, {weeks} weeks")
     with torch.no_grad():
         futures = rollout_futures(module.cpu(), history, weeks, task, config["seed"])
     sampled = futures.counts.numpy().astype(np.float64)
@@ -148,7 +149,7 @@ def _count_errors(prefix: str, predicted: np.ndarray, actual: np.ndarray) -> dic
 def _buyer_metrics(buys: torch.Tensor, bought: np.ndarray, average: str) -> dict[str, float]:
     """The five classification metrics of "buys at least once in the generated weeks"."""
     probabilities = torch.stack([1 - buys, buys], dim=1).float()
-    metrics = build_metrics(2, average, prefix="test/")
+    metrics = build_metrics(2, average, prefix="test/", sync=False)  # rank 0 alone scores
     metrics.update(metric_inputs(probabilities, average), torch.from_numpy(bought).long())
     return {name: float(value) for name, value in metrics.compute().items()}
 
