@@ -274,3 +274,13 @@ def test_bgnbd_on_cdnow_reproduces_the_reference_figures():
     predicted = expected_weekly(model, weekly.frequency, weekly.recency, weekly.age, 39).sum(axis=1)
     assert round(predicted.sum()) == 16623
     assert np.abs(predicted - actual).mean() == pytest.approx(0.817, abs=0.001)
+
+    # its posterior predictive draws: their mean is lifetimes' conditional expectation
+    from seqlab.baselines.bgnbd import sampled_totals
+
+    totals = sampled_totals(model, weekly.frequency, weekly.recency, weekly.age, 39, 200, 0)
+    assert totals.mean() * len(totals) == pytest.approx(predicted.sum(), rel=0.01)
+    for group in (weekly.frequency == 0, weekly.frequency >= 3):
+        assert totals[group].mean() == pytest.approx(predicted[group].mean(), rel=0.02)
+    repeat = sampled_totals(model, weekly.frequency, weekly.recency, weekly.age, 39, 200, 0)
+    assert np.array_equal(totals, repeat) and totals.min() >= 0

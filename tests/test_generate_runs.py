@@ -65,6 +65,7 @@ def test_metrics_json_holds_futures_bgnbd_and_buyer_metrics(finished):
     for key in (
         "futures/aggregate_error_pct",
         "futures/mae",
+        "futures_sampled/mae",
         "bgnbd/aggregate_error_pct",
         "bgnbd/mae",
         *(f"test/{name}" for name in ("acc", "precision", "recall", "f1", "auroc", "loss")),
@@ -72,6 +73,10 @@ def test_metrics_json_holds_futures_bgnbd_and_buyer_metrics(finished):
     ):
         assert key in metrics, key
     assert metrics["futures/actual"] == metrics["bgnbd/actual"] > 0
+    # the expectations and the draws estimate the same total
+    assert metrics["futures/predicted"] == pytest.approx(
+        metrics["futures_sampled/predicted"], rel=0.2
+    )
     assert 0.0 <= metrics["test/auroc"] <= 1.0
     for plot in ("futures_weekly.png", "futures_cumulative.png"):
         assert (finished / "plots" / plot).stat().st_size > 0
