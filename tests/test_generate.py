@@ -156,6 +156,75 @@ def test_the_decoder_sees_the_same_week_in_training_and_sampling(layer_norm):
     assert torch.equal(greedy[:, 0, 0], logits[:, 10].argmax(dim=-1))
 
 
+def teacher_forced_probabilities(module: SequenceGenerator, counts: torch.Tensor) -> torch.Tensor:
+    """(entities, weeks, classes) each week's distribution given the true earlier weeks, from
+    one teacher-forced pass over the whole sequence (not the sampler's week-by-week state)."""
+    entities, weeks = counts.shape
+    with torch.no_grad():
+        steps = module.inputs(week_inputs(counts), torch.zeros(entities, weeks, 0).long())
+        logits = module.head(module.encoder(steps, torch.full((entities,), weeks)))
+    return logits.softmax(dim=-1)
+
+
+def test_rollout_draws_as_sample_with_exact_expectations_and_no_event_probability():
+    module = generator_module()
+    history = torch.randint(0, 3, (3, 10))
+    history[:, 0] = 1
+    weeks, samples = 3, 4000
+    futures = module.rollout(history, weeks, samples, generator=torch.Generator().manual_seed(5))
+    drawn = module.sample(history, weeks, samples, generator=torch.Generator().manual_seed(5))
+    assert torch.equal(futures.counts, drawn)
+    assert futures.expected.shape == (3, samples, weeks)
+
+    classes = torch.arange(MAX_COUNT + 1).float()
+    # week 1 of every future: the expectation under the teacher-forced distribution there
+    first = teacher_forced_probabilities(module, torch.nn.functional.pad(history, (0, 1)))
+    assert torch.allclose(futures.expected[:, :, 0], (first[:, 10] @ classes)[:, None])
+    # a future's later week: the expectation given that future's own draws
+    one = torch.cat([history[:1], futures.counts[0, 7][None]], dim=1)
+    later = teacher_forced_probabilities(module, one)[0, 10:] @ classes
+    assert torch.allclose(futures.expected[0, 7], later, atol=1e-6)
+
+    # no event in any generated week: the product of P(0) along the all-zero continuation
+    zeros = teacher_forced_probabilities(module, torch.nn.functional.pad(history, (0, weeks)))
+    assert torch.allclose(futures.no_event, zeros[:, 10:, 0].prod(dim=1), atol=1e-6)
+    # both agree with the draws up to Monte Carlo error (4 standard errors)
+    share = (futures.counts.sum(dim=2) == 0).float().mean(dim=1)
+    error = (futures.no_event * (1 - futures.no_event) / samples).sqrt()
+    assert ((share - futures.no_event).abs() <= 4 * error + 1e-6).all()
+    means = futures.counts.float().mean(dim=1)
+    spread = futures.counts.float().std(dim=1) / samples**0.5
+    assert ((futures.expected.mean(dim=1) - means).abs() <= 4 * spread + 1e-6).all()
+
+
+def test_every_history_trains_but_held_out_generated_weeks_stay_unseen():
+    """task.train_histories: the val and test entities' conditioning weeks join the training
+    set; their generated weeks are neither read by it nor scored there, and their own splits
+    score the generated weeks only."""
+    from seqlab.data.events.futures import future_splits
+
+    weekly = weekly_counts(hand_log(), np.array(["a", "b", "c"]), "2020-01-29", "28D")
+    entity_splits = {"train": np.array([0]), "val": np.array([1]), "test": np.array([2])}
+    splits, _ = future_splits(weekly, entity_splits, all_histories=True)
+    plain, _ = future_splits(weekly, entity_splits)
+    train = splits["train"]
+    assert train.lengths.tolist() == [8, 4, 4]
+    assert torch.equal(train.labels[0], plain["train"].labels[0])
+    assert torch.equal(train.labels[1:, :4], week_targets(weekly)[[1, 2], :4])
+    assert (train.labels[1:, 4:] == IGNORE_LABEL).all()
+    for split in ("val", "test"):
+        labels = splits[split].labels
+        assert (labels[:, :4] == IGNORE_LABEL).all()
+        assert torch.equal(labels[:, 4:], plain[split].labels[:, 4:])
+
+    changed = weekly_counts(hand_log(), np.array(["a", "b", "c"]), "2020-01-29", "28D")
+    changed.counts[1:, 4:] = 3  # other futures for the held-out entities
+    again, _ = future_splits(changed, entity_splits, all_histories=True)
+    for name in ("inputs", "lengths", "labels"):
+        assert torch.equal(getattr(again["train"], name), getattr(train, name)), name
+    assert not torch.equal(again["test"].labels, splits["test"].labels)
+
+
 @pytest.mark.parametrize(
     ("overrides", "named"),
     [
@@ -205,3 +274,13 @@ def test_bgnbd_on_cdnow_reproduces_the_reference_figures():
     predicted = expected_weekly(model, weekly.frequency, weekly.recency, weekly.age, 39).sum(axis=1)
     assert round(predicted.sum()) == 16623
     assert np.abs(predicted - actual).mean() == pytest.approx(0.817, abs=0.001)
+
+    # its posterior predictive draws: their mean is lifetimes' conditional expectation
+    from seqlab.baselines.bgnbd import sampled_totals
+
+    totals = sampled_totals(model, weekly.frequency, weekly.recency, weekly.age, 39, 200, 0)
+    assert totals.mean() * len(totals) == pytest.approx(predicted.sum(), rel=0.01)
+    for group in (weekly.frequency == 0, weekly.frequency >= 3):
+        assert totals[group].mean() == pytest.approx(predicted[group].mean(), rel=0.02)
+    repeat = sampled_totals(model, weekly.frequency, weekly.recency, weekly.age, 39, 200, 0)
+    assert np.array_equal(totals, repeat) and totals.min() >= 0

@@ -3,13 +3,17 @@ futures, BG/NBD and buyer metrics; a killed run resumes to the uninterrupted res
 seqlab-generate writes seeded samples."""
 
 import json
+import math
 import os
+import shutil
 import signal
 import time
 from pathlib import Path
 
 import pandas as pd
 import pytest
+
+from seqlab.training.callbacks.gradients import RESULTS_FILE
 
 from conftest import run_cli, start_train, synthetic_events, wandb_env
 
@@ -61,6 +65,7 @@ def test_metrics_json_holds_futures_bgnbd_and_buyer_metrics(finished):
     for key in (
         "futures/aggregate_error_pct",
         "futures/mae",
+        "futures_sampled/mae",
         "bgnbd/aggregate_error_pct",
         "bgnbd/mae",
         *(f"test/{name}" for name in ("acc", "precision", "recall", "f1", "auroc", "loss")),
@@ -68,6 +73,10 @@ def test_metrics_json_holds_futures_bgnbd_and_buyer_metrics(finished):
     ):
         assert key in metrics, key
     assert metrics["futures/actual"] == metrics["bgnbd/actual"] > 0
+    # the expectations and the draws estimate the same total
+    assert metrics["futures/predicted"] == pytest.approx(
+        metrics["futures_sampled/predicted"], rel=0.2
+    )
     assert 0.0 <= metrics["test/auroc"] <= 1.0
     for plot in ("futures_weekly.png", "futures_cumulative.png"):
         assert (finished / "plots" / plot).stat().st_size > 0
@@ -75,6 +84,57 @@ def test_metrics_json_holds_futures_bgnbd_and_buyer_metrics(finished):
     for chart in ("weekly", "cumulative"):
         assert list(media.glob(f"table/futures/{chart}_*.json")), f"no W&B {chart} chart"
     assert len(list(media.glob("images/futures/*.png"))) == 2
+
+
+def test_gradient_diagnostics_follow_the_decoder(finished):
+    """Issue #16: the gradient diagnostics and their charts work for a decoder too; its
+    ||dL/dh_t|| curve covers every week of the sequence."""
+    import torch
+
+    results = json.loads((finished / "gradients" / RESULTS_FILE).read_text())
+    checkpoint = next((finished / "checkpoints").glob("epoch*.ckpt"))
+    weeks = torch.load(checkpoint, weights_only=False)["hyper_parameters"]["meta"]["max_length"]
+    assert results["steps"] and weeks > 13
+    for curves in results["hidden"]:
+        assert len(curves["l0"]) == weeks
+        assert all(math.isfinite(value) and value > 0 for value in curves["l0"])
+    assert {"ih_l0", "hh_l0", "head", "global", "global_clipped"} <= set(results["norms"][0])
+    media = next(finished.glob("wandb/offline-run-*/files/media"))
+    assert list(media.glob("table/grad_norm/dh_l0_*.json")), "no ||dL/dh_t|| chart in W&B"
+
+
+@pytest.mark.ddp
+def test_two_processes_test_and_sample_as_one_does(futures_log, finished, tmp_path):
+    """The finished one-process run, resumed under DDP (two CPU processes, gloo) with nothing
+    left to train: each rank tests its share of the test entities and rank 0 alone samples
+    the futures, so metrics.json is the one-process file, the teacher-forced loss to 1e-6."""
+    run_dir = tmp_path / "run"
+    shutil.copytree(finished / "checkpoints", run_dir / "checkpoints")
+    result = run_cli(
+        "seqlab.cli.train",
+        *futures_log,
+        "logger=csv",
+        "trainer=ddp_cpu",
+        "resume=auto",
+        f"hydra.run.dir={run_dir}",
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    single = json.loads((finished / "metrics.json").read_text())
+    ddp = json.loads((run_dir / "metrics.json").read_text())
+    assert ddp.keys() == single.keys() and "futures/mae" in ddp
+    assert ddp["test/loss"] == pytest.approx(single["test/loss"], abs=1e-6)
+    assert {k: v for k, v in ddp.items() if k != "test/loss"} == {
+        k: v for k, v in single.items() if k != "test/loss"
+    }
+    # one rank sampled, one wrote the table (rank 1 prints to the same stdout)
+    assert result.stdout.count("futures: ") == 1
+    assert result.stdout.count("metrics.json") == 1
+    written = sorted(p.relative_to(run_dir).as_posix() for p in run_dir.rglob("*") if p.is_file())
+    assert [p for p in written if p.startswith("plots/")] == [
+        "plots/futures_cumulative.png",
+        "plots/futures_weekly.png",
+    ]
+    assert not [p for p in written if p.endswith(".tmp")]
 
 
 def test_a_killed_generate_run_resumes_to_the_uninterrupted_result(futures_log, finished, tmp_path):

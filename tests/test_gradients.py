@@ -261,3 +261,91 @@ def test_a_short_training_logs_norms_curves_and_plots(tmp_path):
     assert {"grad_norm/hh_l0_reverse", "grad_norm/embeddings", "grad_norm/head"} <= set(rows[0])
     tables = list(tmp_path.glob("wandb/offline-run-*/files/media/table/grad_norm/dh_l0_*.json"))
     assert tables, "no ||dL/dh_t|| chart in the W&B run"
+
+
+def decoder_batch(entities: int = 4, weeks: int = 9):
+    """A teacher-forced batch of weekly counts, as task=generate trains on them."""
+    from seqlab.data.batch import IGNORE_LABEL, Batch
+    from seqlab.data.events.futures import week_inputs
+
+    counts = torch.randint(0, 3, (entities, weeks), generator=torch.Generator().manual_seed(3))
+    labels = counts.clone()
+    labels[:, 0] = IGNORE_LABEL  # as the first purchase week is
+    empty = torch.zeros(entities, weeks, 0, dtype=torch.long)
+    return Batch(week_inputs(counts), empty, torch.full((entities,), weeks), labels)
+
+
+def decoder(cell: str = "lstm"):
+    from seqlab.data.events.futures import INPUT_NAMES, MAX_COUNT
+    from seqlab.models.generator import SequenceGenerator
+
+    torch.manual_seed(0)
+    meta = DataMeta(len(INPUT_NAMES), MAX_COUNT + 1, tuple(map(str, range(MAX_COUNT + 1))), 9)
+    return SequenceGenerator(
+        recurrent(cell, pooling="max"),
+        meta.to_dict(),
+        OPTIM,
+        {"average": "binary"},
+        task={"name": "generate"},
+    )
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_a_decoders_hidden_gradients_match_an_independent_reference(cell):
+    """task=generate scores every week, so dL/dh_t gathers the loss of week t and, through the
+    recurrence, of every later week; the reference differentiates each h_t as a leaf."""
+    model, batch = decoder(cell), decoder_batch()
+    model.encoder.request_hidden_states()
+    model._step(batch, "train")[0].backward()
+    curves, ratios = hidden_gradient_curves(model.encoder.take_hidden_states(), batch.lengths)
+
+    rnn, x = model.encoder.rnn, model.inputs(batch.inputs, batch.categories).detach()
+    is_lstm = isinstance(rnn, torch.nn.LSTM)
+    real = batch.labels != -100
+    with torch.no_grad():
+        prefix, _ = rnn(x)
+    expected = []
+    for t in range(x.shape[1]):
+        _, state = rnn(x[:, : t + 1])
+        h = (state[0] if is_lstm else state).detach().clone().requires_grad_(True)
+        outputs = [prefix[:, :t], h[-1][:, None]]
+        if t + 1 < x.shape[1]:
+            suffix, _ = rnn(x[:, t + 1 :], (h, state[1].detach()) if is_lstm else h)
+            outputs.append(suffix)
+        logits = model.head(model.encoder.norm(torch.cat(outputs, dim=1)))
+        loss = F.cross_entropy(logits[real], batch.labels[real])
+        expected.append(torch.autograd.grad(loss, h)[0][-1].norm(dim=-1))
+    reference = torch.stack(expected, dim=1)
+    assert torch.allclose(torch.tensor(curves["l0"]), reference.mean(dim=0), rtol=1e-4, atol=1e-8)
+    assert ratios["l0"] == pytest.approx(float(reference[:, 0].mean() / reference[:, -1].mean()))
+    assert all(value > 0 for value in curves["l0"])
+
+
+def test_the_exploding_step_warning_fires_on_a_decoder(tmp_path, caplog):
+    """Real backward passes through a task=generate decoder; one step's loss is scaled up."""
+    model = decoder()
+    callback = diagnostics(tmp_path, jump_factor=5.0)
+    callback.setup(None, model, "fit")
+    assert callback.encoder is model.encoder
+
+    def step(index: int, scale: float) -> None:
+        batch = decoder_batch()
+        trainer = SimpleNamespace(
+            global_step=index, current_epoch=0, loggers=[], gradient_clip_val=None
+        )
+        callback.on_train_batch_start(trainer, model, batch, index)
+        model.zero_grad()
+        (scale * model._step(batch, "train")[0]).backward()
+        callback.on_before_optimizer_step(trainer, model, None)
+        callback.on_train_batch_end(trainer, model, None, batch, index)
+
+    with caplog.at_level(logging.WARNING, logger="seqlab.training.callbacks.gradients"):
+        for index in range(6):
+            step(index, 1.0)
+        assert not caplog.records
+        step(6, 1000.0)
+    assert len(caplog.records) == 1
+    assert "step 6" in caplog.text and "exploding" in caplog.text
+    assert len(callback.history["steps"]) == 7  # every_n_steps=1: each step logged
+    assert all(len(curve["l0"]) == 9 for curve in callback.history["hidden"])
+    assert {"ih_l0", "hh_l0", "head", "global"} <= set(callback.history["norms"][-1])

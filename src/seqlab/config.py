@@ -77,6 +77,9 @@ class TaskConfig:
     samples: int = 100
     temperature: float = 1.0  # generate: softmax temperature of each sampled step
     greedy: bool = False  # generate: the likeliest value each step instead of sampling
+    # generate: teacher forcing also trains on the validation and test entities' conditioning
+    # weeks (never on their generated weeks, which val/loss and test/loss then score alone)
+    train_histories: bool = False
 
     def __post_init__(self) -> None:
         require(self.samples >= 1, "task.samples", self.samples, "must be at least 1")

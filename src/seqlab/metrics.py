@@ -30,35 +30,47 @@ from seqlab.errors import SeqlabError
 MulticlassAverage = Literal["micro", "macro", "weighted", "none"]
 
 
-def _auroc(num_classes: int, average: MulticlassAverage) -> Metric:
+def _auroc(num_classes: int, average: MulticlassAverage, **options: bool) -> Metric:
     # one-vs-rest AUROC has no micro average; macro is the closest honest summary
     return AUROC(
-        "multiclass", num_classes=num_classes, average="macro" if average == "micro" else average
+        "multiclass",
+        num_classes=num_classes,
+        average="macro" if average == "micro" else average,
+        **options,
     )
 
 
-# name -> (its two-class metric, its many-class metric from (num_classes, average)). A new
-# metric is one entry here: runs log it as {split}/<name> and keep val/<name>_best.
-METRICS: dict[str, tuple[Callable[[], Metric], Callable[[int, MulticlassAverage], Metric]]] = {
+# name -> (its two-class metric, its many-class metric from (num_classes, average)), each
+# taking torchmetrics' options. A new metric is one entry here: runs log it as {split}/<name>
+# and keep val/<name>_best.
+METRICS: dict[str, tuple[Callable[..., Metric], Callable[..., Metric]]] = {
     "acc": (
         BinaryAccuracy,
-        lambda n, average: Accuracy("multiclass", num_classes=n, average="micro"),
+        lambda n, average, **o: Accuracy("multiclass", num_classes=n, average="micro", **o),
     ),
     "precision": (
         BinaryPrecision,
-        lambda n, average: Precision("multiclass", num_classes=n, average=average),
+        lambda n, average, **o: Precision("multiclass", num_classes=n, average=average, **o),
     ),
     "recall": (
         BinaryRecall,
-        lambda n, average: Recall("multiclass", num_classes=n, average=average),
+        lambda n, average, **o: Recall("multiclass", num_classes=n, average=average, **o),
     ),
-    "f1": (BinaryF1Score, lambda n, average: F1Score("multiclass", num_classes=n, average=average)),
+    "f1": (
+        BinaryF1Score,
+        lambda n, average, **o: F1Score("multiclass", num_classes=n, average=average, **o),
+    ),
     "auroc": (BinaryAUROC, _auroc),
 }
 METRIC_NAMES = tuple(METRICS)
 
 
-def build_metrics(num_classes: int, average: str, prefix: str) -> MetricCollection:
+def build_metrics(
+    num_classes: int, average: str, prefix: str, sync: bool = True
+) -> MetricCollection:
+    """The five metrics; `sync=False`: computed from this process's updates alone, where
+    only one process of a distributed run scores (no other would join the gather)."""
+    options = {"sync_on_compute": sync}
     if average == "binary":
         if num_classes != 2:
             raise SeqlabError(
@@ -66,11 +78,13 @@ def build_metrics(num_classes: int, average: str, prefix: str) -> MetricCollecti
                 f"{num_classes}; use macro, micro or weighted"
             )
         metrics: dict[str, Metric | MetricCollection] = {
-            name: binary() for name, (binary, _) in METRICS.items()
+            name: binary(**options) for name, (binary, _) in METRICS.items()
         }
     else:
         multiclass = cast(MulticlassAverage, average)
-        metrics = {name: many(num_classes, multiclass) for name, (_, many) in METRICS.items()}
+        metrics = {
+            name: many(num_classes, multiclass, **options) for name, (_, many) in METRICS.items()
+        }
     return MetricCollection(metrics, prefix=prefix)
 
 

@@ -120,6 +120,8 @@ def fit_and_test(config: dict[str, Any], resume: ResumePoint) -> Fitted:
     run_dir = resume.run_dir
     L.seed_everything(config["seed"], workers=True, verbose=False)
     datamodule = build_datamodule(config["data"], _task(config)["name"])
+    if _task(config)["name"] == "generate":
+        datamodule.train_histories = _task(config)["train_histories"]  # type: ignore[attr-defined]
     datamodule.setup("fit")
     protocol = datamodule.protocol
     if not datamodule.has_validation and config["optim"]["scheduler"] == "plateau":

@@ -54,6 +54,8 @@ class EventDataModule(SequenceDataModule):
         super().__init__(batch_size=config.batch_size, num_workers=config.num_workers)
         self.config = config
         self._fitted: dict[str, Any] = {}
+        # task=generate (task.train_histories): train on every entity's conditioning weeks
+        self.train_histories = False
 
     # -- shared by the sequence models and the baselines ---------------------------------------
 
@@ -161,7 +163,7 @@ class EventDataModule(SequenceDataModule):
     def build_splits(self) -> tuple[dict[str, SequenceDataset], DataMeta]:
         if self.task == "generate":
             self._fitted = {"vocabularies": {}, "scaler": None}
-            return future_splits(self.weekly, self.entity_splits)
+            return future_splits(self.weekly, self.entity_splits, self.train_histories)
         recent = self._recent()
         if self.task == "tag":
             _warn_unscored_steps(self.history.events, recent, self.config.max_length)

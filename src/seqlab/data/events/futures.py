@@ -159,18 +159,39 @@ def week_targets(weekly: WeeklyCounts) -> torch.Tensor:
 
 
 def future_splits(
-    weekly: WeeklyCounts, entity_splits: dict[str, np.ndarray]
+    weekly: WeeklyCounts, entity_splits: dict[str, np.ndarray], all_histories: bool = False
 ) -> tuple[dict[str, SequenceDataset], DataMeta]:
-    """Teacher-forcing datasets per split: every week's inputs and targets."""
+    """Teacher-forcing datasets per split: every week's inputs and targets.
+
+    `all_histories`: the training set also holds the conditioning weeks of the validation and
+    test entities (cut at the cutoff: their later weeks are neither read nor scored), and their
+    own splits score only the generated weeks, which no model has seen.
+    """
     counts = torch.from_numpy(weekly.counts)
     inputs, targets = week_inputs(counts), week_targets(weekly)
-    weeks = counts.shape[1]
+    weeks, history = counts.shape[1], weekly.history_weeks
+    full = torch.full((len(counts),), weeks, dtype=torch.long)
     splits = {
-        split: SequenceDataset(
-            inputs[codes], None, torch.full((len(codes),), weeks, dtype=torch.long), targets[codes]
-        )
+        split: SequenceDataset(inputs[codes], None, full[codes], targets[codes])
         for split, codes in entity_splits.items()
     }
+    if all_histories:
+        held_out = np.concatenate([entity_splits["val"], entity_splits["test"]])
+        cut_inputs = inputs[held_out].clone()
+        cut_inputs[:, history:] = 0
+        cut_targets = targets[held_out].clone()
+        cut_targets[:, history:] = IGNORE_LABEL
+        train = splits["train"]
+        splits["train"] = SequenceDataset(
+            torch.cat([train.inputs, cut_inputs]),
+            None,
+            torch.cat([train.lengths, torch.full((len(held_out),), history)]),
+            torch.cat([train.labels, cut_targets]),
+        )
+        for split in ("val", "test"):
+            scored = splits[split].labels.clone()
+            scored[:, :history] = IGNORE_LABEL
+            splits[split].labels = scored
     meta = DataMeta(
         num_features=len(INPUT_NAMES),
         num_classes=MAX_COUNT + 1,
