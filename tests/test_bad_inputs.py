@@ -152,6 +152,26 @@ def test_train_refuses_a_checkpoint_it_cannot_continue(
 
 
 @pytest.mark.slow
+def test_a_checkpoint_from_before_an_option_existed_still_fits(gru_checkpoint, tmp_path):
+    """An option added since a checkpoint was written is absent from it: at its default (the
+    behaviour the checkpoint was trained with) the checkpoint still continues; set to
+    anything else, it is another model."""
+    from seqlab.training.resume import check_fits
+
+    checkpoint = torch.load(gru_checkpoint, weights_only=False)
+    hparams = checkpoint["hyper_parameters"]
+    older = tmp_path / "older.ckpt"
+    model = dict(hparams["model"])
+    assert model.pop("layer_norm") is False and model.pop("chrono") == 0
+    torch.save({**checkpoint, "hyper_parameters": {**hparams, "model": model}}, older)
+    check_fits(str(older), hparams)
+    changed = {**hparams, "model": {**hparams["model"], "layer_norm": True}}
+    refused = r"another model \(model.layer_norm is False there, True here"
+    with pytest.raises(SeqlabError, match=refused):
+        check_fits(str(older), changed)
+
+
+@pytest.mark.slow
 def test_train_with_a_folder_as_ckpt_path_is_one_line(gru_checkpoint, tmp_path):
     result = run_cli(
         "seqlab.cli.train",

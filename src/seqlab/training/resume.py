@@ -9,7 +9,7 @@ are named with the reason they were skipped.
 """
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import MISSING, dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -67,6 +67,8 @@ def check_fits(ckpt_path: str, hparams: Mapping[str, Any]) -> None:
         ("meta", "another dataset", "data"),
     ):
         theirs, ours = stored[section], hparams[section]
+        if section == "model":
+            theirs, ours = _model_options(theirs), _model_options(ours)
         differing = sorted(k for k in theirs.keys() | ours.keys() if theirs.get(k) != ours.get(k))
         if differing:
             key = differing[0]
@@ -75,6 +77,23 @@ def check_fits(ckpt_path: str, hparams: Mapping[str, Any]) -> None:
                 f"{_short(theirs.get(key))} there, {_short(ours.get(key))} here); train with "
                 f"the {fix} it was written with, or drop ckpt_path/resume"
             )
+
+
+def _model_options(model: Mapping[str, Any]) -> dict[str, Any]:
+    """A model section with every option of its kind: a checkpoint written before an option
+    existed holds no value for it, and the option's default is the behaviour it was trained
+    with (a new option never changes what an existing config does)."""
+    from seqlab.models.registry import MODEL_KINDS
+
+    kind = MODEL_KINDS.get(model.get("kind", ""))
+    if kind is None:
+        return dict(model)
+    defaults = {
+        option.name: option.default
+        for option in fields(kind.config)
+        if option.default is not MISSING
+    }
+    return {**defaults, **model}
 
 
 def _short(value: Any) -> str:
