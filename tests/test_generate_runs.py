@@ -196,6 +196,27 @@ def test_seqlab_generate_refuses_a_classifier_checkpoint(tmp_path):
         generate({"ckpt_path": str(path)})
 
 
+def test_seqlab_eval_scores_a_generate_checkpoint_as_its_run_did(finished, tmp_path):
+    """The best checkpoint evaluated with the run's seed: the teacher-forced test loss, the
+    futures against BG/NBD and the buyer metrics of the training run's metrics.json."""
+    checkpoint = next((finished / "checkpoints").glob("epoch*.ckpt"))
+    result = run_cli(
+        "seqlab.cli.evaluate",
+        f"ckpt_path={checkpoint}",
+        "logger=csv",
+        f"hydra.run.dir={tmp_path / 'eval'}",
+        "seed=42",  # the training run's
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    evaluated = json.loads((tmp_path / "eval" / "metrics.json").read_text())
+    trained = json.loads((finished / "metrics.json").read_text())
+    scored = [k for k in trained if k.split("/")[0] in ("test", "futures", "bgnbd")]
+    assert "futures/mae" in scored and "test/loss" in scored
+    for key in scored:
+        assert evaluated[key] == pytest.approx(trained[key], rel=1e-6, abs=1e-9, nan_ok=True), key
+    assert (tmp_path / "eval" / "plots").is_dir()
+
+
 @pytest.mark.parametrize(
     "command", ["seqlab.cli.evaluate", "seqlab.cli.predict", "seqlab.cli.export"]
 )
@@ -203,7 +224,11 @@ def test_commands_for_classifiers_refuse_a_generate_checkpoint_in_one_line(
     finished, command, tmp_path
 ):
     checkpoint = next((finished / "checkpoints").glob("epoch*.ckpt"))
-    extra = {"seqlab.cli.predict": ["input=unused.csv"], "seqlab.cli.export": ["format=onnx"]}
+    extra = {
+        "seqlab.cli.evaluate": ["input=unused.csv"],  # a labelled file is classified
+        "seqlab.cli.predict": ["input=unused.csv"],
+        "seqlab.cli.export": ["format=onnx"],
+    }
     result = run_cli(
         command,
         f"ckpt_path={checkpoint}",

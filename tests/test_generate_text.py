@@ -18,7 +18,7 @@ from seqlab.errors import SeqlabError
 from seqlab.models.text_generator import TextGenerator
 from seqlab.training.generate_text import _classifier_checkpoint, unigram_report
 
-from conftest import OPTIM, compose_train, run_cli
+from conftest import OPTIM, compose_train, eval_config, run_cli
 
 WORDS = {
     "ham": ["ok", "see", "you", "later", "home", "love", "dinner", "soon"],
@@ -279,7 +279,7 @@ QUICK = [
 @pytest.mark.slow
 def test_a_small_run_trains_samples_and_judges_messages(tmp_path):
     from seqlab.training.generate_text import generate_text
-    from seqlab.training.pipeline import train
+    from seqlab.training.pipeline import evaluate, train
 
     write_corpus(tmp_path)
     data = [f"data.root={tmp_path}", "data.train_file=sms.txt", "data.min_frequency=1"]
@@ -302,6 +302,10 @@ def test_a_small_run_trains_samples_and_judges_messages(tmp_path):
     )
     generator_ckpt = next((generator_dir / "checkpoints").glob("epoch*.ckpt"))
     classifier_ckpt = next((classifier_dir / "checkpoints").glob("epoch*.ckpt"))
+    # seqlab-eval scores the best checkpoint as the run did
+    evaluated = evaluate(eval_config(generator_ckpt, tmp_path / "eval"))
+    for key in ("test/loss", "test/perplexity", "test/perplexity/spam", "unigram/perplexity"):
+        assert evaluated[key] == pytest.approx(metrics[key], rel=1e-6), key
 
     result = run_cli(
         "seqlab.cli.generate",

@@ -276,8 +276,8 @@ def load_classifier(path: str) -> tuple[SequenceClassifier, dict]:
     if (checkpoint["hyper_parameters"].get("task") or {}).get("name") == "generate":
         raise SeqlabError(
             f"{path}: a task=generate checkpoint, which samples sequences rather than "
-            "classifying them; use seqlab-generate ckpt_path=<file> (its training run's "
-            "metrics.json holds the test scores)"
+            "classifying them; use seqlab-generate ckpt_path=<file> to sample, seqlab-eval "
+            "ckpt_path=<file> to score it"
         )
     module = SequenceClassifier(**checkpoint["hyper_parameters"])
     module.load_state_dict(checkpoint["state_dict"])

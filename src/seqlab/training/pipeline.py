@@ -31,7 +31,8 @@ from seqlab.data.registry import build_datamodule
 from seqlab.errors import SeqlabError
 from seqlab.files import remove_partial_files, write_text_atomic
 from seqlab.layout import CHECKPOINT_DIR, LAST_CHECKPOINT, METRICS_FILE, PLOTS_DIR
-from seqlab.models.classifier import SequenceClassifier, load_classifier
+from seqlab.models.classifier import SequenceClassifier
+from seqlab.models.modules import load_module, module_class
 from seqlab.models.summary import layer_parameters
 from seqlab.training.callbacks.checkpoint import BestAndLastCheckpoint
 from seqlab.training.callbacks.finite import NonFiniteGuard
@@ -188,16 +189,7 @@ def fit_and_test(config: dict[str, Any], resume: ResumePoint) -> Fitted:
 
 
 def _module(config: dict[str, Any], datamodule: SequenceDataModule) -> SequenceClassifier:
-    module_class = SequenceClassifier
-    if _task(config)["name"] == "generate" and config["data"]["kind"] == "text":
-        from seqlab.models.text_generator import TextGenerator
-
-        module_class = TextGenerator
-    elif _task(config)["name"] == "generate":
-        from seqlab.models.generator import SequenceGenerator
-
-        module_class = SequenceGenerator
-    return module_class(
+    return module_class(_task(config), config["data"])(
         model=config["model"],
         meta=datamodule.meta.to_dict(),
         optim=config["optim"],
@@ -262,9 +254,11 @@ def evaluate(config: dict[str, Any]) -> dict[str, float]:
     quiet_known_warnings()
     run_dir = Path(config["paths"]["output_dir"])
     L.seed_everything(config["seed"], workers=True, verbose=False)
-    module, _ = load_classifier(config["ckpt_path"])
-    datamodule = build_datamodule(module.hparams["data"], module.task)
-    datamodule.setup("test")
+    module, _ = load_module(config["ckpt_path"])
+    hparams = module.hparams
+    datamodule = build_datamodule(hparams["data"], module.task)
+    generates = module.task == "generate"
+    datamodule.setup("fit" if generates else "test")  # the baselines fit the training part
     if datamodule.meta.to_dict() != module.hparams["meta"]:
         raise SeqlabError(
             f"{config['ckpt_path']}: the data no longer matches the checkpoint "
@@ -277,12 +271,18 @@ def evaluate(config: dict[str, Any]) -> dict[str, float]:
             "keeps no validation part; evaluate split=test"
         )
     try:
-        plots = TestPlots(run_dir / PLOTS_DIR, module.hparams["meta"]["class_names"])
-        table = _prediction_table(config["logger"], run_dir, datamodule)
         loggers = build_loggers(config["logger"], run_dir, config)
-        trainer = _trainer(config["trainer"], run_dir, [plots, table], loggers)
+        callbacks = _test_callbacks(config["logger"], run_dir, datamodule)
+        trainer = _trainer(config["trainer"], run_dir, callbacks, loggers)
         run = trainer.validate if config["split"] == "val" else trainer.test
         metrics = _floats(run(module, datamodule=datamodule, verbose=False)[0])
+        if generates and config["split"] == "test" and trainer.is_global_zero:
+            # as the training run scored its best checkpoint: its task's sampling settings,
+            # this command's seed
+            trained = {key: hparams[key] for key in ("data", "task", "metrics")}
+            metrics |= _futures(
+                module, datamodule, {**trained, "seed": config["seed"]}, run_dir, trainer
+            )
         _write_metrics(run_dir, metrics, trainer)
     finally:
         finish_wandb()
