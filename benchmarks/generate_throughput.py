@@ -1,7 +1,9 @@
 """Sampling throughput of task=generate: CDNOW futures per second, every customer, batched over
 customers and samples (training/generate.py), against the floor of the same work: one fused
 decoder-step kernel call per generated week on the same rows, with nothing else around it
-(no feature update, head, softmax or draw).
+(no feature update, head, softmax or draw). Two sampling paths: `sample_futures` (the draws,
+as seqlab-generate writes them) and `rollout_futures` (the same draws with each week's
+expected count and the probability of no purchase, as a training run scores them).
 
     PYTHONPATH=src python benchmarks/generate_throughput.py [--samples 100] [--repeats 3]
         [--ckpt <a cdnow_futures_lstm checkpoint>] [--threads 1]
@@ -26,7 +28,7 @@ from seqlab import config_dir
 from seqlab.config import TrainConfig, validate
 from seqlab.data.registry import build_datamodule
 from seqlab.models.generator import SequenceGenerator
-from seqlab.training.generate import ROWS, sample_futures
+from seqlab.training.generate import ROWS, rollout_futures, sample_futures
 
 RESULTS = Path(__file__).parent / "results" / "generate_throughput.json"
 
@@ -86,11 +88,14 @@ def main() -> None:
     module, history, weeks = build(args.ckpt)
     customers = len(history)
     task = {"samples": args.samples, "temperature": 1.0, "greedy": False}
-    sampling, floor = [], []
-    for repeat in range(args.repeats):  # alternating, so both see the same machine load
+    sampling, rollout, floor = [], [], []
+    for repeat in range(args.repeats):  # alternating, so all see the same machine load
         start = time.perf_counter()
         sample_futures(module, history, weeks, task, seed=repeat)
         sampling.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        rollout_futures(module, history, weeks, task, seed=repeat)
+        rollout.append(time.perf_counter() - start)
         floor.append(kernel_floor(module, customers, args.samples, weeks))
     futures = customers * args.samples
     result = {
@@ -106,6 +111,9 @@ def main() -> None:
         "futures_per_s": futures / statistics.median(sampling),
         "floor_futures_per_s": futures / statistics.median(floor),
         "ratio_sampling_to_floor": statistics.median(sampling) / statistics.median(floor),
+        "rollout_s": statistics.median(rollout),
+        "rollout_futures_per_s": futures / statistics.median(rollout),
+        "ratio_rollout_to_floor": statistics.median(rollout) / statistics.median(floor),
         "trained_weights": bool(args.ckpt),
     }
     RESULTS.write_text(json.dumps(result, indent=2) + "\n")
