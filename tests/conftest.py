@@ -68,6 +68,13 @@ def subprocess_env(extra: dict | None = None) -> dict[str, str]:
     return {**environment, **(extra or {})}
 
 
+# For tests that compare DDP output bytes with one process's: one thread a process, for the one
+# process and for each DDP rank. The batches are the same either way, but a product split over
+# another number of threads (two in one process, one per rank of two on two cores) may round a
+# probability's last bit differently.
+ONE_THREAD = {"OMP_NUM_THREADS": "1"}
+
+
 def run_cli(
     module: str, *args: str, cwd: Path = REPO_ROOT, timeout: int = 300, env: dict | None = None
 ) -> subprocess.CompletedProcess:
@@ -79,6 +86,25 @@ def run_cli(
         timeout=timeout,
         env=subprocess_env(env),
     )
+
+
+def small_recurrent(cell: str = "lstm", **changes) -> dict:
+    """The model section of a small recurrent module (16 units, 8-wide embeddings) for tests
+    that build modules directly."""
+    return {
+        "kind": "recurrent",
+        "cell": cell,
+        "hidden_size": 16,
+        "num_layers": 1,
+        "bidirectional": False,
+        "dropout": 0.0,
+        "pooling": "max",
+        "single_bias": False,
+        "embedding_dim": 8,
+        "embedding_dropout": 0.0,
+        "freeze_embeddings": False,
+        **changes,
+    }
 
 
 def ucr_data(root, name="Toy", **options) -> dict:

@@ -17,21 +17,9 @@ from seqlab.data.meta import DataMeta
 from seqlab.errors import SeqlabError
 from seqlab.models.generator import SequenceGenerator
 
-from conftest import OPTIM, compose_train
+from conftest import OPTIM, compose_train, small_recurrent
 
-MODEL = {
-    "kind": "recurrent",
-    "cell": "lstm",
-    "hidden_size": 16,
-    "num_layers": 1,
-    "bidirectional": False,
-    "dropout": 0.0,
-    "pooling": "max",
-    "single_bias": False,
-    "embedding_dim": 8,
-    "embedding_dropout": 0.0,
-    "freeze_embeddings": False,
-}
+MODEL = small_recurrent("lstm")
 META = DataMeta(5, MAX_COUNT + 1, tuple(str(k) for k in range(MAX_COUNT + 1)), 20).to_dict()
 
 

@@ -18,25 +18,13 @@ from seqlab.errors import SeqlabError
 from seqlab.models.text_generator import TextGenerator
 from seqlab.training.generate_text import _classifier_checkpoint, unigram_report
 
-from conftest import OPTIM, compose_train, eval_config, run_cli
+from conftest import OPTIM, compose_train, eval_config, run_cli, small_recurrent
 
 WORDS = {
     "ham": ["ok", "see", "you", "later", "home", "love", "dinner", "soon"],
     "spam": ["win", "cash", "prize", "call", "now", "free", "txt", "claim"],
 }
-MODEL = {
-    "kind": "recurrent",
-    "cell": "gru",
-    "hidden_size": 16,
-    "num_layers": 1,
-    "bidirectional": False,
-    "dropout": 0.0,
-    "pooling": "max",
-    "single_bias": False,
-    "embedding_dim": 8,
-    "embedding_dropout": 0.0,
-    "freeze_embeddings": False,
-}
+MODEL = small_recurrent("gru")
 
 
 def write_corpus(folder, count: int = 200, seed: int = 0):

@@ -21,6 +21,7 @@ from seqlab.training.pipeline import evaluate, train
 from seqlab.training.predict import predict
 
 from conftest import (
+    ONE_THREAD,
     compose_train,
     corpus,
     events_config,
@@ -264,6 +265,7 @@ def test_two_processes_write_the_same_bytes_as_one(ucr, tmp_path, labelled):
             "batch_size=4",
             f"hydra.run.dir={run_dir}",
             *extra,
+            env=ONE_THREAD,
         )
         assert result.returncode == 0, result.stderr[-3000:]
         outputs[name] = (run_dir / "predictions.csv").read_bytes()

@@ -26,7 +26,15 @@ from seqlab.models.classifier import SequenceClassifier, load_classifier
 from seqlab.models.tagger import real_steps, step_loss
 from seqlab.training.pipeline import train
 
-from conftest import OPTIM, compose_train, events_config, quick_overrides, run_cli
+from conftest import (
+    ONE_THREAD,
+    OPTIM,
+    compose_train,
+    events_config,
+    quick_overrides,
+    run_cli,
+    small_recurrent,
+)
 
 TAG_DATA = {
     "time_features": ["gap", "since_first"],
@@ -152,16 +160,7 @@ def test_yoochoose_labels_each_click_by_three_more_clicks(shared_datasets):
 # -- the model -----------------------------------------------------------------------------------
 
 META = {"num_features": 3, "num_classes": 2, "class_names": ["no", "yes"], "max_length": 9}
-MODEL = {
-    "kind": "recurrent",
-    "hidden_size": 8,
-    "dropout": 0.0,
-    "pooling": "max",
-    "single_bias": False,
-    "embedding_dim": 4,
-    "embedding_dropout": 0.0,
-    "freeze_embeddings": False,
-}
+MODEL = small_recurrent(hidden_size=8, embedding_dim=4)
 
 
 def tagger(cell: str, bidirectional: bool = False, layers: int = 2) -> SequenceClassifier:
@@ -436,6 +435,7 @@ def test_two_processes_write_the_same_step_rows_as_one(tag_checkpoint, tmp_path,
             f"reader.labels={str(labelled).lower()}",
             f"hydra.run.dir={run_dir}",
             *extra,
+            env=ONE_THREAD,
         )
         assert result.returncode == 0, result.stderr[-3000:]
         metrics = (run_dir / "metrics.json").read_bytes() if labelled else b""
