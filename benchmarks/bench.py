@@ -1,10 +1,11 @@
 """`make bench`: every benchmark once, written to benchmarks/results/<date>.json and <date>.md.
 
-    PYTHONPATH=src python benchmarks/bench.py [--quick] [--threads 1]
+    PYTHONPATH=src python benchmarks/bench.py [--quick | --smoke] [--threads 1] [--out DIR]
 
 Measures and reports, never fails on a time: these machines are shared and noisy, so the
 comparisons that matter are ratios of runs made side by side in one process, alternating, with
-medians and ranges over the repeats. --quick runs fewer repeats (a smoke test of the suite).
+medians and ranges over the repeats. --quick runs fewer repeats and epochs; --smoke the fewest
+that still exercise every workload and table (CI runs it; its figures mean nothing).
 """
 
 import argparse
@@ -13,6 +14,8 @@ import json
 import os
 import platform
 import time
+from dataclasses import dataclass
+from pathlib import Path
 
 import data_prep
 import overhead
@@ -21,22 +24,42 @@ import throughput
 from common import RESULTS_DIR, pin_threads
 from workloads import WORKLOADS
 
+from seqlab.files import write_text_atomic
 
-def run(quick: bool, threads: int, names: list[str] | None) -> dict:
+
+@dataclass(frozen=True)
+class Sizes:
+    """How much of each measurement a run makes: None keeps the workload's own figure."""
+
+    repeats: int | None = None
+    max_epochs: int | None = None
+    kernel_repeats: int = 7
+    data_prep_repeats: int = 5
+    startup_repeats: int = 3
+    rss_epochs: int = 20
+
+
+FULL = Sizes()
+QUICK = Sizes(repeats=2, max_epochs=6, data_prep_repeats=2, startup_repeats=1, rss_epochs=2)
+# Three epochs: the first is warm-up and the per-epoch figure needs two starts after it.
+SMOKE = Sizes(1, 3, kernel_repeats=1, data_prep_repeats=1, startup_repeats=1, rss_epochs=2)
+
+
+def run(sizes: Sizes, threads: int, names: list[str] | None) -> dict:
     results: dict = {
         "date": datetime.datetime.now().isoformat(timespec="seconds"),
         "machine": f"{platform.machine()}, {os.cpu_count()} cpus, load {os.getloadavg()[0]:.1f}",
         "torch_threads": threads,
-        "quick": quick,
+        "quick": sizes != FULL,
         "workloads": [],
     }
     for workload in WORKLOADS:
         if names and workload.name not in names:
             continue
-        repeats = 2 if quick else workload.repeats
-        epochs = min(6, workload.epochs) if quick else workload.epochs
+        repeats = sizes.repeats or workload.repeats
+        epochs = min(sizes.max_epochs or workload.epochs, workload.epochs)
         row = overhead.measure(workload, repeats, epochs)
-        row.update(throughput.kernel_epoch(workload))
+        row.update(throughput.kernel_epoch(workload, sizes.kernel_repeats))
         samples = row["samples"]
         row["seqlab_samples_per_s"] = samples / row["seqlab_epoch_s"]["median"]
         row["plain_samples_per_s"] = samples / row["plain_epoch_s"]["median"]
@@ -44,8 +67,8 @@ def run(quick: bool, threads: int, names: list[str] | None) -> dict:
         row["plain_over_kernel"] = row["plain_samples_per_s"] / row["kernel_samples_per_s"]
         results["workloads"].append(row)
         print(f"{workload.name}: done", flush=True)
-    results["data_prep"] = data_prep.measure(repeats=2 if quick else 5)
-    results["startup"] = startup.measure(1 if quick else 3, threads, rss_epochs=2 if quick else 20)
+    results["data_prep"] = data_prep.measure(sizes.data_prep_repeats)
+    results["startup"] = startup.measure(sizes.startup_repeats, threads, sizes.rss_epochs)
     results["machine_load_after"] = os.getloadavg()[0]
     return results
 
@@ -157,21 +180,24 @@ def markdown(results: dict) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true")
+    sizes = parser.add_mutually_exclusive_group()
+    sizes.add_argument("--quick", action="store_true", help="fewer repeats and epochs")
+    sizes.add_argument("--smoke", action="store_true", help="the fewest; figures mean nothing")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--workload", action="append", help="overhead workloads (default: all)")
+    parser.add_argument("--out", type=Path, default=RESULTS_DIR, help="folder for the results")
     args = parser.parse_args()
     pin_threads(args.threads)
     start = time.perf_counter()
-    results = run(args.quick, args.threads, args.workload)
+    chosen = SMOKE if args.smoke else QUICK if args.quick else FULL
+    results = run(chosen, args.threads, args.workload)
     results["bench_s"] = time.perf_counter() - start
-    RESULTS_DIR.mkdir(exist_ok=True)
-    stem = RESULTS_DIR / datetime.date.today().isoformat()
-    if args.quick:
-        stem = stem.with_name(stem.name + "_quick")
-    stem.with_suffix(".json").write_text(json.dumps(results, indent=2) + "\n")
+    args.out.mkdir(parents=True, exist_ok=True)
+    suffix = "_smoke" if args.smoke else "_quick" if args.quick else ""
+    stem = args.out / f"{datetime.date.today().isoformat()}{suffix}"
     table = markdown(results)
-    stem.with_suffix(".md").write_text(table)
+    write_text_atomic(stem.with_suffix(".json"), json.dumps(results, indent=2) + "\n")
+    write_text_atomic(stem.with_suffix(".md"), table)
     print(table)
     print(f"written: {stem}.json, {stem}.md ({results['bench_s']:.0f} s)")
 

@@ -190,6 +190,11 @@ def plain_run(workload: Workload, epochs: int, target: Target = CPU) -> dict:
         scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs)
         clip = config["trainer"].get("gradient_clip_val")
         train_loader, val_loader = data.train_dataloader(), data.val_dataloader()
+        if workload.validation and not len(val_loader):  # type: ignore[arg-type]
+            raise SystemExit(
+                f"workload {workload.name}: validation=True, but its data keeps no validation "
+                "part; set validation=False in benchmarks/workloads.py"
+            )
 
         starts, cpu_starts = [], []
         for _ in range(epochs):

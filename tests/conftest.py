@@ -157,6 +157,20 @@ def shared_datasets() -> Path:
 
 
 @pytest.fixture
+def no_embedded_packages(tmp_path, monkeypatch):
+    """A venv whose data shelf is empty and whose site-packages lack the data wheels."""
+    from importlib import metadata
+
+    from seqlab.data import embedded
+
+    def absent(name):
+        raise metadata.PackageNotFoundError(name)
+
+    monkeypatch.setattr(embedded, "shelf", lambda: tmp_path / "empty-shelf")
+    monkeypatch.setattr(metadata, "distribution", absent)
+
+
+@pytest.fixture
 def write_ucr(tmp_path):
     """Write a <name>_TRAIN / <name>_TEST pair in UCR 2015 text format and return the folder."""
 

@@ -28,8 +28,7 @@ def fit_bgnbd(frequency: np.ndarray, recency: np.ndarray, age: np.ndarray) -> BG
         from lifetimes import BetaGeoFitter
     except ImportError as error:
         raise SeqlabError(
-            f"BG/NBD needs lifetimes and autograd ({error}); run: pip install "
-            "lifetimes==0.11.3 autograd==1.9.1"
+            f"BG/NBD needs lifetimes, a dependency of seqlab ({error}); run: make install"
         ) from None
     from lifetimes.utils import ConvergenceError
 

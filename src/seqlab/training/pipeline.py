@@ -17,6 +17,7 @@ import lightning as L
 import torch
 from lightning.pytorch.callbacks import Callback, EarlyStopping, RichProgressBar
 from lightning.pytorch.loggers import Logger
+from lightning.pytorch.profilers import AdvancedProfiler, Profiler, PyTorchProfiler, SimpleProfiler
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from seqlab.config import WandbConfig
@@ -367,6 +368,8 @@ def _trainer(
     # Checkpoint files are written by a background thread (a checkpoint in an epoch would
     # otherwise stall short epochs on the file write); see training/checkpoint_io.py.
     options.setdefault("plugins", [OrderedAsyncCheckpointIO(AtomicCheckpointIO())])
+    if isinstance(options.get("profiler"), str):
+        options["profiler"] = _profiler(options["profiler"], run_dir)
     try:
         return L.Trainer(
             default_root_dir=run_dir, logger=loggers or False, callbacks=callbacks, **options
@@ -375,6 +378,17 @@ def _trainer(
         raise SeqlabError(
             f"config: trainer: {error}; keys under trainer are lightning.Trainer arguments"
         ) from None
+
+
+def _profiler(name: str, run_dir: Path) -> Profiler:
+    """Lightning's profiler by its name, writing its report into the run dir (given a name
+    alone, Lightning only prints it)."""
+    profilers = {"simple": SimpleProfiler, "advanced": AdvancedProfiler, "pytorch": PyTorchProfiler}
+    if name not in profilers:
+        raise SeqlabError(
+            f"trainer.profiler={name!r} is not a profiler; use one of {', '.join(profilers)}"
+        )
+    return profilers[name](dirpath=run_dir, filename="profiler")
 
 
 def _checkpoint_callback(cfg: dict, run_dir: Path) -> BestAndLastCheckpoint:

@@ -7,12 +7,12 @@ Every problem a user can fix stops here with one line naming it and the fix.
 """
 
 import logging
-from importlib import metadata
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from seqlab.data.embedded import embedded_path
 from seqlab.errors import SeqlabError
 
 log = logging.getLogger(__name__)
@@ -24,19 +24,11 @@ SEPARATORS = {"csv": ",", "tsv": "\t", "whitespace": r"\s+"}
 
 def cdnow_path() -> Path:
     """The CDNOW purchase log inside the lifetimes wheel, read as a file (never imported)."""
-    try:
-        distribution = metadata.distribution(CDNOW_PACKAGE)
-    except metadata.PackageNotFoundError:
-        raise SeqlabError(
-            f"the embedded CDNOW data ships in {CDNOW_PACKAGE}=={CDNOW_VERSION}, which is not "
-            f"installed; run: pip install --no-deps {CDNOW_PACKAGE}=={CDNOW_VERSION} "
-            "(or set data.path to an event log)"
-        ) from None
-    path = Path(str(distribution.locate_file(CDNOW_FILE)))
+    path = embedded_path(CDNOW_PACKAGE, CDNOW_VERSION, CDNOW_FILE, "set data.path to an event log")
     if not path.is_file():
         raise SeqlabError(
             f"{path}: not found in the installed {CDNOW_PACKAGE}; reinstall it with "
-            f"pip install --no-deps --force-reinstall {CDNOW_PACKAGE}=={CDNOW_VERSION}"
+            f"pip install --force-reinstall {CDNOW_PACKAGE}=={CDNOW_VERSION}"
         )
     return path
 

