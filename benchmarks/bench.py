@@ -14,7 +14,7 @@ import json
 import os
 import platform
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import data_prep
@@ -33,16 +33,17 @@ class Sizes:
 
     repeats: int | None = None
     max_epochs: int | None = None
-    kernel_repeats: int = 7
+    kernel_repeats: int = 7  # the first pass warms up and is not counted
     data_prep_repeats: int = 5
     startup_repeats: int = 3
     rss_epochs: int = 20
+    max_batches: int | None = None  # per split and epoch (None: every batch)
 
 
 FULL = Sizes()
 QUICK = Sizes(repeats=2, max_epochs=6, data_prep_repeats=2, startup_repeats=1, rss_epochs=2)
 # Three epochs: the first is warm-up and the per-epoch figure needs two starts after it.
-SMOKE = Sizes(1, 3, kernel_repeats=1, data_prep_repeats=1, startup_repeats=1, rss_epochs=2)
+SMOKE = Sizes(1, 3, 2, data_prep_repeats=1, startup_repeats=1, rss_epochs=2, max_batches=3)
 
 
 def run(sizes: Sizes, threads: int, names: list[str] | None) -> dict:
@@ -56,6 +57,11 @@ def run(sizes: Sizes, threads: int, names: list[str] | None) -> dict:
     for workload in WORKLOADS:
         if names and workload.name not in names:
             continue
+        if sizes.max_batches is not None:
+            limits = [f"++trainer.limit_{s}_batches={sizes.max_batches}" for s in ("train", "test")]
+            if workload.validation:
+                limits.append(f"++trainer.limit_val_batches={sizes.max_batches}")
+            workload = replace(workload, overrides=[*workload.overrides, *limits])
         repeats = sizes.repeats or workload.repeats
         epochs = min(sizes.max_epochs or workload.epochs, workload.epochs)
         row = overhead.measure(workload, repeats, epochs)

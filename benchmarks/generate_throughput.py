@@ -27,6 +27,7 @@ from hydra import compose, initialize_config_dir
 from seqlab import config_dir
 from seqlab.config import TrainConfig, validate
 from seqlab.data.registry import build_datamodule
+from seqlab.files import write_text_atomic
 from seqlab.models.generator import SequenceGenerator
 from seqlab.training.generate import ROWS, rollout_futures, sample_futures
 
@@ -83,6 +84,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--ckpt", default=None)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--out", type=Path, default=RESULTS, help="the JSON file to write")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     module, history, weeks = build(args.ckpt)
@@ -116,7 +118,7 @@ def main() -> None:
         "ratio_rollout_to_floor": statistics.median(rollout) / statistics.median(floor),
         "trained_weights": bool(args.ckpt),
     }
-    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
+    write_text_atomic(args.out, json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))
 
 

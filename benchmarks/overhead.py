@@ -27,6 +27,7 @@ reported beside the wall time.
 import argparse
 import contextlib
 import io
+import itertools
 import json
 import statistics
 import tempfile
@@ -35,6 +36,12 @@ from pathlib import Path
 
 from common import CPU, RESULTS_DIR, Target, compose_train, isolate_wandb, pin_threads, spread
 from workloads import WORKLOADS, Workload
+
+
+def first_batches(loader, limit: int | float | None):
+    """The batches a Trainer with limit_*_batches=`limit` would take (a whole number: that
+    many; otherwise all, as the workloads never give a fraction)."""
+    return itertools.islice(loader, limit) if isinstance(limit, int) else loader
 
 
 def per_epoch(starts: list[float]) -> float:
@@ -159,6 +166,7 @@ def bare_lightning_run(workload: Workload, epochs: int, target: Target = CPU) ->
             precision=target.precision,
             max_epochs=epochs,
             gradient_clip_val=options.get("gradient_clip_val"),
+            limit_train_batches=options.get("limit_train_batches", 1.0),
             limit_val_batches=options.get("limit_val_batches", 1.0),
             num_sanity_val_steps=0,
             callbacks=[epoch_clock(clock)],
@@ -188,7 +196,8 @@ def plain_run(workload: Workload, epochs: int, target: Target = CPU) -> dict:
         params = list(model.parameters())
         optimizer = torch.optim.AdamW(params, lr=optim["lr"], weight_decay=optim["weight_decay"])
         scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs)
-        clip = config["trainer"].get("gradient_clip_val")
+        options = config["trainer"]
+        clip = options.get("gradient_clip_val")
         train_loader, val_loader = data.train_dataloader(), data.val_dataloader()
         if workload.validation and not len(val_loader):  # type: ignore[arg-type]
             raise SystemExit(
@@ -202,7 +211,7 @@ def plain_run(workload: Workload, epochs: int, target: Target = CPU) -> dict:
             starts.append(time.perf_counter())
             cpu_starts.append(time.process_time())
             model.train()
-            for batch in train_loader:
+            for batch in first_batches(train_loader, options.get("limit_train_batches")):
                 batch = batch.to(device)  # already there unless a DataLoader cut it
                 optimizer.zero_grad(set_to_none=True)
                 with autocast:
@@ -215,7 +224,8 @@ def plain_run(workload: Workload, epochs: int, target: Target = CPU) -> dict:
             if workload.validation:
                 model.eval()
                 with torch.no_grad(), autocast:
-                    outputs = [(model(b.to(device)), b.labels.to(device)) for b in val_loader]
+                    val_batches = first_batches(val_loader, options.get("limit_val_batches"))
+                    outputs = [(model(b.to(device)), b.labels.to(device)) for b in val_batches]
                     logits = torch.cat([o for o, _ in outputs])
                     labels = torch.cat([y for _, y in outputs])
                     _ = float(model.loss_fn(logits, labels))

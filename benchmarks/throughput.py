@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from common import CPU, Target, pin_threads
-from overhead import synchronize, workload_config
+from overhead import first_batches, synchronize, workload_config
 from workloads import WORKLOADS, Workload
 
 
@@ -41,7 +41,8 @@ def kernel_epoch(workload: Workload, repeats: int = 7, target: Target = CPU) -> 
         bidirectional=model["bidirectional"],
         batch_first=True,
     ).to(target.device)
-    shapes = [tuple(batch.inputs.shape[:2]) for batch in data.train_dataloader()]
+    limit = config["trainer"].get("limit_train_batches")
+    shapes = [tuple(b.inputs.shape[:2]) for b in first_batches(data.train_dataloader(), limit)]
     batches = [torch.randn(*shape, input_dim, device=target.device) for shape in shapes]
     samples = sum(shape[0] for shape in shapes)
     autocast = torch.autocast(
