@@ -2,6 +2,7 @@
 every data kind's input formats with and without labels, metrics equal to seqlab-eval, bad input
 refused with one line and nothing written, old checkpoints re-exported."""
 
+import gzip
 import json
 import logging
 import shutil
@@ -435,3 +436,72 @@ def test_generated_data_has_no_input_files_to_predict(tmp_path):
     with pytest.raises(SeqlabError, match="this data kind generates its data"):
         run_predict(best_checkpoint(run_dir), source, tmp_path / "out")
     assert not list((tmp_path / "out").glob("predictions*"))
+
+
+def test_a_compressed_or_binary_input_is_one_line_and_writes_nothing(text, tmp_path):
+    packed = tmp_path / "test.txt.gz"
+    packed.write_bytes(gzip.compress(text.test.read_bytes()))
+    with pytest.raises(
+        SeqlabError, match=r"test.txt.gz: a gzip-compressed file; decompress it first \(gunzip "
+    ):
+        run_predict(text.ckpt, packed, tmp_path / "gz")
+    binary = tmp_path / "weights.bin"
+    binary.write_bytes(bytes(range(256)) * 4)
+    with pytest.raises(SeqlabError, match=r"weights.bin: a binary file \(it holds NUL bytes\)"):
+        run_predict(text.ckpt, binary, tmp_path / "bin")
+    assert not list(tmp_path.rglob("predictions.*"))
+
+
+def test_a_csv_given_to_a_model_trained_on_lines_is_read_by_its_suffix(tmp_path, caplog):
+    """Its header is not predicted as a text, and a quoted newline stays inside its text."""
+    from seqlab.config import to_dataclass
+    from seqlab.data.input_config import ReaderConfig
+    from seqlab.data.text.config import TextDataConfig
+    from seqlab.data.text.predict import read_texts
+
+    table = tmp_path / "new.csv"
+    table.write_text('text,label\n"first, with a comma",ham\n"two\nlines",spam\n')
+    config = to_dataclass(TextDataConfig, {"format": "lines"})
+    with caplog.at_level(logging.WARNING):
+        rows = read_texts(config, ("ham", "spam"), str(table), ReaderConfig())
+    assert rows.texts == ["first, with a comma", "two\nlines"]
+    assert rows.labels == ["ham", "spam"]
+    assert "read as csv by its suffix (the model was trained on lines files" in caplog.text
+
+
+def test_eval_finds_moved_data_and_caches_where_told_never_where_training_did(tmp_path):
+    data, moved = tmp_path / "data", tmp_path / "moved"
+    data.mkdir()
+    write_lines(data / "train.txt", corpus(60))
+    write_lines(data / "test.txt", corpus(15, seed=1))
+    trained_cache = tmp_path / "training-cache"
+    overrides = quick_overrides(
+        "data=text",
+        f"data.root={data}",
+        "data.train_file=train.txt",
+        "data.test_file=test.txt",
+        f"data.cache_dir={trained_cache}",
+        "model=gru",
+        "model.hidden_size=8",
+        "model.embedding_dim=8",
+        "logger=csv",
+        "trainer.max_epochs=1",
+    )
+    metrics = train(compose_train(overrides, output_dir=tmp_path / "train"))
+    data.rename(moved)
+    shutil.rmtree(trained_cache)
+    here = tmp_path / "eval-cache"
+    config = compose_config(
+        "eval",
+        EvalConfig,
+        tmp_path / "eval",
+        f"ckpt_path={best_checkpoint(tmp_path / 'train')}",
+        f"data.root={moved}",
+        f"data.cache_dir={here}",
+        "logger=csv",
+    )
+    evaluated = evaluate(config)
+    for key in TEST_KEYS:
+        assert evaluated[key] == pytest.approx(metrics[key], abs=1e-5), key
+    assert list((here / "text").glob("*/*.arrow"))
+    assert not trained_cache.exists()

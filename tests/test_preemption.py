@@ -165,8 +165,13 @@ def test_a_second_run_in_a_busy_run_dir_is_refused_and_changes_nothing(tmp_path)
     """Issue 13 item 6: one line naming the dir and the other process; resume=auto refuses the
     live run too."""
     runs = tmp_path / "runs"
-    # an epoch budget it cannot finish while the second runs start (they take seconds to import)
-    first = start("trainer.max_epochs=100000", f"hydra.run.dir={runs}/busy")
+    # an epoch budget it cannot finish while the second runs start (they take seconds to
+    # import), and no early stop: on this tiny task it could end the run before they start
+    first = start(
+        "trainer.max_epochs=100000",
+        "callbacks.early_stopping.enabled=false",
+        f"hydra.run.dir={runs}/busy",
+    )
     try:
         wait_for_checkpoints(first, runs / "busy", writes=1)
         config = (runs / "busy" / ".hydra" / "config.yaml").read_bytes()

@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pytest
 
+from seqlab.errors import SeqlabError
 from seqlab.reports import ucr_bench
 from seqlab.reports.ucr_bench import Cell, Result
 
@@ -118,3 +119,16 @@ def test_seqlab_ucr_runs_both_formats_and_resumes(tmp_path, two_formats):
     assert [p.stat().st_mtime_ns for p in finished] == stamps
     accuracy = json.loads(finished[0].read_text())["test/acc"]
     assert f"{100 * accuracy:.1f}" in (out / "ucr_bench.md").read_text()
+
+    other_settings = [*args[: args.index("--") + 1], "trainer.max_epochs=3", "logger=csv"]
+    refused = run_cli("seqlab.cli.ucr", *other_settings, env=env, timeout=600)
+    assert refused.returncode == 2
+    assert f"{out} holds cells of another benchmark (--root {two_formats}" in refused.stderr
+    assert [p.stat().st_mtime_ns for p in finished] == stamps
+
+
+def test_settings_of_a_benchmark_folder_are_its_key(tmp_path):
+    ucr_bench.check_settings(tmp_path, None, ["b=2", "a=1"], record=True)
+    ucr_bench.check_settings(tmp_path, None, ["a=1", "b=2"], record=True)  # same, any order
+    with pytest.raises(SeqlabError, match="holds cells of another benchmark"):
+        ucr_bench.check_settings(tmp_path, tmp_path / "other", ["a=1", "b=2"], record=False)

@@ -10,7 +10,7 @@ A typo or a wrong type stops the run in well under a second with one line that n
 """
 
 import difflib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from enum import StrEnum
 from typing import Any, cast
 
@@ -230,6 +230,24 @@ class EvalSplit(StrEnum):
 
 
 @dataclass
+class LocalDataConfig:
+    """Where a checkpoint's data lives on the machine that evaluates or predicts: the folders of
+    its training run are not carried over (another machine, another working folder)."""
+
+    root: str | None = None  # the folder of the data files; null: the checkpoint's data.root
+    cache_dir: str | None = "auto"  # auto: $XDG_CACHE_HOME/seqlab; a folder; null: no cache
+
+    def apply(self, data: dict[str, Any]) -> dict[str, Any]:
+        """The checkpoint's data section with these folders (for kinds that have them)."""
+        local = dict(data)
+        if "cache_dir" in local or data.get("kind") == "text":
+            local["cache_dir"] = self.cache_dir
+        if self.root is not None:
+            local["root"] = self.root
+        return local
+
+
+@dataclass
 class EvalConfig:
     task_name: str = "eval"
     experiment_name: str = "default"  # W&B group; name the training run's experiment
@@ -240,6 +258,7 @@ class EvalConfig:
     # preprocessing (no training file needed); the formats of seqlab-predict
     input: str | None = None
     reader: ReaderConfig = field(default_factory=ReaderConfig)
+    data: LocalDataConfig = field(default_factory=LocalDataConfig)
     trainer: dict[str, Any] = field(default_factory=dict)
     logger: LoggerConfig = field(default_factory=LoggerConfig)
     paths: PathsConfig = field(default_factory=PathsConfig)
@@ -264,6 +283,7 @@ class PredictConfig:
     ckpt_path: str = MISSING  # required: a checkpoint written by seqlab-train
     input: str = MISSING  # required: a file in a format of the checkpoint's data, or - (stdin)
     reader: ReaderConfig = field(default_factory=ReaderConfig)
+    data: LocalDataConfig = field(default_factory=LocalDataConfig)
     batch_size: int | None = None  # inputs per batch; null: the checkpoint's data.batch_size
     output: PredictOutputConfig = field(default_factory=PredictOutputConfig)
     trainer: dict[str, Any] = field(default_factory=dict)  # lightning.Trainer arguments
@@ -377,6 +397,28 @@ class CompareConfig:
     logger: LoggerConfig = field(default_factory=LoggerConfig)
     paths: PathsConfig = field(default_factory=PathsConfig)
 
+    def __post_init__(self) -> None:
+        require(
+            bool(self.models or self.baselines),
+            "models and baselines",
+            [],
+            "are both empty: there is nothing to compare; name a model or a baseline",
+        )
+        require(bool(self.seeds), "seeds", [], "is empty; give at least one seed")
+
+
+# Each console script's schema by its config's name (conf/<name>.yaml): the run dir check
+# (cli/hydra_callbacks.py) validates with it before Hydra writes anything.
+SCHEMAS: dict[str, type] = {
+    "train": TrainConfig,
+    "eval": EvalConfig,
+    "predict": PredictConfig,
+    "generate": GenerateConfig,
+    "export": ExportConfig,
+    "baselines": BaselinesConfig,
+    "compare": CompareConfig,
+}
+
 
 def kind_schemas() -> dict[str, dict[str, type]]:
     """group -> kind -> its options' dataclass, as the registries hold them now."""
@@ -391,8 +433,9 @@ def validate(cfg: DictConfig, schema: type) -> dict[str, Any]:
     _refuse_planned_task(cfg)
     _labels_as_word(cfg)
     checked = _merge(schema, cfg, prefix="")
+    by_kind = {f.name for f in fields(schema) if f.type in (Any, "Any")}  # chosen by `kind`
     for group, schemas in kind_schemas().items():
-        if group in checked:
+        if group in checked and group in by_kind:
             checked[group] = _merge_kind(group, checked[group], schemas)
     try:
         # A `???` in the composed config stays required: merging it onto a default keeps the

@@ -90,12 +90,13 @@ class SeqlabOptunaSweeper(Sweeper):
         study = optuna.create_study(
             study_name=self.study_name,
             storage=self.storage or f"sqlite:///{self.sweep_dir.resolve() / 'optuna.db'}",
-            sampler=instantiate(self.sampler_cfg),
+            sampler=self._sampler(stored=0),
             pruner=instantiate(self.pruner_cfg) if self.pruner_cfg else optuna.pruners.NopPruner(),
             direction=cast(Literal["maximize", "minimize"], self.direction),  # checked above
             load_if_exists=True,
         )
         _fail_interrupted(study)
+        study.sampler = self._sampler(stored=len(study.trials))
         remaining = self.n_trials - len(study.trials)
         log.info(
             f"Optuna study {self.study_name!r}: {len(study.trials)} trials stored, "
@@ -112,6 +113,15 @@ class SeqlabOptunaSweeper(Sweeper):
         study.optimize(objective, n_trials=max(remaining, 0), catch=(TrialFailed,))
         self._write_results(study)
         return returns
+
+    def _sampler(self, stored: int) -> Any:
+        """The configured sampler; for a study that already holds trials, with its seed moved
+        on by their number, so that a search started again draws new parameters instead of
+        replaying the first trials' (a seeded sampler starts its random draws over)."""
+        seed = self.sampler_cfg.get("seed")
+        if stored and seed is not None:
+            return instantiate(self.sampler_cfg, seed=int(seed) + stored)
+        return instantiate(self.sampler_cfg)
 
     def _run_trial(self, trial: Any, overrides: list[str], returns: list[JobReturn]) -> float:
         """The job's metric, or TrialPruned / TrialFailed (recorded, and the search goes on)."""

@@ -4,10 +4,24 @@ A SeqlabError (a problem in the user's input) becomes one line on stderr and exi
 anything else is a bug and keeps its traceback.
 """
 
+import io
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 from seqlab.errors import SeqlabError, exit_with
+
+
+def plain_where_needed() -> None:
+    """A console whose encoding cannot show a character (LANG=C, a non-UTF-8 pipe) prints '?'
+    for it: otherwise the first bullet of a progress bar raises UnicodeEncodeError after
+    training, before the test and metrics.json."""
+    for stream in (sys.stdout, sys.stderr):
+        if isinstance(stream, io.TextIOWrapper) and stream.errors == "strict":
+            stream.reconfigure(errors="replace")
+
+
+plain_where_needed()  # every console script imports this package first
 
 
 @contextmanager

@@ -49,6 +49,7 @@ def main(argv: list[str] | None = None) -> None:
         root = args.root.resolve() if args.root is not None else None
         out = args.out.resolve()
         failed = 0
+        ucr_bench.check_settings(out, root, args.overrides, record=not args.report_only)
         if not args.report_only:
             cells = ucr_bench.plan(out, experiments, datasets, seeds)
             total = len(experiments) * len(datasets) * len(seeds)

@@ -10,6 +10,7 @@ With task=tag the results are one row per real step of every input (`steps`), ba
 
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, fields
+from pathlib import Path
 from typing import Any, cast
 
 import lightning as L
@@ -24,6 +25,34 @@ from seqlab.data.splits import _label_name
 from seqlab.errors import SeqlabError
 
 NO_LABEL = -1  # the label of an input without one (never read: such inputs are predicted only)
+# The first bytes of compressed files: read as text they would be predicted as garbage rows.
+COMPRESSED = {
+    b"\x1f\x8b": ("gzip", "gunzip"),
+    b"BZh": ("bzip2", "bunzip2"),
+    b"\xfd7zXZ\x00": ("xz", "unxz"),
+    b"PK\x03\x04": ("zip", "unzip"),
+    b"\x28\xb5\x2f\xfd": ("zstd", "unzstd"),
+}
+
+
+def refuse_unreadable_text(path: Path, file_format: str) -> None:
+    """One line for a compressed or binary file given to a text reader (parquet is binary by
+    design and left to its reader)."""
+    if file_format == "parquet":
+        return
+    with open(path, "rb") as file:
+        head = file.read(8192)
+    for magic, (kind, command) in COMPRESSED.items():
+        if head.startswith(magic):
+            raise SeqlabError(
+                f"{path}: a {kind}-compressed file; decompress it first ({command} {path.name}) "
+                "and pass the result"
+            )
+    if b"\x00" in head:
+        raise SeqlabError(
+            f"{path}: a binary file (it holds NUL bytes), not text; pass a text file of the "
+            f"format the model reads ({file_format})"
+        )
 
 
 @dataclass

@@ -35,6 +35,11 @@ def build_datamodule(data: dict[str, Any], task: str = "classify") -> "SequenceD
     from seqlab.config import to_dataclass
     from seqlab.errors import SeqlabError
 
+    if data.get("kind") not in DATA_KINDS:
+        raise SeqlabError(
+            f"data.kind={data.get('kind')!r} is not a data kind (a hand-edited checkpoint?); "
+            f"use one of {', '.join(DATA_KINDS)}"
+        )
     kind = DATA_KINDS[data["kind"]]
     datamodule = load_object(kind.datamodule)(to_dataclass(kind.config, data))
     if task not in datamodule.tasks:

@@ -8,6 +8,7 @@ messages). The generators import the classifier, so they are imported here, when
 
 from typing import Any
 
+from seqlab.errors import SeqlabError
 from seqlab.models.classifier import SequenceClassifier, read_checkpoint
 
 
@@ -29,6 +30,14 @@ def load_module(path: str) -> tuple[SequenceClassifier, dict[str, Any]]:
     checkpoint = read_checkpoint(path)
     hparams = checkpoint["hyper_parameters"]
     module = module_class(hparams.get("task"), hparams["data"])(**hparams)
-    module.load_state_dict(checkpoint["state_dict"])
+    try:
+        module.load_state_dict(checkpoint["state_dict"])
+    except RuntimeError as error:  # torch lists every tensor that does not fit; name the first
+        problems = [line.strip() for line in str(error).splitlines()[1:] if line.strip()]
+        first = problems[0].split(". ")[0] if problems else str(error).splitlines()[0]
+        raise SeqlabError(
+            f"{path}: its weights do not fit the model its hyperparameters describe ({first}); "
+            "pass a .ckpt written by seqlab-train, unedited"
+        ) from None
     module.on_load_checkpoint(checkpoint)
     return module, checkpoint

@@ -28,7 +28,13 @@ MODEL_KINDS: dict[str, ModelKind] = {
 def build_encoder(model: dict[str, Any], meta: "DataMeta", input_dim: int) -> "nn.Module":
     """The encoder of model['kind'], reading `input_dim` features per time step."""
     from seqlab.config import to_dataclass
+    from seqlab.errors import SeqlabError
 
+    if model.get("kind") not in MODEL_KINDS:
+        raise SeqlabError(
+            f"model.kind={model.get('kind')!r} is not a model kind (a hand-edited checkpoint?); "
+            f"use one of {', '.join(MODEL_KINDS)}"
+        )
     kind = MODEL_KINDS[model["kind"]]
     module, _, name = kind.encoder.partition(":")
     encoder_class = getattr(import_module(module), name)

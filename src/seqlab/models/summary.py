@@ -4,7 +4,13 @@ Lightning's own summary rounds (99.3 K); comparing with a Keras model needs ever
 the LSTM's 99,328 in torch (two bias vectors) against Keras's 98,816 (one).
 """
 
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
 from torch import nn
+
+from seqlab.errors import SeqlabError
 
 
 def layer_parameters(module: nn.Module) -> list[tuple[str, str, int]]:
@@ -31,3 +37,33 @@ def _describe(layer: nn.Module) -> str:
 
 def _is_buffer(layer: nn.Module) -> bool:
     return "bias_hh_l0" in dict(layer.named_buffers(recurse=False))
+
+
+def refuse_oversized(build: Callable[[], nn.Module], available: int | None = None) -> None:
+    """Stop, before anything is allocated, a model whose float32 weights alone exceed the memory
+    this machine has available: it is built first on PyTorch's meta device, which holds shapes
+    and no data. A model that cannot be built there is not checked."""
+    try:
+        with torch.device("meta"):
+            count = sum(p.numel() for p in build().parameters())
+    except Exception:  # an initialisation that reads values; the real build will tell
+        return
+    needed = 4 * count
+    available = available if available is not None else available_memory()
+    if available is not None and needed > available:
+        raise SeqlabError(
+            f"model: {count:,} parameters need {needed / 2**30:.1f} GiB for the weights alone, "
+            f"more than the {available / 2**30:.1f} GiB available here; make the model smaller "
+            "(model.hidden_size, model.num_layers, model.embedding_dim, ...)"
+        )
+
+
+def available_memory() -> int | None:
+    """MemAvailable of /proc/meminfo in bytes (None where there is no such file)."""
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        return None
+    return None

@@ -34,6 +34,7 @@ from seqlab.reports.table import markdown_table, mean_std, mean_std_cell
 REFERENCES_FILE = Path(__file__).with_name("ucr_references.csv")
 REFERENCE_NAMES = ("mlp", "fcn", "resnet", "dtw")
 TRAIN_SUFFIXES = (".ts", "", ".txt", ".tsv")  # what data=ucr reads (data/ucr/datamodule.py)
+SETTINGS_FILE = "settings.json"  # what changes every cell's result beyond its path
 OUTPUT_NAMES = ("ucr_bench.md", "ucr_bench.csv", "ucr_ranks.png", "ucr_scatter.png")
 # Nemenyi's critical values q_0.05 for 2..10 methods (Demsar 2006, Table 5a)
 NEMENYI_Q05 = {2: 1.960, 3: 2.343, 4: 2.569, 5: 2.728, 6: 2.850, 7: 2.949, 8: 3.031, 9: 3.102}
@@ -69,6 +70,25 @@ def find_datasets(root: Path | None) -> list[str]:
     if not names:
         raise SeqlabError(f"--root {root}: no <name>_TRAIN files (.ts or UCR 2015) in it")
     return sorted(names)
+
+
+def check_settings(out: Path, root: Path | None, overrides: list[str], record: bool) -> None:
+    """A cell is keyed by experiment, dataset and seed in its path; what else changes its result
+    (the data root, the overrides) is kept in <out>/settings.json, and another benchmark into the
+    same folder is refused rather than reusing the first one's cells."""
+    settings = {"root": str(root) if root else None, "overrides": sorted(overrides)}
+    path = out / SETTINGS_FILE
+    if path.is_file():
+        stored = json.loads(path.read_text())
+        if stored != settings:
+            raise SeqlabError(
+                f"{out} holds cells of another benchmark (--root {stored['root']}, overrides "
+                f"{' '.join(stored['overrides']) or 'none'}); use another --out, or the same "
+                "--root and overrides to continue it"
+            )
+    elif record:
+        out.mkdir(parents=True, exist_ok=True)
+        write_text_atomic(path, json.dumps(settings, indent=1) + "\n")
 
 
 def plan(out: Path, experiments: list[str], datasets: list[str], seeds: list[int]) -> list[Cell]:

@@ -36,6 +36,34 @@ def flatten(config: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     return flat
 
 
+# W&B's folders under the user's home, by the variable that moves each (W&B's defaults).
+WANDB_HOME_DIRS = {
+    "WANDB_DATA_DIR": "~/.local/share/wandb",  # staged artifacts (the code artifact, tables)
+    "WANDB_CACHE_DIR": "~/.cache/wandb",  # the artifact cache
+    "WANDB_CONFIG_DIR": "~/.config/wandb",  # settings
+}
+
+
+def _wandb_dirs_writable(run_dir: Path) -> None:
+    """W&B writes into the user's home; where that cannot be written (a read-only home), its
+    folders move into the run dir, said once, instead of a PermissionError after the run began.
+    A variable the user set is left alone."""
+    for variable, default in WANDB_HOME_DIRS.items():
+        if variable in os.environ or _writable(Path(default).expanduser()):
+            continue
+        moved = run_dir / "wandb" / variable.removeprefix("WANDB_").lower()
+        os.environ[variable] = str(moved)
+        log.info(f"{default} cannot be written; W&B uses {moved} ({variable})")
+
+
+def _writable(folder: Path) -> bool:
+    """Whether `folder` can be written or made (its nearest existing parent can be written)."""
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    return existing.is_dir() and os.access(existing, os.W_OK)
+
+
 def build_loggers(
     logger_cfg: dict, run_dir: Path, config: dict[str, Any], wandb_id: str | None = None
 ) -> list[Logger]:
@@ -53,6 +81,7 @@ def build_loggers(
         if wandb_cfg["offline"]:
             # Offline runs must never reach for the network, even if a key or URL is set.
             os.environ["WANDB_MODE"] = "offline"
+        _wandb_dirs_writable(run_dir)
         wandb_logger = WandbLogger(
             save_dir=str(run_dir),
             offline=wandb_cfg["offline"],

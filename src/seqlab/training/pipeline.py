@@ -15,12 +15,13 @@ from typing import Any
 
 import lightning as L
 import torch
+from lightning.fabric.utilities.exceptions import MisconfigurationException
 from lightning.pytorch.callbacks import Callback, EarlyStopping, RichProgressBar
 from lightning.pytorch.loggers import Logger
 from lightning.pytorch.profilers import AdvancedProfiler, Profiler, PyTorchProfiler, SimpleProfiler
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
-from seqlab.config import WandbConfig
+from seqlab.config import LocalDataConfig, WandbConfig, to_dataclass
 from seqlab.console import (
     log_lightning_once,
     print_metrics_table,
@@ -34,7 +35,7 @@ from seqlab.files import remove_partial_files, write_text_atomic
 from seqlab.layout import CHECKPOINT_DIR, LAST_CHECKPOINT, METRICS_FILE, PLOTS_DIR
 from seqlab.models.classifier import SequenceClassifier
 from seqlab.models.modules import load_module, module_class
-from seqlab.models.summary import layer_parameters
+from seqlab.models.summary import layer_parameters, refuse_oversized
 from seqlab.training.callbacks.checkpoint import BestAndLastCheckpoint
 from seqlab.training.callbacks.finite import NonFiniteGuard
 from seqlab.training.callbacks.gradients import GradientDiagnostics
@@ -54,6 +55,7 @@ from seqlab.training.protocols import (
 from seqlab.training.pruning import pruning_callbacks
 from seqlab.training.resume import ResumePoint, check_fits, resume_point
 from seqlab.training.run_lock import is_first_process, lock_run_dir, unlock_run_dir
+from seqlab.training.run_state import RunState, config_digest, write_status
 from seqlab.training.signals import Preempted, PreemptionSignals, stop_line, stop_signal
 from seqlab.training.wandb_artifacts import log_model
 
@@ -75,13 +77,20 @@ def train(config: dict[str, Any]) -> dict[str, float]:
         print(f"skipping {skipped}")
     if resume.continued:
         print(f"resuming {run_dir} from {resume.ckpt_path}")
-    received = PreemptionSignals()
+    digest = config_digest(config)
+    received = PreemptionSignals(run_dir / METRICS_FILE)
     try:
         with received.installed():
-            return _train(config, resume, received)
+            if is_first_process():
+                write_status(run_dir, RunState.RUNNING, digest)
+            metrics = _train(config, resume, received)
+            if is_first_process():
+                write_status(run_dir, RunState.FINISHED, digest)
+            return metrics
     except (Preempted, SIGTERMException):
         signum = stop_signal(received)
         if is_first_process():
+            write_status(run_dir, RunState.STOPPED, digest, signum)
             print(f"seqlab: {stop_line(signum, run_dir)}", file=sys.stderr)
         raise SystemExit(128 + signum) from None
     finally:
@@ -190,15 +199,19 @@ def fit_and_test(config: dict[str, Any], resume: ResumePoint) -> Fitted:
 
 
 def _module(config: dict[str, Any], datamodule: SequenceDataModule) -> SequenceClassifier:
-    return module_class(_task(config), config["data"])(
-        model=config["model"],
-        meta=datamodule.meta.to_dict(),
-        optim=config["optim"],
-        metrics=config["metrics"],
-        data=config["data"],
-        fitted=datamodule.fitted_state(),
-        task=_task(config),
-    )
+    def build() -> SequenceClassifier:
+        return module_class(_task(config), config["data"])(
+            model=config["model"],
+            meta=datamodule.meta.to_dict(),
+            optim=config["optim"],
+            metrics=config["metrics"],
+            data=config["data"],
+            fitted=datamodule.fitted_state(),
+            task=_task(config),
+        )
+
+    refuse_oversized(build)
+    return build()
 
 
 def _task(config: dict[str, Any]) -> dict[str, Any]:
@@ -257,7 +270,7 @@ def evaluate(config: dict[str, Any]) -> dict[str, float]:
     L.seed_everything(config["seed"], workers=True, verbose=False)
     module, _ = load_module(config["ckpt_path"])
     hparams = module.hparams
-    datamodule = build_datamodule(hparams["data"], module.task)
+    datamodule = build_datamodule(_local_data(config, hparams["data"]), module.task)
     generates = module.task == "generate"
     datamodule.setup("fit" if generates else "test")  # the baselines fit the training part
     if datamodule.meta.to_dict() != module.hparams["meta"]:
@@ -378,6 +391,15 @@ def _trainer(
         raise SeqlabError(
             f"config: trainer: {error}; keys under trainer are lightning.Trainer arguments"
         ) from None
+    except (MisconfigurationException, ValueError) as error:
+        # what this machine or Lightning does not accept: no GPU, an unknown precision
+        chosen = ", ".join(
+            f"{k}={options.get(k)}" for k in ("accelerator", "precision", "strategy")
+        )
+        raise SeqlabError(
+            f"config: trainer ({chosen}): {str(error).splitlines()[0]}; fix the trainer options "
+            "(trainer=cpu runs anywhere)"
+        ) from None
 
 
 def _profiler(name: str, run_dir: Path) -> Profiler:
@@ -401,6 +423,9 @@ def _checkpoint_callback(cfg: dict, run_dir: Path) -> BestAndLastCheckpoint:
         last_every_s=cfg["last_every_s"],
         filename="epoch{epoch:03d}",
         auto_insert_metric_name=False,
+        # One run per run dir (training/run_state.py): a file of the same name is this run's
+        # own, from before a resume, and is replaced rather than kept beside a "-v1" copy.
+        enable_version_counter=False,
     )
 
 
@@ -439,6 +464,11 @@ def _extra_callback(name: str, node: dict[str, Any]) -> Callback:
             "name a subclass of lightning.pytorch.callbacks.Callback"
         )
     return callback
+
+
+def _local_data(config: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
+    """The checkpoint's data section with this command's data.root and data.cache_dir."""
+    return to_dataclass(LocalDataConfig, config.get("data") or {}).apply(data)
 
 
 def _floats(values: Mapping[str, Any]) -> dict[str, float]:

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from lightning.pytorch.callbacks import Callback
 
+from seqlab.config import LocalDataConfig, to_dataclass
 from seqlab.console import log_lightning_once, quiet_known_warnings
 from seqlab.data.input_config import ReaderConfig
 from seqlab.data.prediction import (
@@ -41,7 +42,6 @@ STDIN_FILE = "stdin.txt"  # input=- is saved here, in the run dir
 
 def predict(config: dict[str, Any]) -> dict[str, float]:
     """Write predictions (and metrics.json when the input has labels); return the metrics."""
-    from seqlab.config import to_dataclass
     from seqlab.training.pipeline import write_metrics
 
     log_lightning_once()
@@ -54,7 +54,8 @@ def predict(config: dict[str, Any]) -> dict[str, float]:
     module, _ = load_classifier(config["ckpt_path"])
     reader = to_dataclass(ReaderConfig, config["reader"])
     source = _spool_stdin(config["input"], module.hparams["data"]["kind"], run_dir, reader)
-    data = read_input(module, config["ckpt_path"], source, reader)
+    local = to_dataclass(LocalDataConfig, config.get("data") or {})
+    data = read_input(module, config["ckpt_path"], source, reader, local)
     batch_size = config["batch_size"] or module.hparams["data"]["batch_size"]
     datamodule = PredictionDataModule(data.dataset, batch_size)
     probabilities, metrics = predict_probabilities(
@@ -175,7 +176,6 @@ def in_input_order(index: np.ndarray, values: np.ndarray) -> np.ndarray:
 
 def evaluate_input(config: dict[str, Any]) -> dict[str, float]:
     """seqlab-eval input=<file>: the test metrics of a labelled file, as seqlab-predict gives."""
-    from seqlab.config import to_dataclass
     from seqlab.training.callbacks.plots import TestPlots
     from seqlab.training.loggers import build_loggers, finish_wandb
     from seqlab.training.pipeline import _floats, _trainer, _write_metrics
@@ -186,7 +186,8 @@ def evaluate_input(config: dict[str, Any]) -> dict[str, float]:
     L.seed_everything(config["seed"], workers=True, verbose=False)
     module, _ = load_classifier(config["ckpt_path"])
     reader = to_dataclass(ReaderConfig, config["reader"])
-    data = read_input(module, config["ckpt_path"], config["input"], reader)
+    local = to_dataclass(LocalDataConfig, config.get("data") or {})
+    data = read_input(module, config["ckpt_path"], config["input"], reader, local)
     if not data.labelled:
         raise SeqlabError(
             f"{config['input']}: no labels found, so nothing to evaluate against; give a "
@@ -223,7 +224,11 @@ def _spool_stdin(source: str, kind: str, run_dir: Path, reader: ReaderConfig) ->
 
 
 def read_input(
-    module: SequenceClassifier, ckpt_path: str, source: str, reader: ReaderConfig
+    module: SequenceClassifier,
+    ckpt_path: str,
+    source: str,
+    reader: ReaderConfig,
+    local: LocalDataConfig | None = None,
 ) -> PredictionData:
     """The input read by the checkpoint's data kind with the checkpoint's fitted state, checked
     against what the model can take."""
@@ -238,7 +243,8 @@ def read_input(
             f"ckpt_path={ckpt_path} format=ckpt"
         )
     meta = DataMeta.from_dict(hparams["meta"])
-    datamodule = build_datamodule(hparams["data"], module.task)
+    local = local or LocalDataConfig()  # the user's cache folder, the checkpoint's data.root
+    datamodule = build_datamodule(local.apply(hparams["data"]), module.task)
     data = datamodule.prediction_data(fitted, meta, source, reader)
     _check_lengths(hparams["model"], meta.max_length, fitted.get("length"), data)
     return data

@@ -45,6 +45,29 @@ def lock_run_dir(run_dir: Path) -> bool:
     return True
 
 
+def holds_lock(run_dir: Path) -> bool:
+    return run_dir.resolve() in _held
+
+
+def is_locked(run_dir: Path) -> bool:
+    """Whether a live process (this one included) holds the run dir's lock."""
+    if holds_lock(run_dir):
+        return True
+    try:
+        descriptor = os.open(run_dir / LOCK_FILE, os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    except OSError:  # no flock on this filesystem: the pid decides
+        return _alive(_holder(descriptor))
+    finally:
+        os.close(descriptor)  # closing releases a lock taken here
+    return False
+
+
 def unlock_run_dir(run_dir: Path) -> None:
     descriptor = _held.pop(run_dir.resolve(), None)
     if descriptor is not None:

@@ -1,10 +1,14 @@
-"""Preemption: SIGTERM (a scheduler stopping or requeueing the job) and SIGUSR1 (SLURM's warning
-before the time limit) end a run with exit status 128 + signal, its checkpoints whole, its W&B run
-marked preempted, and one line saying the command that continues it.
+"""Preemption: SIGTERM (a scheduler stopping or requeueing the job), SIGINT (Ctrl-C) and SIGUSR1
+(SLURM's warning before the time limit) end a run with exit status 128 + signal, its checkpoints
+whole, its W&B run marked preempted, and one line saying the command that continues it. A signal
+that arrives once the run's metrics.json is written changes nothing: the run ends as it would
+have, with exit status 0.
 
 During a Trainer stage, Lightning's own SIGTERM handler stops the loop at its next safe point
-(SIGTERMException); the handlers here only record the signal there, turn SIGUSR1 into the same
-stop, and stop the run at once outside Trainer stages (data set-up, writing metrics). Under
+(SIGTERMException); the handlers here only record the signal there, turn SIGINT and SIGUSR1 into
+the same stop (Lightning meets Ctrl-C's KeyboardInterrupt with a shutdown of its own, exit
+status 1 and no checkpoint of the epoch), and stop the run at once outside Trainer stages (data
+set-up). Under
 SLURM, SIGUSR1 is left to Lightning's auto-requeue (an hpc checkpoint and `scontrol requeue`,
 then SLURM's SIGTERM ends the job here).
 
@@ -16,7 +20,9 @@ uninterrupted run gets. The interrupted epoch is redone.
 
 import shlex
 import signal
+import sys
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -37,14 +43,20 @@ class Preempted(BaseException):
 
 
 class PreemptionSignals:
-    def __init__(self) -> None:
+    def __init__(self, result: Path | None = None) -> None:
+        """`result`: the run's metrics.json; once written (after these handlers were
+        installed), a stop signal is only noted."""
         self.signum: int | None = None  # the first stop signal received
+        self.result = result
+        self.since = time.time()
 
     @contextmanager
     def installed(self) -> Iterator[None]:
         """The handlers for the block, the previous ones restored after; none outside the main
         thread, where Python allows no handler (training called from a thread)."""
         handled = [signal.SIGTERM]
+        if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
+            handled.append(signal.SIGINT)  # ignored: a background job that Ctrl-C must not stop
         if not SLURMEnvironment.detect():
             handled.append(signal.SIGUSR1)
         if threading.current_thread() is not threading.main_thread():
@@ -59,6 +71,10 @@ class PreemptionSignals:
                 signal.signal(signum, handler)
 
     def handle(self, signum: int, frame: FrameType | None) -> None:
+        if self.result_written():
+            name = signal.Signals(signum).name
+            print(f"seqlab: {name} after {self.result} was written; finishing", file=sys.stderr)
+            return
         if self.signum is None:
             self.signum = signum
         lightning_handler = signal.getsignal(signal.SIGTERM)
@@ -67,6 +83,12 @@ class PreemptionSignals:
         if signum != signal.SIGTERM and callable(lightning_handler):
             # Lightning listens to SIGTERM only: pass SIGUSR1 on as the same stop.
             lightning_handler(signal.SIGTERM, frame)
+
+    def result_written(self) -> bool:
+        try:
+            return self.result is not None and self.result.stat().st_mtime >= self.since
+        except FileNotFoundError:
+            return False
 
 
 def stop_signal(received: PreemptionSignals) -> int:
@@ -77,6 +99,12 @@ def stop_signal(received: PreemptionSignals) -> int:
 def stop_line(signum: int, run_dir: Path) -> str:
     """The line printed when a signal stopped the run: what was kept, and how to go on."""
     name = signal.Signals(signum).name
+    sweep = _multirun_command()
+    if sweep is not None:
+        return (
+            f"stopped by {name} in {run_dir}; the same command continues the multirun "
+            f"(finished jobs are skipped, this one resumes, the rest run): {sweep}"
+        )
     if not any((run_dir / CHECKPOINT_DIR).glob("*.ckpt")):
         return f"stopped by {name} before the first checkpoint; run again: {_command(None)}"
     return (
@@ -96,7 +124,27 @@ def _command(run_dir: Path | None) -> str:
         overrides += list(hydra.overrides.task)
     except ValueError:  # not started by Hydra (train() called directly)
         pass
-    kept = [o for o in overrides if o.split("=", 1)[0].lstrip("+~") not in ("resume", "ckpt_path")]
-    if run_dir is not None:
-        kept.append(f"resume={run_dir}")
+    dropped = ("resume", "ckpt_path", "hydra.run.dir")
+    kept = [o for o in overrides if o.split("=", 1)[0].lstrip("+~") not in dropped]
+    if run_dir is not None:  # the same dir, so that nothing is made beside it
+        kept += [f"hydra.run.dir={run_dir}", f"resume={run_dir}"]
     return shlex.join(["seqlab-train", *kept])
+
+
+def _multirun_command() -> str | None:
+    """The command of the multirun this job belongs to, with its sweep dir (None: no multirun)."""
+    try:
+        from hydra.core.hydra_config import HydraConfig
+        from hydra.types import RunMode
+
+        hydra = HydraConfig.get()
+    except (ValueError, ImportError):
+        return None
+    if hydra.mode != RunMode.MULTIRUN:
+        return None
+    given = [
+        a
+        for a in sys.argv[1:]
+        if a not in ("-m", "--multirun") and not a.startswith("hydra.sweep.dir=")
+    ]
+    return shlex.join(["seqlab-train", "-m", *given, f"hydra.sweep.dir={hydra.sweep.dir}"])

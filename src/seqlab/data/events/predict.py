@@ -23,7 +23,7 @@ from seqlab.data.events.window import cut_history
 from seqlab.data.input_config import ReaderConfig
 from seqlab.data.meta import DataMeta
 from seqlab.data.padding import pad_flat
-from seqlab.data.prediction import PredictionData, no_labels
+from seqlab.data.prediction import PredictionData, no_labels, refuse_unreadable_text
 from seqlab.data.scaler import scaler_from_state
 from seqlab.errors import SeqlabError
 
@@ -44,6 +44,8 @@ def read_input(
 
     config = module.config
     path = Path(source).expanduser()
+    if path.is_file():  # (a missing file: read_event_log's own line)
+        refuse_unreadable_text(path, reader.format or str(config.format))
     events = read_event_log(
         path,
         reader.format or str(config.format),

@@ -63,7 +63,9 @@ class TextDataConfig:
     min_frequency: int = 1  # tokens seen fewer times in training become [UNK]
     lowercase: bool = True  # lowercase before tokenising
     max_length: int | None = None  # tokens kept per text; null keeps all
-    cache_dir: str | None = None  # tokenised splits (Arrow); null: no cache
+    # tokeniser and tokenised splits (Arrow): auto = $XDG_CACHE_HOME/seqlab (~/.cache/seqlab)
+    # on the machine that runs; a folder; null: no cache
+    cache_dir: str | None = "auto"
     batch_size: int = 64  # samples per batch
     num_workers: int = 0  # DataLoader worker processes
     bucketing: bool = True  # length-bucketed batches (data/bucketing.py)

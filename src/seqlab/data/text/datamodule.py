@@ -20,6 +20,7 @@ import torch
 
 from seqlab.data.base import SequenceDataModule
 from seqlab.data.batch import PAD_ID, SequenceDataset
+from seqlab.data.cache import cache_folder
 from seqlab.data.input_config import ReaderConfig
 from seqlab.data.meta import DataMeta
 from seqlab.data.padding import pad_sequences
@@ -165,7 +166,8 @@ class TextDataModule(SequenceDataModule):
         return read_embedded(embedded, self.read_options)
 
     def _read_hub(self, name: str, config: str | None) -> dict[str, RawText]:
-        cache = Path(self.config.cache_dir) / "hf" if self.config.cache_dir else None
+        cache = cache_folder(self.config.cache_dir)
+        cache = cache / "hf" if cache else None
         return read_hub(
             name,
             config,
@@ -250,9 +252,8 @@ class TextDataModule(SequenceDataModule):
         """Train (or load) the tokeniser and tokenise each split, through the cache."""
         settings = {"version": CACHE_VERSION, **self.tokenizer_settings}
         tokenizer_key = _fingerprint(settings, texts["train"])
-        folder = (
-            Path(self.config.cache_dir) / "text" / tokenizer_key if self.config.cache_dir else None
-        )
+        cache = cache_folder(self.config.cache_dir)
+        folder = cache / "text" / tokenizer_key if cache else None
         tokenizer_file = folder / "tokenizer.json" if folder else None
         if tokenizer_file is not None and tokenizer_file.is_file():
             from tokenizers import Tokenizer

@@ -15,7 +15,12 @@ from seqlab.data.batch import SequenceDataset
 from seqlab.data.input_config import ReaderConfig
 from seqlab.data.meta import DataMeta
 from seqlab.data.padding import pad_sequences
-from seqlab.data.prediction import PredictionData, label_indices, no_labels
+from seqlab.data.prediction import (
+    PredictionData,
+    label_indices,
+    no_labels,
+    refuse_unreadable_text,
+)
 from seqlab.data.splits import _label_name
 from seqlab.data.text import tokenize
 from seqlab.data.text.config import TextDataConfig
@@ -84,8 +89,21 @@ def read_texts(
     path = Path(source).expanduser()
     if not path.is_file():
         raise SeqlabError(f"{path}: file not found; pass input=<file> or input=- (stdin)")
+    by_suffix = SUFFIX_FORMATS.get(path.suffix.lower())
     if file_format == "auto":
-        file_format = SUFFIX_FORMATS.get(path.suffix.lower(), "lines")
+        file_format = by_suffix or "lines"
+    elif reader.format is None and by_suffix is not None and by_suffix != file_format:
+        # a .csv given to a model trained on lines: its header is no text to predict
+        log.warning(
+            "%s: read as %s by its suffix (the model was trained on %s files; "
+            "reader.format=%s reads it as those)",
+            path,
+            by_suffix,
+            file_format,
+            file_format,
+        )
+        file_format = by_suffix
+    refuse_unreadable_text(path, file_format)
     text_column = reader.text_column or config.text_column
     label_column = reader.label_column or config.label_column
     if file_format == "lines":

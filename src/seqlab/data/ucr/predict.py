@@ -11,7 +11,12 @@ from seqlab.data.batch import SequenceDataset
 from seqlab.data.input_config import ReaderConfig
 from seqlab.data.meta import DataMeta
 from seqlab.data.padding import pad_sequences
-from seqlab.data.prediction import PredictionData, label_indices, no_labels
+from seqlab.data.prediction import (
+    PredictionData,
+    label_indices,
+    no_labels,
+    refuse_unreadable_text,
+)
 from seqlab.data.scaler import scaler_from_state
 from seqlab.data.ucr.config import UCRDataConfig
 from seqlab.data.ucr.datamodule import _format_of
@@ -35,6 +40,7 @@ def read_input(
     if requested not in FORMATS:
         raise SeqlabError(f"reader.format={requested!r}: UCR data reads {', '.join(FORMATS)}")
     series_format = _format_of(path, requested)
+    refuse_unreadable_text(path, series_format)
     in_file = _labels_in_file(path, series_format, fitted.get("length"), reader.labels)
     raw = read_series_file(path, series_format, labelled=in_file)
     labelled = in_file and reader.labels != "false"
