@@ -10,7 +10,7 @@ table.csv, runs.csv and chart.png here and logs the table and chart to W&B (job_
 from pathlib import Path
 from typing import Any, cast
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, open_dict
 
 from seqlab import config_dir
 from seqlab.config import BaselinesConfig, TrainConfig, validate
@@ -95,8 +95,10 @@ def _composed(
     # checked with the comparison's data, which the task's checks read
     composed.data = compare_cfg["data"]
     if merge:
-        # merging into a DictConfig gives a DictConfig
-        composed = cast(DictConfig, OmegaConf.merge(composed, merge))
+        # New keys too (train.trainer.limit_train_batches=2: any lightning.Trainer argument, as
+        # +trainer.<key> adds to seqlab-train); validate() then refuses a key no schema knows.
+        with open_dict(composed):
+            composed = cast(DictConfig, OmegaConf.merge(composed, merge))
     config = validate(composed, schema)
     config["data"] = {**compare_cfg["data"], "split_seed": seed}
     logger = compare_cfg["logger"]
