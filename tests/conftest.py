@@ -75,6 +75,25 @@ def subprocess_env(extra: dict | None = None) -> dict[str, str]:
 ONE_THREAD = {"OMP_NUM_THREADS": "1"}
 
 
+# A recurrent run on a small memory task, quick to start, with epochs long enough (32 steps) for
+# a signal to land inside one: the runs the preemption and run-lifecycle tests stop and resume.
+SIGNAL_TINY = [
+    "data=memory",
+    "data.length=12",
+    "data.num_train=256",
+    "data.num_val=64",
+    "data.num_test=64",
+    "data.batch_size=8",
+    "model=gru",
+    "model.hidden_size=16",
+    "trainer.max_epochs=6",
+    "print_config=false",
+    "callbacks.progress_bar=false",
+    "print_parameters=false",
+    "callbacks.gradients.enabled=false",
+]
+
+
 def run_cli(
     module: str, *args: str, cwd: Path = REPO_ROOT, timeout: int = 300, env: dict | None = None
 ) -> subprocess.CompletedProcess:
@@ -136,16 +155,20 @@ def evaluate_cli(checkpoint: Path, out: Path, *overrides: str) -> dict:
     return json.loads((out / "metrics.json").read_text())
 
 
-def start_train(*overrides: str) -> subprocess.Popen:
+def start_train(
+    *overrides: str, capture: bool = False, env: dict | None = None
+) -> subprocess.Popen:
     """seqlab-train in a session of its own, so that a SIGKILL to its process group takes its
-    children (the W&B service) too; output discarded."""
+    children (the W&B service) too; output discarded unless `capture` (text pipes)."""
+    output = subprocess.PIPE if capture else subprocess.DEVNULL
     return subprocess.Popen(
         [sys.executable, "-m", "seqlab.cli.train", *overrides],
         cwd=REPO_ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=output,
+        stderr=output,
+        text=True,
         start_new_session=True,
-        env=subprocess_env(),
+        env=subprocess_env(env),
     )
 
 

@@ -125,9 +125,10 @@ def test_the_docs_show_commands_of_every_kind():
 # ---- placeholders: files made once per session by tiny runs ----
 
 
-def tiny_train(out: Path, *overrides: str) -> Path:
+def tiny_train(*arguments: str) -> None:
+    """seqlab-train with the tiny settings; the caller names the run or sweep dir."""
     result = subprocess.run(
-        [str(BIN / "seqlab-train"), *overrides, *TRAIN_TINY, f"hydra.run.dir={out}"],
+        [str(BIN / "seqlab-train"), *arguments, *TRAIN_TINY],
         cwd=REPO_ROOT,
         capture_output=True,
         text=True,
@@ -135,7 +136,6 @@ def tiny_train(out: Path, *overrides: str) -> Path:
         env=subprocess_env(),
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    return out
 
 
 def best(run_dir: Path) -> Path:
@@ -160,22 +160,14 @@ class Placeholders:
 
     def run(self, name: str, *overrides: str) -> Path:
         if name not in self.made:
-            self.made[name] = tiny_train(self.root / name, *overrides)
+            tiny_train(*overrides, f"hydra.run.dir={self.root / name}")
+            self.made[name] = self.root / name
         return self.made[name]
 
     def sweep(self) -> Path:
         if "sweep" not in self.made:
             out = self.root / "sweep"
-            result = subprocess.run(
-                [str(BIN / "seqlab-train"), "-m", "experiment=gunpoint_mlp", "seed=1,2"]
-                + [*TRAIN_TINY, f"hydra.sweep.dir={out}"],
-                cwd=REPO_ROOT,
-                capture_output=True,
-                text=True,
-                timeout=600,
-                env=subprocess_env(),
-            )
-            assert result.returncode == 0, result.stderr[-3000:]
+            tiny_train("-m", "experiment=gunpoint_mlp", "seed=1,2", f"hydra.sweep.dir={out}")
             self.made["sweep"] = out
         return self.made["sweep"]
 

@@ -16,24 +16,12 @@ from pathlib import Path
 import pytest
 import torch
 
-from conftest import REPO_ROOT, compose_train, run_cli, subprocess_env
+from conftest import SIGNAL_TINY, compose_train, run_cli, start_train
 
 pytestmark = pytest.mark.slow
 # Small enough to start quickly, with epochs long enough (32 steps) for signals to land inside.
 TINY = [
-    "data=memory",
-    "data.length=12",
-    "data.num_train=256",
-    "data.num_val=64",
-    "data.num_test=64",
-    "data.batch_size=8",
-    "model=gru",
-    "model.hidden_size=16",
-    "trainer.max_epochs=6",
-    "print_config=false",
-    "callbacks.progress_bar=false",
-    "print_parameters=false",
-    "callbacks.gradients.enabled=false",
+    *SIGNAL_TINY,
     "callbacks.checkpoint.last_every_s=0",  # last.ckpt after every epoch: kill points to wait for
 ]
 
@@ -52,16 +40,7 @@ def uninterrupted(uninterrupted_run) -> dict:
 
 
 def start(*overrides: str, env: dict | None = None) -> subprocess.Popen:
-    # A session of its own, so a SIGKILL can take the whole process group (its W&B service too).
-    return subprocess.Popen(
-        [sys.executable, "-m", "seqlab.cli.train", *TINY, *overrides],
-        cwd=REPO_ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-        env=subprocess_env(env),
-    )
+    return start_train(*TINY, *overrides, capture=True, env=env)
 
 
 def wait_for_checkpoints(process: subprocess.Popen, run_dir: Path, writes: int) -> None:

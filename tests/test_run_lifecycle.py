@@ -15,25 +15,12 @@ import optuna
 import pytest
 import torch
 
-from conftest import REPO_ROOT, run_cli, subprocess_env
+from conftest import REPO_ROOT, SIGNAL_TINY, run_cli, start_train, subprocess_env
 
 pytestmark = pytest.mark.slow
 
-# Epochs of about 32 steps: long enough for a signal to land inside one.
 TINY = [
-    "data=memory",
-    "data.length=12",
-    "data.num_train=256",
-    "data.num_val=64",
-    "data.num_test=64",
-    "data.batch_size=8",
-    "model=gru",
-    "model.hidden_size=16",
-    "trainer.max_epochs=6",
-    "print_config=false",
-    "callbacks.progress_bar=false",
-    "print_parameters=false",
-    "callbacks.gradients.enabled=false",
+    *SIGNAL_TINY,
     "callbacks.early_stopping.enabled=false",  # every run trains all its epochs
     "logger=csv",
 ]
@@ -47,16 +34,8 @@ def digests(folder: Path) -> dict[str, str]:
     }
 
 
-def start(*overrides: str, env: dict | None = None) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, "-m", "seqlab.cli.train", *overrides],
-        cwd=REPO_ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-        env=subprocess_env(env),
-    )
+def start(*overrides: str) -> subprocess.Popen:
+    return start_train(*overrides, capture=True)
 
 
 def wait_for(path: Path, process: subprocess.Popen) -> None:
