@@ -171,6 +171,19 @@ class Placeholders:
             self.made["sweep"] = out
         return self.made["sweep"]
 
+    def search(self) -> Path:
+        """A two-trial mlp_optuna search: its runs hold val/*_best (a validation part)."""
+        if "search" not in self.made:
+            out = self.root / "search"
+            tiny_train(
+                "-m",
+                "hparams_search=mlp_optuna",
+                "hydra.sweeper.n_trials=2",
+                f"hydra.sweep.dir={out}",
+            )
+            self.made["search"] = out
+        return self.made["search"]
+
     def files(self) -> Path:
         folder = self.root / "files"
         if not folder.is_dir():
@@ -228,7 +241,7 @@ class Placeholders:
                 "hydra.mode=RUN",
             ),
             "outputs/train/multiruns/grid_gunpoint": lambda: self.sweep(),
-            "outputs/train/optuna/mlp_optuna": lambda: self.sweep(),
+            "outputs/train/optuna/mlp_optuna": lambda: self.search(),
             "sweepA sweepB outputs/train/runs/2026-...": lambda: f"{self.sweep()} {self.sweep()}/0",
             "reviews.csv": lambda: self.files() / "reviews.csv",
             "lines.txt": lambda: self.files() / "lines.txt",
@@ -296,6 +309,10 @@ def tiny_form(words: list[str], out: Path) -> list[str]:
         return [str(BIN / name), *without(args, ("logger.wandb.enabled",)), *tiny]
     if name == "seqlab-ucr":
         return [str(BIN / name), *ucr_args(args, out)]
+    if name == "seqlab-report":  # argparse, not Hydra: only its --out moves
+        if "--out" in args:
+            args[args.index("--out") + 1] = str(out / "report")
+        return [str(BIN / name), *args]
     if name == "seqlab-generate":  # a few samples, not a hundred per customer
         args = [a if not a.startswith("n=") else "n=4" for a in args]
     if name.startswith("seqlab-"):
