@@ -171,6 +171,15 @@ class Placeholders:
             self.made["sweep"] = out
         return self.made["sweep"]
 
+    def memory_sweep(self) -> Path:
+        """experiment=memory_sweep cut to one job (it is a multirun of its own)."""
+        if "memory" not in self.made:
+            out = self.root / "memory"
+            sweep = ("data.task=adding", "model=rnn", "data.length=50")
+            tiny_train("experiment=memory_sweep", *sweep, f"hydra.sweep.dir={out}")
+            self.made["memory"] = out
+        return self.made["memory"]
+
     def search(self) -> Path:
         """A two-trial mlp_optuna search: its runs hold val/*_best (a validation part)."""
         if "search" not in self.made:
@@ -232,14 +241,7 @@ class Placeholders:
             "<labelled file>": lambda: gunpoint_test,
             "<file>": lambda: gunpoint_test,
             "<the run's seed>": lambda: "42",
-            "<sweep dir>": lambda: self.run(
-                "memory",
-                "experiment=memory_sweep",
-                "data.task=adding",
-                "model=rnn",
-                "data.length=50",
-                "hydra.mode=RUN",
-            ),
+            "<sweep dir>": lambda: self.memory_sweep(),
             "outputs/train/multiruns/grid_gunpoint": lambda: self.sweep(),
             "outputs/train/optuna/mlp_optuna": lambda: self.search(),
             "sweepA sweepB outputs/train/runs/2026-...": lambda: f"{self.sweep()} {self.sweep()}/0",
