@@ -17,7 +17,11 @@ def plain_where_needed() -> None:
     for it: otherwise the first bullet of a progress bar raises UnicodeEncodeError after
     training, before the test and metrics.json."""
     for stream in (sys.stdout, sys.stderr):
-        if isinstance(stream, io.TextIOWrapper) and stream.errors == "strict":
+        if not isinstance(stream, io.TextIOWrapper):
+            continue
+        try:  # (a C locale's own handler, surrogateescape, raises on these too)
+            "\u2022\u2014\u2026\u2500".encode(stream.encoding or "ascii")
+        except (UnicodeEncodeError, LookupError):
             stream.reconfigure(errors="replace")
 
 
