@@ -12,6 +12,8 @@ from lightning.pytorch.plugins.io import TorchCheckpointIO
 from seqlab.errors import SeqlabError
 from seqlab.training.callbacks.checkpoint import BestAndLastCheckpoint
 
+from conftest import compose_train
+
 pytestmark = pytest.mark.slow
 SECONDS_PER_EPOCH = 4.0
 BATCHES = 2  # training batches an epoch
@@ -95,9 +97,11 @@ def test_a_long_cadence_still_writes_last_when_fit_ends(tmp_path):
     assert last_writes(tmp_path, last_every_s=3600, epochs=3) == [3]
 
 
-def test_a_negative_cadence_is_refused(tmp_path):
-    with pytest.raises(SeqlabError, match="last_every_s=-1"):
-        BestAndLastCheckpoint(dirpath=tmp_path, last_every_s=-1)
+def test_a_negative_cadence_is_refused_by_the_config_check(tmp_path):
+    """Before anything trains (with data.protocol=cv_epochs it once failed after every fold)."""
+    for protocol in ("val_split", "cv_epochs"):
+        with pytest.raises(SeqlabError, match=r"callbacks.checkpoint.last_every_s=-1.0 must be 0"):
+            compose_train([f"data.protocol={protocol}", "callbacks.checkpoint.last_every_s=-1"])
 
 
 class StopSignal(Callback):

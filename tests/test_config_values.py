@@ -36,6 +36,15 @@ BAD_VALUES = [
     (["experiment_name=../../tmp/x"], "experiment_name='../../tmp/x'"),
     (["task_name=.."], "task_name='..'"),
     (["model=mlp", "data.variable_length=true"], "model.input='flatten'"),
+    (["callbacks.checkpoint.last_every_s=-1"], "callbacks.checkpoint.last_every_s=-1.0"),
+    (["callbacks.gradients.every_n_steps=0"], "callbacks.gradients.every_n_steps=0"),
+    (["callbacks.gradients.jump_factor=1"], "callbacks.gradients.jump_factor=1.0 must exceed 1"),
+    (["callbacks.gradients.median_window=2"], "callbacks.gradients.median_window=2"),
+    (["data=cdnow", "data.label.min_events=0"], "data.label.min_events=0"),
+    (["data=cdnow", "data.cutoff.events=3"], "needs exactly one of time"),
+    (["data=cdnow", "data.cutoff.time=null"], "needs exactly one of time"),
+    (["data=cdnow", "data.cutoff.time=null", "data.cutoff.events=0"], "data.cutoff.events=0"),
+    (["data=cdnow", "data.max_length=0"], "data.max_length=0"),
 ]
 
 
@@ -76,3 +85,16 @@ def test_the_cli_stops_with_one_line_and_status_2_before_torch(override, named):
     assert len(lines) == 1 and lines[0].startswith(f"seqlab: error: config: {named}=")
     imported = {line.rsplit("|", 1)[-1].strip() for line in result.stderr.splitlines()}
     assert not {"torch", "lightning"} & imported
+
+
+def test_predicts_top_k_is_checked_with_the_config():
+    from hydra import compose, initialize_config_dir
+
+    from seqlab import config_dir
+    from seqlab.config import PredictConfig, validate
+
+    with initialize_config_dir(config_dir=config_dir(), version_base="1.3"):
+        overrides = ["ckpt_path=x.ckpt", "input=y", "output.top_k=-1", "paths.output_dir=out"]
+        cfg = compose("predict", overrides=overrides)
+    with pytest.raises(SeqlabError, match=r"config: output.top_k=-1 must be 0 \(every class\)"):
+        validate(cfg, PredictConfig)

@@ -158,6 +158,10 @@ class CheckpointConfig:
     # always at the end of fit; 0: after every epoch. A crash loses at most this much training.
     last_every_s: float = 30.0
 
+    def __post_init__(self) -> None:
+        key = "callbacks.checkpoint.last_every_s"
+        require(self.last_every_s >= 0, key, self.last_every_s, "must be 0 (every epoch) or more")
+
 
 @dataclass
 class EarlyStoppingConfig:
@@ -165,6 +169,9 @@ class EarlyStoppingConfig:
     # any data x model pair ends in reasonable time; conf/fit/<data>.yaml sets each patience.
     enabled: bool = True
     patience: int = 10  # validation epochs without improvement of the monitored metric
+
+
+MIN_MEDIAN_WINDOW = 5  # global norms needed before a jump can be judged against their median
 
 
 @dataclass
@@ -176,6 +183,13 @@ class GradientsConfig:
     median_window: int = 50  # steps in that running median
     min_norm: float = 1.0  # norms below this never count as exploding
     plots: bool = True  # PNGs in <run dir>/gradients/ at the end of training
+
+    def __post_init__(self) -> None:
+        prefix = "callbacks.gradients."
+        require(self.every_n_steps >= 1, prefix + "every_n_steps", self.every_n_steps, ">= 1")
+        require(self.jump_factor > 1, prefix + "jump_factor", self.jump_factor, "must exceed 1")
+        window, least = self.median_window, MIN_MEDIAN_WINDOW
+        require(window >= least, prefix + "median_window", window, f"must be {least} or more")
 
 
 @dataclass
@@ -274,6 +288,9 @@ class PredictOutputConfig:
     format: OutputFormat = OutputFormat.csv  # predictions.csv or predictions.parquet
     # 0: a probability column per class; k: the k likeliest classes and their probabilities
     top_k: int = 0
+
+    def __post_init__(self) -> None:
+        require(self.top_k >= 0, "output.top_k", self.top_k, "must be 0 (every class) or more")
 
 
 @dataclass

@@ -48,8 +48,6 @@ def predict(config: dict[str, Any]) -> dict[str, float]:
     quiet_known_warnings()
     run_dir = Path(config["paths"]["output_dir"])
     top_k = config["output"]["top_k"]
-    if top_k < 0:
-        raise SeqlabError(f"output.top_k={top_k} must be 0 (every class) or more")
     L.seed_everything(config["seed"], workers=True, verbose=False)
     module, _ = load_classifier(config["ckpt_path"])
     reader = to_dataclass(ReaderConfig, config["reader"])

@@ -48,6 +48,17 @@ class CutoffConfig:
     time: str | None = "1997-10-01"  # one date for every entity
     events: int | None = None  # each entity's first N events are its history
 
+    def __post_init__(self) -> None:
+        require(
+            (self.time is None) != (self.events is None),
+            "data.cutoff",
+            {"time": self.time, "events": self.events},
+            "needs exactly one of time (a date for every entity) or events (each entity's first "
+            "k events); set the other to null",
+        )
+        if self.events is not None:
+            require(self.events >= 1, "data.cutoff.events", self.events, "must be at least 1")
+
 
 @dataclass
 class TimeRangeConfig:
@@ -63,6 +74,9 @@ class EventLabelConfig:
     # Positive when the entity has at least this many events after the cutoff (in the window).
     min_events: int = 1
     window: str | None = "273D"  # pandas Timedelta after the cutoff; null: up to the log's end
+
+    def __post_init__(self) -> None:
+        require(self.min_events >= 1, "data.label.min_events", self.min_events, "must be >= 1")
 
 
 @dataclass
@@ -111,4 +125,5 @@ class EventsDataConfig:
 
     def __post_init__(self) -> None:
         require(self.batch_size >= 1, "data.batch_size", self.batch_size, "must be at least 1")
+        require(self.max_length >= 1, "data.max_length", self.max_length, "must be at least 1")
         require_path_part("data.name", self.name)

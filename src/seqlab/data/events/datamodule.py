@@ -61,8 +61,6 @@ class EventDataModule(SequenceDataModule):
 
     @cached_property
     def history(self) -> EventHistory:
-        if self.config.max_length < 1:
-            raise SeqlabError(f"data.max_length={self.config.max_length} must be at least 1")
         events = self._read_log()
         if self.task == "tag":
             return tag_history(events, asdict(self.config.step_label), self.config.time_unit)

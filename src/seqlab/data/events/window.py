@@ -32,22 +32,13 @@ class EventHistory:
 def cut_history(events: pd.DataFrame, cutoff: dict, label: dict, time_unit: str) -> EventHistory:
     unit = _timedelta(1, time_unit, "time_unit")
     window = None if label["window"] is None else _timedelta(label["window"], None, "label.window")
-    if label["min_events"] < 1:
-        raise SeqlabError(f"data.label.min_events={label['min_events']} must be at least 1")
     events = events.sort_values(["entity", "time", "row"], ignore_index=True)
-    if (cutoff["time"] is None) == (cutoff["events"] is None):
-        raise SeqlabError(
-            "data.cutoff needs exactly one of time (a date for every entity) or events (each "
-            "entity's first k events); set the other to null"
-        )
     if cutoff["time"] is not None:
         cut_time = pd.Series(_timestamp(cutoff["time"]), index=events.index)
         before = events["time"] < cut_time
         after = ~before
     else:
-        k = cutoff["events"]
-        if k < 1:
-            raise SeqlabError(f"data.cutoff.events={k} must be at least 1")
+        k = cutoff["events"]  # (at least 1: data/events/config.py)
         position = events.groupby("entity", sort=False).cumcount()
         long_enough = events.groupby("entity", sort=False)["row"].transform("size") >= k
         # Each entity's cutoff is its k-th event; shorter entities have no prediction point.

@@ -25,7 +25,6 @@ import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
-from seqlab.errors import SeqlabError
 from seqlab.training.lightning_private import (
     save_last,
     saves_on_train_epoch_end,
@@ -48,11 +47,6 @@ class BestAndLastCheckpoint(ModelCheckpoint):
         super().__init__(*args, **kwargs)
         if self.save_top_k != 1 and tie_breaker is not None:
             raise ValueError("a tie-breaker is defined for save_top_k=1 only")
-        if last_every_s < 0:
-            raise SeqlabError(
-                f"callbacks.checkpoint.last_every_s={last_every_s}: give 0 (every epoch) or "
-                "a number of seconds"
-            )
         self.tie_breaker = tie_breaker
         self.best_tie_value: float | None = None
         self.last_every_s, self.clock = last_every_s, clock

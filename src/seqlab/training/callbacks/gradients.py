@@ -31,7 +31,7 @@ import torch
 from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.loggers import WandbLogger
 
-from seqlab.errors import SeqlabError
+from seqlab.config import MIN_MEDIAN_WINDOW
 from seqlab.files import write_text_atomic
 from seqlab.models.pooling import time_mask
 from seqlab.models.recurrent import RecurrentEncoder
@@ -43,7 +43,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 PREFIX = "grad_norm/"
 RESULTS_FILE = "gradients.json"
-_MIN_HISTORY = 5  # global norms needed before a jump can be judged against their median
+_MIN_HISTORY = MIN_MEDIAN_WINDOW  # norms needed before a jump is judged against their median
 
 
 def hidden_gradient_curves(
@@ -85,16 +85,7 @@ class GradientDiagnostics(Callback):
         plots: bool,
         min_norm: float = 1.0,
     ):
-        if every_n_steps < 1:
-            raise SeqlabError(f"callbacks.gradients.every_n_steps={every_n_steps}; use 1 or more")
-        if jump_factor <= 1:
-            raise SeqlabError(
-                f"callbacks.gradients.jump_factor={jump_factor}; a jump factor must exceed 1"
-            )
-        if median_window < _MIN_HISTORY:
-            raise SeqlabError(
-                f"callbacks.gradients.median_window={median_window}; use {_MIN_HISTORY} or more"
-            )
+        # (the values' ranges: GradientsConfig in seqlab/config.py)
         self.run_dir = Path(run_dir)
         self.every_n_steps, self.hidden_states = every_n_steps, hidden_states
         self.jump_factor, self.plots = jump_factor, plots
