@@ -68,8 +68,8 @@ def measure(ckpt: Path, source: Path, repeats: int, scratch: Path) -> dict:
     from seqlab.data.input_config import InputLabels, ReaderConfig
     from seqlab.data.prediction import PredictionDataModule, PredictionSampler
     from seqlab.models.classifier import load_classifier
-    from seqlab.training.pipeline import _trainer
     from seqlab.training.predict import PredictionCollector, predict_probabilities, read_input
+    from seqlab.training.trainer import build_trainer
 
     module, _ = load_classifier(str(ckpt))
     module.eval()
@@ -110,7 +110,7 @@ def measure(ckpt: Path, source: Path, repeats: int, scratch: Path) -> dict:
     def trainer_test() -> float:
         started = time.perf_counter()
         collector = PredictionCollector()
-        trainer = _trainer(options, scratch, [collector], [])
+        trainer = build_trainer(options, scratch, [collector], [])
         datamodule = PredictionDataModule(labelled.dataset, BATCH)
         trainer.test(module, datamodule=datamodule, verbose=False)
         assert collector.probabilities is not None and len(collector.probabilities) == rows

@@ -9,7 +9,8 @@ import pytest
 import torch
 
 from seqlab.data.batch import PAD_ID
-from seqlab.data.events.datamodule import UNKNOWN_ID, EventDataModule
+from seqlab.data.events.categories import UNKNOWN_ID
+from seqlab.data.events.datamodule import EventDataModule
 from seqlab.data.events.log import CDNOW_PACKAGE
 from seqlab.data.registry import build_datamodule
 from seqlab.errors import SeqlabError

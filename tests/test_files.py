@@ -12,7 +12,7 @@ import torch
 
 from seqlab.errors import SeqlabError
 from seqlab.files import atomic_path, write_text_atomic
-from seqlab.training.pipeline import _trainer
+from seqlab.training.trainer import build_trainer
 
 from conftest import REPO_ROOT
 
@@ -36,7 +36,7 @@ def other_filesystem_tmpdir(tmp_path, monkeypatch) -> Path:
 
 def checkpoint_plugin(run_dir: Path):
     """The checkpoint plugin a training run's Trainer writes through."""
-    trainer = _trainer({"accelerator": "cpu", "devices": 1}, run_dir, [], [])
+    trainer = build_trainer({"accelerator": "cpu", "devices": 1}, run_dir, [], [])
     return trainer.strategy.checkpoint_io
 
 

@@ -194,3 +194,38 @@ def test_a_new_data_kind_takes_one_folder_one_yaml_and_one_registry_line(tmp_pat
     assert 0.0 <= metrics["test/acc"] <= 1.0
     assert (tmp_path / "run" / "metrics.json").is_file()
     assert "## data.kind=toy" in render()
+
+
+def test_no_import_cycles_among_seqlab_modules():
+    """Imports inside functions count: a cycle there is a cycle of dependence all the same."""
+    import ast
+
+    package = REPO_ROOT / "src" / "seqlab"
+    modules = {}
+    for path in package.rglob("*.py"):
+        parts = path.relative_to(package.parent).with_suffix("").parts
+        modules[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    edges: dict[str, set[str]] = {name: set() for name in modules}
+    for name, path in modules.items():
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                targets = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                targets = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+            else:
+                continue
+            edges[name] |= {t for t in targets if t in modules and t != name}
+
+    def reaches(start: str, goal: str) -> bool:
+        seen, todo = set(), [start]
+        while todo:
+            current = todo.pop()
+            if current == goal:
+                return True
+            if current not in seen:
+                seen.add(current)
+                todo.extend(edges[current])
+        return False
+
+    cycles = sorted((a, b) for a in edges for b in edges[a] if reaches(b, a))
+    assert not cycles, cycles

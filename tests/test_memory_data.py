@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 import torch
 
-from seqlab.config import to_dataclass
 from seqlab.data.memory.config import MemoryDataConfig
 from seqlab.data.memory.datamodule import (
     BLANK_ID,
@@ -20,6 +19,7 @@ from seqlab.data.memory.datamodule import (
 from seqlab.data.registry import build_datamodule
 from seqlab.errors import SeqlabError
 from seqlab.reports.memory_sweep import write_report
+from seqlab.schema import to_dataclass
 
 from conftest import compose_train, run_cli
 

@@ -454,10 +454,10 @@ def test_a_compressed_or_binary_input_is_one_line_and_writes_nothing(text, tmp_p
 
 def test_a_csv_given_to_a_model_trained_on_lines_is_read_by_its_suffix(tmp_path, caplog):
     """Its header is not predicted as a text, and a quoted newline stays inside its text."""
-    from seqlab.config import to_dataclass
     from seqlab.data.input_config import ReaderConfig
     from seqlab.data.text.config import TextDataConfig
     from seqlab.data.text.predict import read_texts
+    from seqlab.schema import to_dataclass
 
     table = tmp_path / "new.csv"
     table.write_text('text,label\n"first, with a comma",ham\n"two\nlines",spam\n')

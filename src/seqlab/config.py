@@ -9,18 +9,18 @@ key through the registries (seqlab.data.registry, seqlab.models.registry).
 A typo or a wrong type stops the run in well under a second with one line that names the key.
 """
 
-import difflib
 from dataclasses import dataclass, field, fields
 from enum import StrEnum
 from typing import Any, cast
 
 from omegaconf import MISSING, DictConfig, OmegaConf
-from omegaconf.errors import ConfigKeyError, OmegaConfBaseException, ValidationError
+from omegaconf.errors import OmegaConfBaseException
 
 from seqlab.data.input_config import ReaderConfig
 from seqlab.data.registry import DATA_KINDS
 from seqlab.errors import SeqlabError, require, require_path_part
 from seqlab.models.registry import MODEL_KINDS
+from seqlab.schema import first_line, merge_schema
 
 
 class Optimizer(StrEnum):
@@ -449,7 +449,7 @@ def validate(cfg: DictConfig, schema: type) -> dict[str, Any]:
     """Check cfg against schema (and its data/model kinds); return it as a plain, resolved dict."""
     _refuse_planned_task(cfg)
     _labels_as_word(cfg)
-    checked = _merge(schema, cfg, prefix="")
+    checked = merge_schema(schema, cfg, prefix="")
     by_kind = {f.name for f in fields(schema) if f.type in (Any, "Any")}  # chosen by `kind`
     for group, schemas in kind_schemas().items():
         if group in checked and group in by_kind:
@@ -460,7 +460,7 @@ def validate(cfg: DictConfig, schema: type) -> dict[str, Any]:
         missing = sorted(OmegaConf.missing_keys(checked) | OmegaConf.missing_keys(cfg))
     except OmegaConfBaseException as error:
         raise SeqlabError(
-            f"config: {_first_line(error)} (at {error.full_key}); fix the interpolation"
+            f"config: {first_line(error)} (at {error.full_key}); fix the interpolation"
         ) from None
     if missing:
         raise SeqlabError(
@@ -472,19 +472,13 @@ def validate(cfg: DictConfig, schema: type) -> dict[str, Any]:
             dict[str, Any], OmegaConf.to_container(checked, resolve=True, enum_to_str=True)
         )
     except OmegaConfBaseException as error:
-        raise SeqlabError(f"config: {_first_line(error)}") from None
+        raise SeqlabError(f"config: {first_line(error)}") from None
     if "callbacks" in plain:
         _check_extra_callbacks(plain["callbacks"]["extra"])
     # Building the dataclasses runs the range checks each declares in __post_init__.
     OmegaConf.to_object(checked)
     _check_values(plain)
     return plain
-
-
-def to_dataclass(schema: type, values: dict[str, Any]) -> Any:
-    """values (a validated, plain dict; keys may be missing) as an instance of schema, with the
-    defaults filled in and enums as enum members."""
-    return OmegaConf.to_object(_merge(schema, values, prefix=""))
 
 
 def _merge_kind(group: str, node: Any, schemas: dict[str, type]) -> DictConfig:
@@ -496,22 +490,7 @@ def _merge_kind(group: str, node: Any, schemas: dict[str, type]) -> DictConfig:
     kind = node.kind
     if kind not in schemas:
         raise SeqlabError(f"config: {group}.kind={kind!r} is unknown; use one of {sorted(schemas)}")
-    return _merge(schemas[kind], node, prefix=f"{group}.")
-
-
-def _merge(schema: type, node: Any, prefix: str) -> DictConfig:
-    try:
-        merged = OmegaConf.merge(OmegaConf.structured(schema), node)
-    except ConfigKeyError as error:
-        raise SeqlabError(_unknown_key_message(schema, error, prefix)) from None
-    except ValidationError as error:
-        key = prefix + (error.full_key or "?")
-        raise SeqlabError(
-            f"config: {key}: {_first_line(error)}; fix the value in the config "
-            "or on the command line"
-        ) from None
-    OmegaConf.set_struct(merged, True)
-    return cast(DictConfig, merged)
+    return merge_schema(schemas[kind], node, prefix=f"{group}.")
 
 
 # Lightning's accelerator names (its registry, plus "auto" and "gpu"), spelled out here so that
@@ -694,23 +673,3 @@ def _check_extra_callbacks(extra: dict[str, Any]) -> None:
                 f"config: callbacks.extra.{name} needs a _target_ naming a Callback class, e.g. "
                 f"+callbacks.extra.{name}._target_=lightning.pytorch.callbacks.LearningRateMonitor"
             )
-
-
-def _unknown_key_message(schema: type, error: ConfigKeyError, prefix: str) -> str:
-    full_key = prefix + (error.full_key or "?")
-    parent_key, _, key = full_key.rpartition(".")
-    node_schema: Any = schema
-    for part in (error.full_key or "").split(".")[:-1]:
-        node_schema = node_schema.__dataclass_fields__[part].type
-    valid = list(getattr(node_schema, "__dataclass_fields__", {}))
-    close = difflib.get_close_matches(key, valid, n=1)
-    hint = (
-        f"did you mean {parent_key + '.' if parent_key else ''}{close[0]}?"
-        if close
-        else (f"valid keys: {', '.join(valid)}")
-    )
-    return f"config: unknown key {full_key}; {hint}"
-
-
-def _first_line(error: Exception) -> str:
-    return str(error).strip().splitlines()[0]

@@ -32,8 +32,8 @@ def build_datamodule(data: dict[str, Any], task: str = "classify") -> "SequenceD
     """The DataModule of data['kind'] on these options; missing keys take their defaults (a
     checkpoint written before an option existed still loads). `task` (task.name) says what
     its labels are: one per sequence (classify) or one per step (tag)."""
-    from seqlab.config import to_dataclass
     from seqlab.errors import SeqlabError
+    from seqlab.schema import to_dataclass
 
     if data.get("kind") not in DATA_KINDS:
         raise SeqlabError(

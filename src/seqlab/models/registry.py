@@ -27,8 +27,8 @@ MODEL_KINDS: dict[str, ModelKind] = {
 
 def build_encoder(model: dict[str, Any], meta: "DataMeta", input_dim: int) -> "nn.Module":
     """The encoder of model['kind'], reading `input_dim` features per time step."""
-    from seqlab.config import to_dataclass
     from seqlab.errors import SeqlabError
+    from seqlab.schema import to_dataclass
 
     if model.get("kind") not in MODEL_KINDS:
         raise SeqlabError(

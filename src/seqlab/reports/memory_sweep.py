@@ -99,11 +99,11 @@ def checkpoint_mse(path: Path) -> float:
     (the generator is seeded), the class probabilities turned into an expected sum."""
     import torch
 
-    from seqlab.config import to_dataclass
     from seqlab.data.batch import Batch
     from seqlab.data.memory.config import MemoryDataConfig
     from seqlab.data.memory.datamodule import MemoryDataModule, adding_mse, adding_test_sums
     from seqlab.models.classifier import load_classifier
+    from seqlab.schema import to_dataclass
 
     module, _ = load_classifier(str(path))
     config = to_dataclass(MemoryDataConfig, dict(module.hparams["data"]))

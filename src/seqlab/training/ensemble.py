@@ -28,7 +28,7 @@ from seqlab.training.loggers import build_loggers, finish_wandb, log_summary
 from seqlab.training.resume import ResumePoint
 
 if TYPE_CHECKING:
-    from seqlab.training.pipeline import Fitted
+    from seqlab.training.results import Fitted
 
 MEMBERS_DIR = "members"
 NAMES = (*METRIC_NAMES, "loss")

@@ -8,23 +8,17 @@ evaluate: checkpoint -> model + data config -> Trainer.test (or .validate) -> me
 
 import json
 import sys
-from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import lightning as L
 import torch
-from lightning.fabric.utilities.exceptions import MisconfigurationException
-from lightning.pytorch.callbacks import Callback, EarlyStopping, RichProgressBar
-from lightning.pytorch.loggers import Logger
-from lightning.pytorch.profilers import AdvancedProfiler, Profiler, PyTorchProfiler, SimpleProfiler
+from lightning.pytorch.callbacks import Callback, EarlyStopping
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
-from seqlab.config import LocalDataConfig, WandbConfig, to_dataclass
+from seqlab.config import LocalDataConfig, WandbConfig
 from seqlab.console import (
     log_lightning_once,
-    print_metrics_table,
     print_parameter_table,
     quiet_known_warnings,
 )
@@ -36,6 +30,7 @@ from seqlab.layout import CHECKPOINT_DIR, LAST_CHECKPOINT, METRICS_FILE, PLOTS_D
 from seqlab.models.classifier import SequenceClassifier
 from seqlab.models.modules import load_module, module_class
 from seqlab.models.summary import layer_parameters, refuse_oversized
+from seqlab.schema import to_dataclass
 from seqlab.training.callbacks.checkpoint import BestAndLastCheckpoint
 from seqlab.training.callbacks.finite import NonFiniteGuard
 from seqlab.training.callbacks.gradients import GradientDiagnostics
@@ -43,8 +38,6 @@ from seqlab.training.callbacks.plots import TestPlots
 from seqlab.training.callbacks.prediction_table import SplitPredictionTable
 from seqlab.training.callbacks.progress import EpochMetricsProgressBar
 from seqlab.training.callbacks.rng import RngStateCheckpoint
-from seqlab.training.checkpoint_io import AtomicCheckpointIO, OrderedAsyncCheckpointIO
-from seqlab.training.lightning_private import skip_idle_result_moves
 from seqlab.training.loggers import build_loggers, finish_wandb, log_summary
 from seqlab.training.protocols import (
     StopAfterEpochs,
@@ -53,10 +46,12 @@ from seqlab.training.protocols import (
     stops_early,
 )
 from seqlab.training.pruning import pruning_callbacks
+from seqlab.training.results import Fitted, floats, write_rank_zero_metrics
 from seqlab.training.resume import ResumePoint, check_fits, resume_point
 from seqlab.training.run_lock import is_first_process, lock_run_dir, unlock_run_dir
 from seqlab.training.run_state import RunState, config_digest, write_status
 from seqlab.training.signals import Preempted, PreemptionSignals, stop_line, stop_signal
+from seqlab.training.trainer import build_trainer
 from seqlab.training.wandb_artifacts import log_model
 
 CV_FILE = "cv_epochs.json"  # protocol=cv_epochs: each fold's curves and the chosen epochs
@@ -114,17 +109,6 @@ def _train(
         finish_wandb()
 
 
-@dataclass
-class Fitted:
-    """A finished training run: its metrics, and what an ensemble reads its predictions from
-    (the module holds the tested checkpoint's weights)."""
-
-    metrics: dict[str, float]
-    module: SequenceClassifier
-    datamodule: SequenceDataModule
-    protocol: str
-
-
 def fit_and_test(config: dict[str, Any], resume: ResumePoint) -> Fitted:
     """Fit by the data's protocol (training/protocols.py), test the kept checkpoint, write
     metrics.json into resume.run_dir."""
@@ -172,7 +156,7 @@ def fit_and_test(config: dict[str, Any], resume: ResumePoint) -> Fitted:
     options = config["trainer"]
     if not datamodule.has_validation:
         options = {**options, "limit_val_batches": 0}
-    trainer = _trainer(options, run_dir, callbacks, loggers)
+    trainer = build_trainer(options, run_dir, callbacks, loggers)
     if trainer.is_global_zero and config["print_parameters"]:
         print_parameter_table(layer_parameters(module))
     trainer.fit(module, datamodule=datamodule, ckpt_path=resume.ckpt_path)
@@ -187,10 +171,10 @@ def fit_and_test(config: dict[str, Any], resume: ResumePoint) -> Fitted:
     tested = trainer.test(
         module, datamodule=datamodule, ckpt_path=best_path, verbose=False, weights_only=True
     )
-    metrics = {**_floats(tested[0]), **best_val}
+    metrics = {**floats(tested[0]), **best_val}
     if _task(config)["name"] == "generate" and trainer.is_global_zero:
         metrics |= _futures(module, datamodule, config, run_dir, trainer)
-    _write_metrics(run_dir, metrics, trainer, summary)
+    write_rank_zero_metrics(run_dir, metrics, trainer, summary)
     if config["logger"]["wandb"]["enabled"] and trainer.is_global_zero:
         last = run_dir / LAST_CHECKPOINT
         last_path = str(last) if last.is_file() else None
@@ -249,7 +233,7 @@ def _fit_fold(
     """One cross-validation fit (protocol=cv_epochs): every epoch, nothing saved or logged."""
     L.seed_everything(config["seed"], workers=True, verbose=False)
     options = {**config["trainer"], "enable_checkpointing": False}
-    trainer = _trainer(options, run_dir, [history, NonFiniteGuard()], [])
+    trainer = build_trainer(options, run_dir, [history, NonFiniteGuard()], [])
     trainer.fit(_module(config, fold), datamodule=fold)
 
 
@@ -287,9 +271,9 @@ def evaluate(config: dict[str, Any]) -> dict[str, float]:
     try:
         loggers = build_loggers(config["logger"], run_dir, config)
         callbacks = _test_callbacks(config["logger"], run_dir, datamodule)
-        trainer = _trainer(config["trainer"], run_dir, callbacks, loggers)
+        trainer = build_trainer(config["trainer"], run_dir, callbacks, loggers)
         run = trainer.validate if config["split"] == "val" else trainer.test
-        metrics = _floats(run(module, datamodule=datamodule, verbose=False)[0])
+        metrics = floats(run(module, datamodule=datamodule, verbose=False)[0])
         if generates and config["split"] == "test" and trainer.is_global_zero:
             # as the training run scored its best checkpoint: its task's sampling settings,
             # this command's seed
@@ -297,7 +281,7 @@ def evaluate(config: dict[str, Any]) -> dict[str, float]:
             metrics |= _futures(
                 module, datamodule, {**trained, "seed": config["seed"]}, run_dir, trainer
             )
-        _write_metrics(run_dir, metrics, trainer)
+        write_rank_zero_metrics(run_dir, metrics, trainer)
     finally:
         finish_wandb()
     return metrics
@@ -362,57 +346,6 @@ def _prediction_table(
     )
 
 
-def _trainer(
-    options: dict[str, Any], run_dir: Path, callbacks: list[Callback], loggers: list[Logger]
-) -> L.Trainer:
-    options = dict(options)
-    if "spawn" in str(options.get("strategy", "")):
-        # Spawned workers receive torchmetrics' state tensors as shared memory, so every rank
-        # updates the same tensor and the metrics come out multiplied.
-        raise SeqlabError(
-            f"trainer.strategy={options['strategy']} is not supported (metric state "
-            "is shared between spawned processes); use trainer.strategy=ddp"
-        )
-    if not any(isinstance(c, RichProgressBar) for c in callbacks):
-        options.setdefault("enable_progress_bar", False)
-    # seqlab prints its own exact table (print_parameters); Lightning's would repeat it.
-    options.setdefault("enable_model_summary", False)
-    skip_idle_result_moves()  # every self.log call otherwise rebuilds its stored result
-    # Checkpoint files are written by a background thread (a checkpoint in an epoch would
-    # otherwise stall short epochs on the file write); see training/checkpoint_io.py.
-    options.setdefault("plugins", [OrderedAsyncCheckpointIO(AtomicCheckpointIO())])
-    if isinstance(options.get("profiler"), str):
-        options["profiler"] = _profiler(options["profiler"], run_dir)
-    try:
-        return L.Trainer(
-            default_root_dir=run_dir, logger=loggers or False, callbacks=callbacks, **options
-        )
-    except TypeError as error:
-        raise SeqlabError(
-            f"config: trainer: {error}; keys under trainer are lightning.Trainer arguments"
-        ) from None
-    except (MisconfigurationException, ValueError) as error:
-        # what this machine or Lightning does not accept: no GPU, an unknown precision
-        chosen = ", ".join(
-            f"{k}={options.get(k)}" for k in ("accelerator", "precision", "strategy")
-        )
-        raise SeqlabError(
-            f"config: trainer ({chosen}): {str(error).splitlines()[0]}; fix the trainer options "
-            "(trainer=cpu runs anywhere)"
-        ) from None
-
-
-def _profiler(name: str, run_dir: Path) -> Profiler:
-    """Lightning's profiler by its name, writing its report into the run dir (given a name
-    alone, Lightning only prints it)."""
-    profilers = {"simple": SimpleProfiler, "advanced": AdvancedProfiler, "pytorch": PyTorchProfiler}
-    if name not in profilers:
-        raise SeqlabError(
-            f"trainer.profiler={name!r} is not a profiler; use one of {', '.join(profilers)}"
-        )
-    return profilers[name](dirpath=run_dir, filename="profiler")
-
-
 def _checkpoint_callback(cfg: dict, run_dir: Path) -> BestAndLastCheckpoint:
     return BestAndLastCheckpoint(
         dirpath=run_dir / CHECKPOINT_DIR,
@@ -469,24 +402,3 @@ def _extra_callback(name: str, node: dict[str, Any]) -> Callback:
 def _local_data(config: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
     """The checkpoint's data section with this command's data.root and data.cache_dir."""
     return to_dataclass(LocalDataConfig, config.get("data") or {}).apply(data)
-
-
-def _floats(values: Mapping[str, Any]) -> dict[str, float]:
-    return {name: float(value) for name, value in sorted(values.items())}
-
-
-def _write_metrics(
-    run_dir: Path,
-    metrics: dict[str, float],
-    trainer: L.Trainer,
-    extra: Mapping[str, float | str] | None = None,
-) -> None:
-    """metrics.json: the metrics, and `extra` (how the run was done, such as its protocol)."""
-    if trainer.is_global_zero:
-        write_metrics(run_dir, {**metrics, **(extra or {})})
-
-
-def write_metrics(run_dir: Path, metrics: Mapping[str, float | str]) -> None:
-    """metrics.json, and the table of it printed; call on rank 0 only."""
-    write_text_atomic(run_dir / METRICS_FILE, json.dumps(metrics, indent=2) + "\n")
-    print_metrics_table(metrics, title=f"{run_dir / METRICS_FILE}")

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from lightning.pytorch.callbacks import Callback
 
-from seqlab.config import LocalDataConfig, to_dataclass
+from seqlab.config import LocalDataConfig
 from seqlab.console import log_lightning_once, quiet_known_warnings
 from seqlab.data.input_config import ReaderConfig
 from seqlab.data.prediction import (
@@ -32,8 +32,11 @@ from seqlab.data.registry import build_datamodule
 from seqlab.errors import SeqlabError
 from seqlab.files import write_bytes_atomic
 from seqlab.models.classifier import SequenceClassifier, load_classifier
+from seqlab.schema import to_dataclass
 from seqlab.training.ddp import is_launching_process
 from seqlab.training.predictions_file import write_predictions
+from seqlab.training.results import floats, write_metrics, write_rank_zero_metrics
+from seqlab.training.trainer import build_trainer
 
 log = logging.getLogger(__name__)
 
@@ -42,8 +45,6 @@ STDIN_FILE = "stdin.txt"  # input=- is saved here, in the run dir
 
 def predict(config: dict[str, Any]) -> dict[str, float]:
     """Write predictions (and metrics.json when the input has labels); return the metrics."""
-    from seqlab.training.pipeline import write_metrics
-
     log_lightning_once()
     quiet_known_warnings()
     run_dir = Path(config["paths"]["output_dir"])
@@ -84,8 +85,6 @@ def predict_probabilities(
     """Every input's (task=tag: every real step's) class probabilities in input order, on rank
     0 (None on other ranks), and with labels the test metrics of seqlab-eval (every rank; {}
     without labels)."""
-    from seqlab.training.pipeline import _floats, _trainer
-
     starts = None
     if module.task == "tag":
         lengths = datamodule.dataset.lengths
@@ -93,10 +92,10 @@ def predict_probabilities(
     if _one_cpu_process(trainer_options):
         return _plain_loop(module, datamodule, labelled, starts)
     collector = PredictionCollector(starts)
-    trainer = _trainer(trainer_options, run_dir, [collector], [])
+    trainer = build_trainer(trainer_options, run_dir, [collector], [])
     metrics: dict[str, float] = {}
     if labelled:
-        metrics = _floats(trainer.test(module, datamodule=datamodule, verbose=False)[0])
+        metrics = floats(trainer.test(module, datamodule=datamodule, verbose=False)[0])
     else:
         trainer.predict(module, datamodule=datamodule, return_predictions=False)
     return collector.probabilities, metrics
@@ -124,8 +123,6 @@ def _plain_loop(
 ) -> tuple[np.ndarray, dict[str, float]]:
     """What trainer.test (labelled) or trainer.predict runs in one CPU process: with labels the
     module's own test_step and epoch metrics, so the figures are those of seqlab-eval."""
-    from seqlab.training.pipeline import _floats
-
     module.eval()
     parts = []
     with torch.inference_mode():
@@ -135,7 +132,7 @@ def _plain_loop(
             else:
                 probabilities = module(batch).float().softmax(dim=-1)
             parts.append(_rows(batch.index, batch.lengths, probabilities, starts))
-        metrics = _floats(module.epoch_metrics("test")) if labelled else {}
+        metrics = floats(module.epoch_metrics("test")) if labelled else {}
     ordered = in_input_order(
         torch.cat([i for i, _ in parts]).numpy(), torch.cat([p for _, p in parts]).numpy()
     )
@@ -176,7 +173,6 @@ def evaluate_input(config: dict[str, Any]) -> dict[str, float]:
     """seqlab-eval input=<file>: the test metrics of a labelled file, as seqlab-predict gives."""
     from seqlab.training.callbacks.plots import TestPlots
     from seqlab.training.loggers import build_loggers, finish_wandb
-    from seqlab.training.pipeline import _floats, _trainer, _write_metrics
 
     log_lightning_once()
     quiet_known_warnings()
@@ -194,10 +190,10 @@ def evaluate_input(config: dict[str, Any]) -> dict[str, float]:
     try:
         plots = TestPlots(run_dir / "plots", module.hparams["meta"]["class_names"])
         loggers = build_loggers(config["logger"], run_dir, config)
-        trainer = _trainer(config["trainer"], run_dir, [plots], loggers)
+        trainer = build_trainer(config["trainer"], run_dir, [plots], loggers)
         datamodule = PredictionDataModule(data.dataset, module.hparams["data"]["batch_size"])
-        metrics = _floats(trainer.test(module, datamodule=datamodule, verbose=False)[0])
-        _write_metrics(run_dir, metrics, trainer)
+        metrics = floats(trainer.test(module, datamodule=datamodule, verbose=False)[0])
+        write_rank_zero_metrics(run_dir, metrics, trainer)
     finally:
         finish_wandb()
     return metrics

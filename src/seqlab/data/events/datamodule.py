@@ -25,12 +25,13 @@ import torch
 from sklearn.preprocessing import StandardScaler
 
 from seqlab.data.base import SequenceDataModule
-from seqlab.data.batch import IGNORE_LABEL, PAD_ID, SequenceDataset
+from seqlab.data.batch import IGNORE_LABEL, SequenceDataset
+from seqlab.data.events.categories import encode_categories, fit_vocabularies
 from seqlab.data.events.config import EventsDataConfig
 from seqlab.data.events.features import aggregate_features, signed_log1p, top_values
 from seqlab.data.events.futures import WeeklyCounts, future_splits, weekly_counts
 from seqlab.data.events.log import cdnow_path, read_event_log
-from seqlab.data.events.tags import TAG_CLASS_NAMES, step_features, tag_history
+from seqlab.data.events.tags import TAG_CLASS_NAMES, pad_tags, step_features, tag_history
 from seqlab.data.events.window import EventHistory, cut_history
 from seqlab.data.input_config import ReaderConfig
 from seqlab.data.meta import DataMeta
@@ -42,8 +43,6 @@ from seqlab.errors import SeqlabError
 
 log = logging.getLogger(__name__)
 
-UNKNOWN_ID = 1  # rare values and values never seen in the training part
-FIRST_KNOWN_ID = 2
 CLASS_NAMES = ("inactive", "active")  # fewer / at least label.min_events events after cutoff
 
 
@@ -172,7 +171,7 @@ class EventDataModule(SequenceDataModule):
         train_rows = in_split == "train"
 
         categorical = list(self.config.columns.categorical)
-        vocabularies = _fit_vocabularies(recent, categorical, train_rows, self.config.min_count)
+        vocabularies = fit_vocabularies(recent, categorical, train_rows, self.config.min_count)
         ids, sizes = encode_categories(recent, vocabularies)
         values = self._step_values(recent)
         self._fitted = {"vocabularies": vocabularies, "scaler": None}
@@ -190,7 +189,7 @@ class EventDataModule(SequenceDataModule):
             inputs, lengths = pad_flat(values[rows], lengths_all[codes], max_length)
             categories, _ = pad_flat(ids[rows], lengths_all[codes], max_length, dtype=np.int64)
             if self.task == "tag":
-                labels = _pad_tags(recent["tag"].to_numpy()[rows], lengths, max_length)
+                labels = pad_tags(recent["tag"].to_numpy()[rows], lengths, max_length)
             else:
                 labels = torch.from_numpy(self.history.labels[codes])
             splits[split] = SequenceDataset(inputs, categories, lengths, labels)
@@ -212,7 +211,7 @@ class EventDataModule(SequenceDataModule):
     ) -> PredictionData:
         from seqlab.data.events.predict import read_input
 
-        return read_input(self, fitted, meta, source, reader)
+        return read_input(self.config, self.task, self._step_values, fitted, meta, source, reader)
 
     def _step_values(self, events: pd.DataFrame) -> np.ndarray:
         """Numeric columns then time features, one row per event, before scaling."""
@@ -238,45 +237,3 @@ def _warn_unscored_steps(events: pd.DataFrame, recent: pd.DataFrame, max_length:
             labelled,
             max_length,
         )
-
-
-def _pad_tags(tags: np.ndarray, lengths: torch.Tensor, max_length: int) -> torch.Tensor:
-    """(entities, max_length) step labels, IGNORE_LABEL on padding."""
-    padded, _ = pad_flat(tags[:, None], lengths.numpy(), max_length, dtype=np.int64)
-    labels = padded[:, :, 0]
-    labels[torch.arange(max_length)[None, :] >= lengths[:, None]] = IGNORE_LABEL
-    return labels
-
-
-def _fit_vocabularies(
-    events: pd.DataFrame, columns: list[str], train_rows: np.ndarray, min_count: int
-) -> dict[str, list[str]]:
-    """Per column, its known values, sorted: those seen at least min_count times in the
-    training part's history. All other values, and values first seen in validation, test or a
-    new input, share UNKNOWN_ID."""
-    vocabularies = {}
-    for column in columns:
-        counts = pd.Series(events[column].to_numpy()[train_rows]).value_counts()
-        vocabularies[column] = [str(v) for v in np.sort(counts.index[counts >= min_count])]
-    return vocabularies
-
-
-def encode_categories(
-    events: pd.DataFrame, vocabularies: dict[str, list[str]]
-) -> tuple[np.ndarray, tuple[int, ...]]:
-    """(events, columns) ids and each column's id count (padding and rare included)."""
-    ids = np.full((len(events), len(vocabularies)), PAD_ID, dtype=np.int64)
-    sizes = []
-    for position, (column, vocabulary) in enumerate(vocabularies.items()):
-        values = events[column].to_numpy()
-        known = pd.Index(vocabulary)
-        index = known.get_indexer(values)
-        ids[:, position] = np.where(index < 0, UNKNOWN_ID, index + FIRST_KNOWN_ID)
-        sizes.append(len(known) + FIRST_KNOWN_ID)
-        log.info(
-            "%s: %d known values; %d events get the rare/unseen id",
-            column,
-            len(known),
-            (index < 0).sum(),
-        )
-    return ids, tuple(sizes)

@@ -8,17 +8,20 @@ every event as training does (data/events/tags.py): one prediction per kept even
 label where its horizon lies within the log (censored events have none)."""
 
 import logging
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import torch
 
 from seqlab.data.batch import IGNORE_LABEL, SequenceDataset
+from seqlab.data.events.categories import encode_categories
+from seqlab.data.events.config import EventsDataConfig
 from seqlab.data.events.log import read_event_log
-from seqlab.data.events.tags import tag_history
+from seqlab.data.events.tags import pad_tags, tag_history
 from seqlab.data.events.window import cut_history
 from seqlab.data.input_config import ReaderConfig
 from seqlab.data.meta import DataMeta
@@ -27,22 +30,19 @@ from seqlab.data.prediction import PredictionData, no_labels, refuse_unreadable_
 from seqlab.data.scaler import scaler_from_state
 from seqlab.errors import SeqlabError
 
-if TYPE_CHECKING:
-    from seqlab.data.events.datamodule import EventDataModule
-
 log = logging.getLogger(__name__)
 
 
 def read_input(
-    module: "EventDataModule",
+    config: EventsDataConfig,
+    task: str,
+    step_values: Callable[[pd.DataFrame], np.ndarray],
     fitted: dict[str, Any],
     meta: DataMeta,
     source: str,
     reader: ReaderConfig,
 ) -> PredictionData:
-    from seqlab.data.events.datamodule import encode_categories
-
-    config = module.config
+    """`step_values`: the data module's numeric columns and time features of each event."""
     path = Path(source).expanduser()
     if path.is_file():  # (a missing file: read_event_log's own line)
         refuse_unreadable_text(path, reader.format or str(config.format))
@@ -56,7 +56,7 @@ def read_input(
     )
     if events.empty:
         raise SeqlabError(f"{path}: empty input; no events to predict from")
-    if module.task == "tag":
+    if task == "tag":
         step_label = asdict(config.step_label)
         history = tag_history(events, step_label, config.time_unit, require_labels=False)
     else:
@@ -71,7 +71,7 @@ def read_input(
     # entities in order of first appearance, each one's events still in time order
     recent = recent.iloc[np.argsort(rank[recent["code"].to_numpy()], kind="stable")]
     ids, _ = encode_categories(recent, fitted["vocabularies"])
-    values = module._step_values(recent)
+    values = step_values(recent)
     if fitted.get("scaler") is not None:
         values = scaler_from_state(fitted["scaler"]).transform(values)
     counts = np.bincount(rank[recent["code"].to_numpy()], minlength=len(order))
@@ -79,7 +79,7 @@ def read_input(
     inputs, lengths = pad_flat(values.astype(np.float32), counts, longest)
     categories, _ = pad_flat(ids, counts, longest, dtype=np.int64)
     entity_ids = [str(entity) for entity in history.entities[order]]
-    if module.task == "tag":
+    if task == "tag":
         labels, labelled, steps = _steps(history.events, recent, lengths, reader, path)
         if len(recent) < len(history.events):
             _warn_left_out(history.events, recent, config.max_length, labelled, path)
@@ -104,7 +104,6 @@ def _steps(
     """task=tag: the kept events' labels, padded per entity (IGNORE_LABEL where censored, and
     everywhere without labels), whether any is labelled, and each event's step (its index among
     all of its entity's events) and time."""
-    from seqlab.data.events.datamodule import _pad_tags
 
     tags = recent["tag"].to_numpy()
     known = bool((tags != IGNORE_LABEL).any())
@@ -120,7 +119,7 @@ def _steps(
     steps = pd.DataFrame(
         {"step": step.loc[recent.index].to_numpy(), "time": recent["time"].to_numpy()}
     )
-    return _pad_tags(tags, lengths, int(lengths.max())), labelled, steps
+    return pad_tags(tags, lengths, int(lengths.max())), labelled, steps
 
 
 def _warn_left_out(

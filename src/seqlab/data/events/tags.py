@@ -16,9 +16,11 @@ import logging
 
 import numpy as np
 import pandas as pd
+import torch
 
 from seqlab.data.batch import IGNORE_LABEL
 from seqlab.data.events.window import EventHistory, _timedelta
+from seqlab.data.padding import pad_flat
 from seqlab.errors import SeqlabError
 
 log = logging.getLogger(__name__)
@@ -122,3 +124,11 @@ def step_features(events: pd.DataFrame, numeric: list[str]) -> pd.DataFrame:
             f"{column}_last": events[column],
         }
     return pd.DataFrame(features).astype(np.float64)
+
+
+def pad_tags(tags: np.ndarray, lengths: torch.Tensor, max_length: int) -> torch.Tensor:
+    """(entities, max_length) step labels, IGNORE_LABEL on padding."""
+    padded, _ = pad_flat(tags[:, None], lengths.numpy(), max_length, dtype=np.int64)
+    labels = padded[:, :, 0]
+    labels[torch.arange(max_length)[None, :] >= lengths[:, None]] = IGNORE_LABEL
+    return labels

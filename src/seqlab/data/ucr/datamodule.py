@@ -26,7 +26,7 @@ from seqlab.data.prediction import PredictionData
 from seqlab.data.scaler import scaler_state
 from seqlab.data.splits import encode_labels, stratified_split
 from seqlab.data.ucr.config import Protocol, UCRDataConfig
-from seqlab.data.ucr.files import RawSeries, read_series_file
+from seqlab.data.ucr.files import RawSeries, format_of, read_series_file
 from seqlab.errors import SeqlabError
 
 EMBEDDED_PACKAGE = "sktime"
@@ -52,8 +52,8 @@ class UCRDataModule(SequenceDataModule):
 
     def build_splits(self) -> tuple[dict[str, SequenceDataset], DataMeta]:
         train_path, test_path = self.locate_files()
-        train = read_series_file(train_path, _format_of(train_path, self.config.format))
-        test = read_series_file(test_path, _format_of(test_path, self.config.format))
+        train = read_series_file(train_path, format_of(train_path, self.config.format))
+        test = read_series_file(test_path, format_of(test_path, self.config.format))
         _check_channels(train, test)
         if not self.config.variable_length:
             _check_lengths(train, test)
@@ -181,12 +181,6 @@ def _fold_rows(
     splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
     keep, held_out = list(splitter.split(np.zeros(len(labels)), labels))[index]
     return keep, held_out
-
-
-def _format_of(path: Path, requested: str) -> str:
-    if requested != "auto":
-        return requested
-    return "ts" if path.suffix == ".ts" else "ucr2015"
 
 
 def _check_channels(train: RawSeries, test: RawSeries) -> None:

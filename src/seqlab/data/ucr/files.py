@@ -168,3 +168,10 @@ def _is_float(text: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def format_of(path: Path, requested: str) -> str:
+    """The format to read `path` in: the one asked for, or (auto) the one its suffix says."""
+    if requested != "auto":
+        return requested
+    return "ts" if path.suffix == ".ts" else "ucr2015"

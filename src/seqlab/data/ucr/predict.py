@@ -19,8 +19,7 @@ from seqlab.data.prediction import (
 )
 from seqlab.data.scaler import scaler_from_state
 from seqlab.data.ucr.config import UCRDataConfig
-from seqlab.data.ucr.datamodule import _format_of
-from seqlab.data.ucr.files import _SEPARATOR, read_series_file
+from seqlab.data.ucr.files import _SEPARATOR, format_of, read_series_file
 from seqlab.errors import SeqlabError
 
 FORMATS = ("auto", "ts", "ucr2015")
@@ -39,7 +38,7 @@ def read_input(
     requested = reader.format or str(config.format)
     if requested not in FORMATS:
         raise SeqlabError(f"reader.format={requested!r}: UCR data reads {', '.join(FORMATS)}")
-    series_format = _format_of(path, requested)
+    series_format = format_of(path, requested)
     refuse_unreadable_text(path, series_format)
     in_file = _labels_in_file(path, series_format, fitted.get("length"), reader.labels)
     raw = read_series_file(path, series_format, labelled=in_file)
