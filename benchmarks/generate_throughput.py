@@ -29,6 +29,7 @@ from seqlab.config import TrainConfig, validate
 from seqlab.data.registry import build_datamodule
 from seqlab.files import write_text_atomic
 from seqlab.models.generator import SequenceGenerator
+from seqlab.models.modules import GENERATING, load_module
 from seqlab.training.generate import ROWS, rollout_futures, sample_futures
 
 RESULTS = Path(__file__).parent / "results" / "generate_throughput.json"
@@ -45,9 +46,9 @@ def build(ckpt: str | None) -> tuple[SequenceGenerator, torch.Tensor, int]:
     datamodule = build_datamodule(config["data"], "generate")
     datamodule.setup("fit")
     if ckpt:
-        checkpoint = torch.load(ckpt, map_location="cpu", weights_only=True)
-        module = SequenceGenerator(**checkpoint["hyper_parameters"])
-        module.load_state_dict(checkpoint["state_dict"])
+        loaded, _ = load_module(ckpt, GENERATING)
+        assert isinstance(loaded, SequenceGenerator)
+        module = loaded
     else:
         module = SequenceGenerator(
             model=config["model"],

@@ -247,9 +247,9 @@ def test_bgnbd_on_cdnow_reproduces_the_reference_figures():
     """lifetimes on the full CDNOW log, weeks 1-39 calibration: 16,623 repeat purchases
     predicted in weeks 40-78 against 19,684 actual, per-customer MAE 0.817 (issue #16)."""
     from seqlab.baselines.bgnbd import expected_weekly, fit_bgnbd
-    from seqlab.schema import to_dataclass
     from seqlab.data.events.config import EventsDataConfig
     from seqlab.data.events.datamodule import EventDataModule
+    from seqlab.schema import to_dataclass
 
     config = compose_train(["experiment=cdnow_futures_lstm"])["data"]
     datamodule = EventDataModule(to_dataclass(EventsDataConfig, config))

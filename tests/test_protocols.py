@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from seqlab.data.registry import build_datamodule
-from seqlab.models.classifier import load_classifier
+from seqlab.models.modules import LABELLING, load_module
 from seqlab.training import pipeline
 from seqlab.training.pipeline import train
 from seqlab.training.protocols import EpochChoice, choose_epochs
@@ -227,7 +227,7 @@ def test_a_resumed_cv_epochs_run_refits_without_rerunning_its_folds(
 
 def member_probabilities(member_dir: Path, split: str) -> tuple[torch.Tensor, torch.Tensor]:
     """A member's probabilities on `split`, from its checkpoint and a fresh data module."""
-    module, _ = load_classifier(str(checkpoint_of(member_dir)))
+    module, _ = load_module(str(checkpoint_of(member_dir)), LABELLING)
     data = build_datamodule(module.hparams["data"])
     data.setup("fit")
     dataset = data.splits[split]

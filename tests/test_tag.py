@@ -22,7 +22,8 @@ from seqlab.data.batch import IGNORE_LABEL, Batch
 from seqlab.data.events.tags import step_features, tag_history
 from seqlab.data.registry import build_datamodule
 from seqlab.errors import SeqlabError
-from seqlab.models.classifier import SequenceClassifier, load_classifier
+from seqlab.models.classifier import SequenceClassifier
+from seqlab.models.modules import LABELLING, load_module
 from seqlab.models.tagger import real_steps, step_loss
 from seqlab.training.pipeline import train
 
@@ -263,7 +264,7 @@ def tag_checkpoint(tag_log):
 @pytest.mark.slow
 def test_step_metrics_equal_sklearn_on_the_flattened_real_steps(tag_checkpoint):
     path, metrics = tag_checkpoint
-    module, _ = load_classifier(str(path))
+    module, _ = load_module(str(path), LABELLING)
     datamodule = build_datamodule(module.hparams["data"], "tag")
     datamodule.setup("test")
     test = datamodule.splits["test"]

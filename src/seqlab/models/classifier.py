@@ -5,7 +5,7 @@ task=classify puts the head on the pooled sequence; task=tag on every step's out
 
 It knows nothing of Hydra or files: it takes plain dicts (the model, optim and metrics sections
 of the config, and the data's meta), which `save_hyperparameters` stores in every checkpoint so
-`load_classifier` can rebuild it from the checkpoint alone.
+`models.modules.load_module` can rebuild it from the checkpoint alone.
 """
 
 from typing import Any, cast
@@ -267,22 +267,6 @@ def _class_weights(optim: dict, meta: DataMeta) -> torch.Tensor | None:
             f"{meta.num_classes} classes {list(meta.class_names)}; give one each"
         )
     return torch.tensor(weights, dtype=torch.float32)
-
-
-def load_classifier(path: str) -> tuple[SequenceClassifier, dict]:
-    """Rebuild a classifier from a seqlab checkpoint alone, loading only tensors and plain data
-    (torch's weights_only loader: no code in the file is run)."""
-    checkpoint = read_checkpoint(path)
-    if (checkpoint["hyper_parameters"].get("task") or {}).get("name") == "generate":
-        raise SeqlabError(
-            f"{path}: a task=generate checkpoint, which samples sequences rather than "
-            "classifying them; use seqlab-generate ckpt_path=<file> to sample, seqlab-eval "
-            "ckpt_path=<file> to score it"
-        )
-    module = SequenceClassifier(**checkpoint["hyper_parameters"])
-    module.load_state_dict(checkpoint["state_dict"])
-    module.on_load_checkpoint(checkpoint)
-    return module, checkpoint
 
 
 def read_checkpoint(path: str) -> dict[str, Any]:

@@ -15,8 +15,8 @@ from seqlab.data.registry import build_datamodule
 from seqlab.errors import SeqlabError
 from seqlab.files import atomic_path, write_text_atomic
 from seqlab.layout import CHECKPOINT_DIR
-from seqlab.models.classifier import load_classifier
 from seqlab.models.exportable import ExportableClassifier
+from seqlab.models.modules import LABELLING, load_module, require_same_meta
 from seqlab.models.tagger import task_name
 
 MODEL_FILES = {"onnx": "model.onnx", "torchscript": "model.pt"}
@@ -28,7 +28,7 @@ def export(config: dict[str, Any]) -> list[Path]:
     run_dir = Path(config["paths"]["output_dir"])
     if config["format"] == "ckpt":
         return [reexport_checkpoint(config["ckpt_path"], run_dir)]
-    module, _ = load_classifier(config["ckpt_path"])
+    module, _ = load_module(config["ckpt_path"], LABELLING)
     if module.task == "tag":
         raise SeqlabError(
             f"{config['ckpt_path']}: a task=tag checkpoint (a label per step); exporting it to "
@@ -133,15 +133,16 @@ def _sidecar(
 def reexport_checkpoint(ckpt_path: str, run_dir: Path) -> Path:
     """The checkpoint with `fitted` added to its hyperparameters: the training data is read and
     split again (the checkpoint's data options and seed) and the preprocessing refitted."""
-    _, checkpoint = load_classifier(ckpt_path)
+    _, checkpoint = load_module(ckpt_path, LABELLING)
     hparams = checkpoint["hyper_parameters"]
     datamodule = build_datamodule(hparams["data"], task_name(hparams.get("task")))
     datamodule.setup("fit")
-    if datamodule.meta.to_dict() != hparams["meta"]:
-        raise SeqlabError(
-            f"{ckpt_path}: its training data changed since (classes, channels or length), so "
-            "the preprocessing cannot be refitted as it was; retrain the model"
-        )
+    require_same_meta(
+        ckpt_path,
+        datamodule.meta.to_dict(),
+        hparams,
+        "the preprocessing cannot be refitted as it was: retrain the model",
+    )
     hparams["fitted"] = datamodule.fitted_state()
     target = run_dir / CHECKPOINT_DIR / Path(ckpt_path).name
     with atomic_path(target) as temporary:

@@ -17,7 +17,6 @@ from lightning.pytorch.loggers import Logger
 
 from seqlab.baselines.bgnbd import expected_weekly, fit_bgnbd, sampled_totals
 from seqlab.data.events.futures import WeeklyCounts
-from seqlab.errors import SeqlabError
 from seqlab.metrics import build_metrics, metric_inputs
 from seqlab.models.generator import Futures, SequenceGenerator
 from seqlab.reports.futures import futures_curves, log_wandb_curves
@@ -169,18 +168,11 @@ def generate(config: dict[str, Any]) -> Path:
 
     from seqlab.data.registry import build_datamodule
     from seqlab.files import atomic_path
-    from seqlab.models.classifier import read_checkpoint
+    from seqlab.models.modules import GENERATING, load_module
 
-    checkpoint = read_checkpoint(config["ckpt_path"])
-    hparams = checkpoint["hyper_parameters"]
-    task = hparams.get("task") or {"name": "classify"}
-    if task["name"] != "generate":
-        raise SeqlabError(
-            f"{config['ckpt_path']}: a task={task['name']} checkpoint samples nothing; pass the "
-            "checkpoint of a task=generate run (experiment=cdnow_futures_lstm)"
-        )
-    module = SequenceGenerator(**hparams)
-    module.load_state_dict(checkpoint["state_dict"])
+    module, _ = load_module(config["ckpt_path"], GENERATING)
+    assert isinstance(module, SequenceGenerator)  # generates_text sent text elsewhere
+    hparams = module.hparams
     datamodule = build_datamodule(hparams["data"], "generate")
     weekly = datamodule.weekly  # type: ignore[attr-defined]
     codes = datamodule.entity_splits[config["split"]]  # type: ignore[attr-defined]

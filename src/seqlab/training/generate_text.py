@@ -90,12 +90,11 @@ def generate_text(config: dict[str, Any]) -> Path:
     import pandas as pd
     from tokenizers import Tokenizer
 
-    from seqlab.models.classifier import read_checkpoint
+    from seqlab.models.modules import GENERATING, load_module
     from seqlab.models.text_generator import TextGenerator
 
-    checkpoint = read_checkpoint(config["ckpt_path"])
-    module = TextGenerator(**checkpoint["hyper_parameters"])
-    module.load_state_dict(checkpoint["state_dict"])
+    module, _ = load_module(config["ckpt_path"], GENERATING)
+    assert isinstance(module, TextGenerator)  # generates_text chose this path
     module.eval()
     if config.get("classifier"):  # refused before anything is sampled
         _classifier_checkpoint(config["classifier"], module.conditions)
@@ -176,11 +175,11 @@ def judge(
     predictions.csv) against the class it was conditioned on."""
     from seqlab.data.input_config import InputLabels, ReaderConfig
     from seqlab.data.prediction import PredictionDataModule
-    from seqlab.models.classifier import load_classifier
+    from seqlab.models.modules import LABELLING, load_module
     from seqlab.training.predict import predict_probabilities, read_input
     from seqlab.training.predictions_file import write_predictions
 
-    module, _ = load_classifier(classifier)
+    module, _ = load_module(classifier, LABELLING)
     reader = ReaderConfig(
         format="csv", text_column="text", label_column="class", labels=InputLabels.true
     )

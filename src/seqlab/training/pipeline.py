@@ -28,7 +28,7 @@ from seqlab.errors import SeqlabError
 from seqlab.files import remove_partial_files, write_text_atomic
 from seqlab.layout import CHECKPOINT_DIR, LAST_CHECKPOINT, METRICS_FILE, PLOTS_DIR
 from seqlab.models.classifier import SequenceClassifier
-from seqlab.models.modules import load_module, module_class
+from seqlab.models.modules import load_module, module_class, require_same_meta
 from seqlab.models.summary import layer_parameters, refuse_oversized
 from seqlab.schema import to_dataclass
 from seqlab.training.callbacks.checkpoint import BestAndLastCheckpoint
@@ -257,12 +257,12 @@ def evaluate(config: dict[str, Any]) -> dict[str, float]:
     datamodule = build_datamodule(_local_data(config, hparams["data"]), module.task)
     generates = module.task == "generate"
     datamodule.setup("fit" if generates else "test")  # the baselines fit the training part
-    if datamodule.meta.to_dict() != module.hparams["meta"]:
-        raise SeqlabError(
-            f"{config['ckpt_path']}: the data no longer matches the checkpoint "
-            "(classes, channels or length changed); evaluate on the data it was "
-            "trained on"
-        )
+    require_same_meta(
+        config["ckpt_path"],
+        datamodule.meta.to_dict(),
+        hparams,
+        "evaluate on the data it was trained on",
+    )
     if config["split"] == "val" and not datamodule.has_validation:
         raise SeqlabError(
             f"{config['ckpt_path']}: trained with data.protocol={datamodule.protocol}, which "

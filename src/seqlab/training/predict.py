@@ -31,7 +31,8 @@ from seqlab.data.prediction import (
 from seqlab.data.registry import build_datamodule
 from seqlab.errors import SeqlabError
 from seqlab.files import write_bytes_atomic
-from seqlab.models.classifier import SequenceClassifier, load_classifier
+from seqlab.models.classifier import SequenceClassifier
+from seqlab.models.modules import LABELLING, load_module
 from seqlab.schema import to_dataclass
 from seqlab.training.ddp import is_launching_process
 from seqlab.training.predictions_file import write_predictions
@@ -50,7 +51,7 @@ def predict(config: dict[str, Any]) -> dict[str, float]:
     run_dir = Path(config["paths"]["output_dir"])
     top_k = config["output"]["top_k"]
     L.seed_everything(config["seed"], workers=True, verbose=False)
-    module, _ = load_classifier(config["ckpt_path"])
+    module, _ = load_module(config["ckpt_path"], LABELLING)
     reader = to_dataclass(ReaderConfig, config["reader"])
     source = _spool_stdin(config["input"], module.hparams["data"]["kind"], run_dir, reader)
     local = to_dataclass(LocalDataConfig, config.get("data") or {})
@@ -178,7 +179,7 @@ def evaluate_input(config: dict[str, Any]) -> dict[str, float]:
     quiet_known_warnings()
     run_dir = Path(config["paths"]["output_dir"])
     L.seed_everything(config["seed"], workers=True, verbose=False)
-    module, _ = load_classifier(config["ckpt_path"])
+    module, _ = load_module(config["ckpt_path"], LABELLING)
     reader = to_dataclass(ReaderConfig, config["reader"])
     local = to_dataclass(LocalDataConfig, config.get("data") or {})
     data = read_input(module, config["ckpt_path"], config["input"], reader, local)
