@@ -16,7 +16,7 @@ from pathlib import Path
 
 from lightning.pytorch.callbacks import Callback
 
-import seqlab.training.pipeline
+import seqlab.training.run
 from seqlab.cli.train import main
 
 
@@ -27,8 +27,8 @@ class FirstStep(Callback):
             path.write_text(f"{time.time()}\n")
 
 
-other_callbacks = seqlab.training.pipeline._other_callbacks
-seqlab.training.pipeline._other_callbacks = lambda cfg, run_dir: [
+other_callbacks = seqlab.training.run.other_callbacks
+seqlab.training.run.other_callbacks = lambda cfg, run_dir: [
     *other_callbacks(cfg, run_dir),
     FirstStep(),
 ]

@@ -22,7 +22,7 @@ import hydra.core.utils
 _tic = time.perf_counter()
 from lightning.pytorch.callbacks import Callback  # noqa: E402
 
-import seqlab.training.pipeline  # noqa: E402
+import seqlab.training.run  # noqa: E402
 
 IMPORT_S = time.perf_counter() - _tic
 
@@ -49,8 +49,8 @@ def with_timer(*args):
 
 # Hydra re-imports its launcher module while scanning plugins, and it then picks up this one.
 run_job, hydra.core.utils.run_job = hydra.core.utils.run_job, timed_run_job
-other_callbacks, seqlab.training.pipeline._other_callbacks = (
-    seqlab.training.pipeline._other_callbacks,
+other_callbacks, seqlab.training.run.other_callbacks = (
+    seqlab.training.run.other_callbacks,
     with_timer,
 )
 

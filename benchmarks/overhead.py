@@ -99,10 +99,11 @@ def seqlab_run(
     """One seqlab-train run through the pipeline; returns its clock readings. `extra`: more
     overrides; `observers`: more callbacks."""
     import seqlab.training.pipeline
+    import seqlab.training.run
 
     clock: dict = {"starts": [], "cpu_starts": [], "first_step": None}
-    other_callbacks = seqlab.training.pipeline._other_callbacks
-    seqlab.training.pipeline._other_callbacks = lambda cfg, run_dir: [
+    other_callbacks = seqlab.training.run.other_callbacks
+    seqlab.training.run.other_callbacks = lambda cfg, run_dir: [
         *other_callbacks(cfg, run_dir),
         epoch_clock(clock),
         *observers,
@@ -118,7 +119,7 @@ def seqlab_run(
                 seqlab.training.pipeline.train(config)
             end = time.perf_counter()
     finally:
-        seqlab.training.pipeline._other_callbacks = other_callbacks
+        seqlab.training.run.other_callbacks = other_callbacks
     return {
         "epoch_s": per_epoch(clock["starts"]),
         "epoch_cpu_s": per_epoch(clock["cpu_starts"]),

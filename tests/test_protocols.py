@@ -13,7 +13,7 @@ import torch
 
 from seqlab.data.registry import build_datamodule
 from seqlab.models.modules import LABELLING, load_module
-from seqlab.training import pipeline
+from seqlab.training import run as built_run
 from seqlab.training.pipeline import train
 from seqlab.training.protocols import EpochChoice, choose_epochs
 
@@ -162,7 +162,7 @@ def test_the_refit_trains_the_chosen_epochs_on_all_of_train(tmp_path, toy_root, 
     def choose(datamodule, folds, checkpoint, fit_fold):
         return EpochChoice(chosen, checkpoint["monitor"], [0.0] * 6, [])
 
-    monkeypatch.setattr(pipeline, "choose_epochs", choose)
+    monkeypatch.setattr(built_run, "choose_epochs", choose)
     run_dir = tmp_path / "run"
     config = toy_config(toy_root("data"), run_dir, "data.protocol=cv_epochs", "optim.lr=0.01")
     train(config)
@@ -199,13 +199,13 @@ def test_a_resumed_cv_epochs_run_refits_without_rerunning_its_folds(
     def choose(datamodule, folds, checkpoint, fit_fold):
         return EpochChoice(chosen, checkpoint["monitor"], [0.0] * 6, [])
 
-    monkeypatch.setattr(pipeline, "choose_epochs", choose)
+    monkeypatch.setattr(built_run, "choose_epochs", choose)
     extra = ("data.protocol=cv_epochs", "optim.lr=0.01")
     whole = train(toy_config(root, tmp_path / "whole", *extra))
 
     run_dir = tmp_path / "stopped"
-    stop_at = pipeline.StopAfterEpochs
-    monkeypatch.setattr(pipeline, "StopAfterEpochs", lambda epochs: stop_at(2))
+    stop_at = built_run.StopAfterEpochs
+    monkeypatch.setattr(built_run, "StopAfterEpochs", lambda epochs: stop_at(2))
     train(toy_config(root, run_dir, *extra))
     last = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)
     assert last["global_step"] == 2 * math.ceil(TRAIN_SERIES / BATCH)
@@ -213,8 +213,8 @@ def test_a_resumed_cv_epochs_run_refits_without_rerunning_its_folds(
     def no_folds(*args):
         raise AssertionError("a resumed cv_epochs run ran its folds again")
 
-    monkeypatch.setattr(pipeline, "StopAfterEpochs", stop_at)
-    monkeypatch.setattr(pipeline, "choose_epochs", no_folds)
+    monkeypatch.setattr(built_run, "StopAfterEpochs", stop_at)
+    monkeypatch.setattr(built_run, "choose_epochs", no_folds)
     config = toy_config(root, run_dir, *extra)
     config["resume"] = "auto"
     resumed = train(config)

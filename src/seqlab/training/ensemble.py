@@ -13,9 +13,8 @@ probabilities. The loss of the ensemble is the cross-entropy of its averaged pro
 import csv
 import io
 import json
-from collections.abc import Callable
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 
@@ -25,20 +24,15 @@ from seqlab.layout import METRICS_FILE
 from seqlab.metrics import METRIC_NAMES, build_metrics, metric_inputs
 from seqlab.reports.table import mean_std
 from seqlab.training.loggers import build_loggers, finish_wandb, log_summary
+from seqlab.training.results import Fitted
 from seqlab.training.resume import ResumePoint
-
-if TYPE_CHECKING:
-    from seqlab.training.results import Fitted
+from seqlab.training.run import build_run, fit_and_test
 
 MEMBERS_DIR = "members"
 NAMES = (*METRIC_NAMES, "loss")
 
 
-def train_ensemble(
-    config: dict[str, Any],
-    resume: ResumePoint,
-    fit_member: Callable[[dict[str, Any], ResumePoint], "Fitted"],
-) -> dict[str, float]:
+def train_ensemble(config: dict[str, Any], resume: ResumePoint) -> dict[str, float]:
     if resume.ckpt_path is not None:
         raise SeqlabError(
             "ensemble.seeds cannot resume or start from a checkpoint (ckpt_path, resume); "
@@ -55,7 +49,7 @@ def train_ensemble(
     for seed in seeds:
         member = {**config, "seed": seed, "logger": quiet_logger, "ensemble": {"seeds": []}}
         member_dir = resume.run_dir / MEMBERS_DIR / f"seed{seed}"
-        fitted = fit_member(member, replace(resume, run_dir=member_dir, wandb_id=None))
+        fitted = fit_and_test(build_run(member, replace(resume, run_dir=member_dir, wandb_id=None)))
         finish_wandb()
         protocol = fitted.protocol
         for split, (member_probabilities, member_labels) in predictions(fitted).items():
@@ -87,7 +81,7 @@ def train_ensemble(
     return metrics
 
 
-def predictions(fitted: "Fitted") -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+def predictions(fitted: Fitted) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
     """split -> (class probabilities, labels) of the member's tested weights, for val (if the
     protocol kept one) and test, in the split's own order (a bucketing loader reorders it)."""
     module, datamodule = fitted.module, fitted.datamodule
