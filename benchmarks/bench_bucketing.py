@@ -19,7 +19,9 @@ import statistics
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -45,9 +47,9 @@ def experiment_config() -> dict:
     return validate(cfg, TrainConfig)
 
 
-def setup_seconds(data_cfg: dict, cache_dir: str) -> tuple[float, bool]:
+def setup_seconds(data_cfg: Any, cache_dir: str) -> tuple[float, bool]:
     start = time.perf_counter()
-    data = build_datamodule({**data_cfg, "cache_dir": cache_dir})
+    data = build_datamodule(replace(data_cfg, cache_dir=cache_dir))
     data.setup("fit")
     return time.perf_counter() - start, bool(data.cache_hit)
 
@@ -63,15 +65,12 @@ def batches_for(mode: str, data: TextDataModule, count: int, seed: int) -> list[
     return [b.tolist() for b in order.split(data.batch_size)][:count]
 
 
-def train_speed(mode: str, data: TextDataModule, config: dict, count: int, seed: int) -> dict:
+def train_speed(
+    mode: str, data: TextDataModule, config: TrainConfig, count: int, seed: int
+) -> dict:
     torch.manual_seed(seed)
-    module = SequenceClassifier(
-        model=config["model"],
-        meta=data.meta.to_dict(),
-        optim=config["optim"],
-        metrics=config["metrics"],
-    ).train()
-    optimizer = torch.optim.AdamW(module.parameters(), lr=config["optim"]["lr"])
+    module = SequenceClassifier.from_config(config, data.meta, fitted=None).train()
+    optimizer = torch.optim.AdamW(module.parameters(), lr=config.optim.lr)
     batches = [data.splits["train"].__getitems__(b) for b in batches_for(mode, data, count, seed)]
     if mode == "longest":
         longest = data.meta.max_length
@@ -101,7 +100,7 @@ def main() -> None:
     parser.add_argument("--batches", type=int, default=8)
     args = parser.parse_args()
     config = experiment_config()
-    data_cfg = config["data"]
+    data_cfg = config.data
 
     with tempfile.TemporaryDirectory() as folder:
         setup_seconds(data_cfg, f"{folder}/warmup")  # imports and file cache, not measured
@@ -112,7 +111,7 @@ def main() -> None:
             assert not hit_cold and hit_warm
             first.append(cold)
             second.append(warm)
-        data = build_datamodule({**data_cfg, "cache_dir": f"{folder}/0"})
+        data = build_datamodule(replace(data_cfg, cache_dir=f"{folder}/0"))
         data.setup("fit")
 
     speeds: dict[str, list[dict]] = {"bucketed": [], "random": [], "longest": []}

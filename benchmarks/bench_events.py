@@ -18,11 +18,12 @@ from hydra import compose, initialize_config_dir
 
 from seqlab import config_dir
 from seqlab.config import TrainConfig, validate
+from seqlab.data.events.config import EventsDataConfig
 from seqlab.data.events.datamodule import EventDataModule
 from seqlab.data.registry import build_datamodule
 
 
-def build(data_cfg: dict) -> tuple[float, float, EventDataModule]:
+def build(data_cfg: EventsDataConfig) -> tuple[float, float, EventDataModule]:
     start = time.perf_counter()
     module = build_datamodule(data_cfg)
     module.setup("fit")
@@ -38,7 +39,7 @@ def main() -> None:
     args = parser.parse_args()
     with initialize_config_dir(config_dir=config_dir(), version_base="1.3"):
         cfg = compose("train", overrides=[f"data={args.data}", "paths.output_dir=unused"])
-    data_cfg = validate(cfg, TrainConfig)["data"]
+    data_cfg = validate(cfg, TrainConfig).data
 
     build(data_cfg)  # warm-up: imports, file cache
     timings = [build(data_cfg)[:2] for _ in range(args.repeats)]

@@ -8,6 +8,11 @@ import statistics
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from seqlab.config import TrainConfig
+
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 RESULTS_DIR = Path(__file__).parent / "results"
@@ -55,7 +60,7 @@ def isolate_wandb(folder: Path) -> None:
     os.environ["WANDB_SILENT"] = "true"
 
 
-def compose_train(overrides: list[str]) -> dict:
+def compose_train(overrides: list[str]) -> "TrainConfig":
     """The validated config `seqlab-train <overrides>` runs: Hydra's compose API + the schema."""
     from hydra import compose, initialize_config_dir
 

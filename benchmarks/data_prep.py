@@ -35,11 +35,11 @@ def setup_times(overrides: list[str], repeats: int) -> dict:
 
     with tempfile.TemporaryDirectory() as cache:
         config = compose_train([*overrides, "paths.output_dir=/nonexistent"])
-        if "cache_dir" in config["data"]:  # text: an empty cache, so the first setup fills it
-            config["data"]["cache_dir"] = cache
+        if hasattr(config.data, "cache_dir"):  # text: an empty cache, so the first setup fills it
+            config.data.cache_dir = cache
         times = []
         for _ in range(repeats + 1):
-            data = build_datamodule(config["data"])
+            data = build_datamodule(config.data)
             start = time.perf_counter()
             data.setup("fit")
             times.append(time.perf_counter() - start)

@@ -28,8 +28,8 @@ class FirstStep(Callback):
 
 
 other_callbacks = seqlab.training.run.other_callbacks
-seqlab.training.run.other_callbacks = lambda cfg, run_dir: [
-    *other_callbacks(cfg, run_dir),
+seqlab.training.run.other_callbacks = lambda *args: [
+    *other_callbacks(*args),
     FirstStep(),
 ]
 

@@ -43,20 +43,14 @@ def experiment_config() -> dict:
 
 def build(ckpt: str | None) -> tuple[SequenceGenerator, torch.Tensor, int]:
     config = experiment_config()
-    datamodule = build_datamodule(config["data"], "generate")
+    datamodule = build_datamodule(config.data, "generate")
     datamodule.setup("fit")
     if ckpt:
         loaded, _ = load_module(ckpt, GENERATING)
         assert isinstance(loaded, SequenceGenerator)
         module = loaded
     else:
-        module = SequenceGenerator(
-            model=config["model"],
-            meta=datamodule.meta.to_dict(),
-            optim=config["optim"],
-            metrics=config["metrics"],
-            task=config["task"],
-        )
+        module = SequenceGenerator.from_config(config, datamodule.meta, fitted=None)
     weekly = datamodule.weekly  # type: ignore[attr-defined]
     history = torch.from_numpy(weekly.counts[:, : weekly.history_weeks])
     return module.eval(), history, weekly.counts.shape[1] - weekly.history_weeks

@@ -65,9 +65,9 @@ def time_steps(repeats: int = 15) -> dict[str, float]:
 
     with tempfile.TemporaryDirectory() as folder:
         cfg = config(True, 1, folder)
-    data = build_datamodule(cfg["data"])
+    data = build_datamodule(cfg.data)
     data.setup("fit")
-    model = SequenceClassifier(cfg["model"], data.meta.to_dict(), cfg["optim"], cfg["metrics"])
+    model = SequenceClassifier.from_config(cfg, data.meta, fitted=None)
     batch = next(iter(data.train_dataloader()))
     result = {}
     for name, record in (("fused_ms", False), ("logged_ms", True)) * 2:

@@ -33,9 +33,13 @@ import statistics
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from common import CPU, RESULTS_DIR, Target, compose_train, isolate_wandb, pin_threads, spread
 from workloads import WORKLOADS, Workload
+
+if TYPE_CHECKING:
+    from seqlab.config import TrainConfig
 
 
 def first_batches(loader, limit: int | float | None):
@@ -51,7 +55,7 @@ def per_epoch(starts: list[float]) -> float:
 
 def workload_config(
     workload: Workload, folder: Path, epochs: int, target: Target = CPU, extra: tuple = ()
-) -> dict:
+) -> "TrainConfig":
     prepared = workload.prepare(folder) if workload.prepare else []
     return compose_train(
         [
@@ -103,8 +107,8 @@ def seqlab_run(
 
     clock: dict = {"starts": [], "cpu_starts": [], "first_step": None}
     other_callbacks = seqlab.training.run.other_callbacks
-    seqlab.training.run.other_callbacks = lambda cfg, run_dir: [
-        *other_callbacks(cfg, run_dir),
+    seqlab.training.run.other_callbacks = lambda *args: [
+        *other_callbacks(*args),
         epoch_clock(clock),
         *observers,
     ]
@@ -141,12 +145,10 @@ def same_network(
     from seqlab.models.classifier import SequenceClassifier
 
     config = workload_config(workload, folder, epochs, target)
-    torch.manual_seed(config["seed"])
-    data = build_datamodule(config["data"])
+    torch.manual_seed(config.seed)
+    data = build_datamodule(config.data)
     data.setup("fit")
-    model = SequenceClassifier(
-        config["model"], data.meta.to_dict(), config["optim"], config["metrics"], config["data"]
-    )
+    model = SequenceClassifier.from_config(config, data.meta, fitted=None)
     return config, data, model
 
 
@@ -159,7 +161,7 @@ def bare_lightning_run(workload: Workload, epochs: int, target: Target = CPU) ->
     clock: dict = {"starts": [], "cpu_starts": [], "first_step": None}
     with tempfile.TemporaryDirectory() as folder:
         config, data, model = same_network(workload, Path(folder), epochs, target)
-        options = config["trainer"]
+        options = config.trainer
         trainer = L.Trainer(
             barebones=True,
             accelerator=target.accelerator,
@@ -192,12 +194,12 @@ def plain_run(workload: Workload, epochs: int, target: Target = CPU) -> dict:
         autocast = torch.autocast(
             device.type, dtype=torch.bfloat16, enabled=target.precision == "bf16-mixed"
         )
-        optim = config["optim"]
-        assert (optim["name"], optim["scheduler"]) == ("adamw", "cosine"), "the loop mirrors these"
+        optim = config.optim
+        assert (optim.name, optim.scheduler) == ("adamw", "cosine"), "the loop mirrors these"
         params = list(model.parameters())
-        optimizer = torch.optim.AdamW(params, lr=optim["lr"], weight_decay=optim["weight_decay"])
+        optimizer = torch.optim.AdamW(params, lr=optim.lr, weight_decay=optim.weight_decay)
         scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs)
-        options = config["trainer"]
+        options = config.trainer
         clip = options.get("gradient_clip_val")
         train_loader, val_loader = data.train_dataloader(), data.val_dataloader()
         if workload.validation and not len(val_loader):  # type: ignore[arg-type]

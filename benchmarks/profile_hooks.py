@@ -37,7 +37,7 @@ def seqlab_side(workload: Workload, epochs: int) -> dict[str, float]:
         isolate_wandb(Path(folder) / "wandb_home")
         config = workload_config(workload, Path(folder), epochs)
         profiler = SimpleProfiler(dirpath=folder, filename="profile")
-        config["trainer"] = {**config["trainer"], "profiler": profiler}
+        config.trainer = {**config.trainer, "profiler": profiler}
         with contextlib.redirect_stdout(io.StringIO()):
             seqlab.training.pipeline.train(config)
     return per_epoch_ms(profiler, epochs)
@@ -58,8 +58,8 @@ def lightning_side(workload: Workload, epochs: int) -> dict[str, float]:
             enable_checkpointing=False,
             enable_progress_bar=False,
             enable_model_summary=False,
-            gradient_clip_val=config["trainer"].get("gradient_clip_val"),
-            limit_val_batches=config["trainer"].get("limit_val_batches", 1.0),
+            gradient_clip_val=config.trainer.get("gradient_clip_val"),
+            limit_val_batches=config.trainer.get("limit_val_batches", 1.0),
             num_sanity_val_steps=0,
             profiler=profiler,
             default_root_dir=folder,

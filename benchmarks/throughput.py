@@ -30,18 +30,18 @@ def kernel_epoch(workload: Workload, repeats: int = 7, target: Target = CPU) -> 
 
     with tempfile.TemporaryDirectory() as folder:
         config = workload_config(workload, Path(folder), epochs=1, target=target)
-        data = build_datamodule(config["data"])
+        data = build_datamodule(config.data)
         data.setup("fit")
-    model = config["model"]
-    input_dim = InputLayer(data.meta, model["embedding_dim"], 0.0, False).output_dim
-    rnn = CELLS[model["cell"]](
+    model = config.model
+    input_dim = InputLayer(data.meta, model.embedding_dim, 0.0, False).output_dim
+    rnn = CELLS[model.cell](
         input_dim,
-        model["hidden_size"],
-        num_layers=model["num_layers"],
-        bidirectional=model["bidirectional"],
+        model.hidden_size,
+        num_layers=model.num_layers,
+        bidirectional=model.bidirectional,
         batch_first=True,
     ).to(target.device)
-    limit = config["trainer"].get("limit_train_batches")
+    limit = config.trainer.get("limit_train_batches")
     shapes = [tuple(b.inputs.shape[:2]) for b in first_batches(data.train_dataloader(), limit)]
     batches = [torch.randn(*shape, input_dim, device=target.device) for shape in shapes]
     samples = sum(shape[0] for shape in shapes)

@@ -10,7 +10,14 @@ import pytest
 from hydra import compose, initialize_config_dir
 
 from seqlab import config_dir
-from seqlab.config import TrainConfig, validate
+from seqlab.config import (
+    EvalConfig,
+    LoggerConfig,
+    PathsConfig,
+    TrainConfig,
+    WandbConfig,
+    validate,
+)
 from seqlab.metrics import METRIC_NAMES
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -27,7 +34,7 @@ def isolated_wandb(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("WANDB_SILENT", "true")
 
 
-def compose_train(overrides: list[str], output_dir: Path | None = None) -> dict:
+def compose_train(overrides: list[str], output_dir: Path | None = None) -> TrainConfig:
     """The validated train config that `seqlab-train <overrides>` would run."""
     with initialize_config_dir(config_dir=config_dir(), version_base="1.3"):
         cfg = compose(
@@ -298,16 +305,15 @@ EXPECTED_KEYS = {f"test/{m}" for m in (*METRIC_NAMES, "loss")} | {
 }
 
 
-def eval_config(ckpt_path, output_dir) -> dict:
-    return {
-        "task_name": "eval",
-        "seed": 42,
-        "ckpt_path": str(ckpt_path),
-        "split": "test",
-        "trainer": {"accelerator": "cpu", "devices": 1},
-        "logger": {"csv": False, "wandb": {"enabled": False}},
-        "paths": {"root_dir": ".", "output_dir": str(output_dir)},
-    }
+def eval_config(ckpt_path, output_dir, **changes) -> EvalConfig:
+    """seqlab-eval's config of a checkpoint: test split, one CPU, no loggers."""
+    return EvalConfig(
+        ckpt_path=str(ckpt_path),
+        trainer={"accelerator": "cpu", "devices": 1},
+        logger=LoggerConfig(csv=False, wandb=WandbConfig(enabled=False)),
+        paths=PathsConfig(output_dir=str(output_dir)),
+        **changes,
+    )
 
 
 def corpus(count: int = 60, seed: int = 0) -> list[tuple[str, str]]:

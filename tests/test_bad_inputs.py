@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from seqlab.cli.hydra_callbacks import prepare
+from seqlab.config import LoggerConfig, WandbConfig
 from seqlab.errors import SeqlabError
 
 from conftest import compose_train, quick_overrides, run_cli
@@ -62,17 +63,10 @@ def test_a_malformed_overrides_file_in_seqlab_report_is_one_line(tmp_path, capsy
 def test_a_project_name_that_wandb_refuses_is_one_line(tmp_path):
     from seqlab.training.loggers import build_loggers
 
-    wandb = {
-        "enabled": True,
-        "offline": True,
-        "project": "team/project",
-        "entity": None,
-        "group": None,
-        "job_type": "train",
-        "tags": [],
-    }
+    wandb = WandbConfig(log_code=False)
+    wandb.project = "team/project"  # past seqlab's own check: W&B's refusal is what is tested
     with pytest.raises(SeqlabError, match="logger.wandb: Invalid project name 'team/project'"):
-        build_loggers({"csv": False, "wandb": wandb}, tmp_path, {})
+        build_loggers(LoggerConfig(csv=False, wandb=wandb), tmp_path, {})
 
 
 @pytest.mark.slow

@@ -22,21 +22,21 @@ def test_the_groups_the_project_promises_exist():
 @pytest.mark.parametrize("model", MODEL_CONFIGS)
 def test_every_data_and_model_pair_composes(data, model):
     config = compose_train([f"data={data}", f"model={model}"])
-    assert config["data"]["kind"] == data or data != "ucr"
-    assert config["model"]["kind"] in {"mlp", "recurrent"}
+    assert config.data.kind == data or data != "ucr"
+    assert config.model.kind in {"mlp", "recurrent"}
     if model.startswith("bi"):
-        assert config["model"]["bidirectional"] is True
-        assert config["model"]["cell"] == model[2:]
+        assert config.model.bidirectional is True
+        assert config.model.cell == model[2:]
 
 
 @pytest.mark.parametrize("experiment", EXPERIMENTS)
 def test_every_experiment_composes(experiment):
     config = compose_train([f"experiment={experiment}"])
-    assert config["experiment_name"] == experiment
+    assert config.experiment_name == experiment
 
 
 def test_model_bidirectional_override_works_on_any_cell():
-    assert compose_train(["model=gru", "model.bidirectional=true"])["model"]["bidirectional"]
+    assert compose_train(["model=gru", "model.bidirectional=true"]).model.bidirectional
 
 
 def test_no_dimension_is_typed_in_a_model_config():
@@ -136,4 +136,4 @@ def test_eval_runs_are_labelled_eval_in_wandb():
 
     with initialize_config_dir(config_dir=config_dir(), version_base="1.3"):
         cfg = compose("eval", overrides=["ckpt_path=x.ckpt", "paths.output_dir=/nonexistent"])
-    assert validate(cfg, EvalConfig)["logger"]["wandb"]["job_type"] == "eval"
+    assert validate(cfg, EvalConfig).logger.wandb.job_type == "eval"

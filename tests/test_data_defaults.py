@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from seqlab import config_dir
+from seqlab.schema import plain
 
 from conftest import DATA_CONFIGS, EXPERIMENTS, MODEL_CONFIGS, compose_train, quick_overrides
 
@@ -54,23 +55,23 @@ def test_every_data_config_has_its_training_defaults():
 def test_any_data_and_model_pair_stops_early_within_the_data_epochs(data, model):
     config = compose_train([f"data={data}", f"model={model}"])
     epochs, patience = DATA_DEFAULTS[data]
-    assert config["trainer"]["max_epochs"] == epochs
-    assert config["callbacks"]["early_stopping"] == {"enabled": True, "patience": patience}
+    assert config.trainer["max_epochs"] == epochs
+    assert plain(config.callbacks.early_stopping) == {"enabled": True, "patience": patience}
 
 
 def test_an_override_still_wins_over_the_data_defaults():
     config = compose_train(
         ["data=cdnow", "trainer.max_epochs=7", "callbacks.early_stopping.patience=1"]
     )
-    assert config["trainer"]["max_epochs"] == 7
-    assert config["callbacks"]["early_stopping"]["patience"] == 1
+    assert config.trainer["max_epochs"] == 7
+    assert config.callbacks.early_stopping.patience == 1
 
 
 @pytest.mark.parametrize("experiment", EXPERIMENTS)
 def test_shipped_experiments_keep_the_epochs_of_their_documented_results(experiment):
     config = compose_train([f"experiment={experiment}"])
-    assert config["trainer"]["max_epochs"] == EXPERIMENT_EPOCHS[experiment]
-    assert config["callbacks"]["early_stopping"]["enabled"] is False
+    assert config.trainer["max_epochs"] == EXPERIMENT_EPOCHS[experiment]
+    assert config.callbacks.early_stopping.enabled is False
 
 
 @pytest.mark.slow

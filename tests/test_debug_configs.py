@@ -33,11 +33,11 @@ def debug_run(tmp_path, name: str, *extra: str):
 @pytest.mark.parametrize("name", ["default", "fdr", "limit", "overfit", "profiler"])
 def test_every_debug_config_is_one_cpu_process_without_wandb(name):
     config = compose_train(["experiment=gunpoint_mlp", f"debug={name}"])
-    assert config["trainer"]["accelerator"] == "cpu"
-    assert (config["trainer"]["devices"], config["trainer"]["num_nodes"]) == (1, 1)
-    assert config["trainer"]["detect_anomaly"] is True
-    assert config["logger"]["wandb"]["enabled"] is False
-    assert config["task_name"] == "debug"
+    assert config.trainer["accelerator"] == "cpu"
+    assert (config.trainer["devices"], config.trainer["num_nodes"]) == (1, 1)
+    assert config.trainer["detect_anomaly"] is True
+    assert config.logger.wandb.enabled is False
+    assert config.task_name == "debug"
 
 
 @pytest.mark.slow

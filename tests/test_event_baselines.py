@@ -13,18 +13,19 @@ from sklearn import metrics as sk
 
 from seqlab import config_dir
 from seqlab.baselines.classical import build_baseline, run_baselines, score
-from seqlab.config import BaselinesConfig, CompareConfig, validate
-from seqlab.data.registry import build_datamodule
+from seqlab.config import BaselinesConfig, CompareConfig, LogRegOptions, validate
+from seqlab.data.registry import build_datamodule, data_config
 from seqlab.errors import SeqlabError
 
 from conftest import compose_train, events_config, quick_overrides
 
 
-def composed(name: str, schema: type, overrides: list[str], output_dir, data: dict) -> dict:
+def composed(name: str, schema: type, overrides: list[str], output_dir, data: dict | None):
     with initialize_config_dir(config_dir=config_dir(), version_base="1.3"):
         cfg = compose(name, overrides=[*overrides, f"paths.output_dir={output_dir}"])
     config = validate(cfg, schema)
-    config["data"] = data
+    if data is not None:
+        config.data = data_config(data)
     return config
 
 
@@ -36,17 +37,17 @@ def test_every_event_config_composes_for_baselines_and_compare(data, group):
     with initialize_config_dir(config_dir=config_dir(), version_base="1.3"):
         baselines = compose("baselines", overrides=[f"data={data}", "paths.output_dir=x"])
         comparison = compose("compare", overrides=[f"data={data}", "paths.output_dir=x"])
-    assert validate(baselines, BaselinesConfig)["logger"]["wandb"]["job_type"] == "baseline"
+    assert validate(baselines, BaselinesConfig).logger.wandb.job_type == "baseline"
     config = validate(comparison, CompareConfig)
-    assert config["experiment_name"] == group
-    assert config["seeds"] == [1, 2, 3] and config["models"] == ["mlp", "rnn", "lstm", "gru"]
+    assert config.experiment_name == group
+    assert config.seeds == [1, 2, 3] and config.models == ["mlp", "rnn", "lstm", "gru"]
 
 
 @pytest.mark.parametrize("average", ["binary", "macro"])
 def test_baseline_metrics_equal_sklearn_on_the_same_predictions(event_log, average):
     module = build_datamodule(events_config(event_log))
     parts = module.aggregate_splits()
-    model = build_baseline("logreg", {"C": 1.0, "max_iter": 500}, seed=0)
+    model = build_baseline("logreg", LogRegOptions(C=1.0, max_iter=500), seed=0)
     model.fit(parts["train"][0].to_numpy(), parts["train"][1])
     features, labels = parts["test"]
     probabilities = model.predict_proba(features.to_numpy())
@@ -87,8 +88,8 @@ def test_aggregates_summarise_each_entitys_history(tmp_path):
 
 
 def test_baselines_refuse_non_event_data(tmp_path):
-    config = composed("baselines", BaselinesConfig, ["logger=csv"], tmp_path, data={})
-    config["data"] = compose_train([])["data"]  # data=ucr
+    config = composed("baselines", BaselinesConfig, ["logger=csv"], tmp_path, data=None)
+    config.data = compose_train([]).data  # data=ucr
     with pytest.raises(SeqlabError, match=r"baselines need event data"):
         run_baselines(config)
 
@@ -121,7 +122,7 @@ def test_baselines_run_writes_metrics_per_baseline(event_log, tmp_path):
 @pytest.mark.slow
 def test_a_network_trains_on_an_event_log(event_log, tmp_path):
     config = compose_train(quick_overrides("model=gru"), output_dir=tmp_path)
-    config["data"] = events_config(event_log)
+    config.data = data_config(events_config(event_log))
     from seqlab.training.pipeline import train
 
     metrics = train(config)
@@ -148,7 +149,7 @@ def test_compare_writes_table_chart_and_one_row_per_model(event_log, tmp_path):
         tmp_path,
         data=events_config(event_log),
     )
-    config["logger"]["csv"] = False
+    config.logger.csv = False
     table = compare_run(config)
     assert list(table["model"]) == ["logreg", "gru"]
     assert (table["seeds"] == 2).all()

@@ -239,20 +239,17 @@ def test_what_generate_cannot_do_is_refused_in_one_line(overrides, named):
 
 def test_the_futures_experiment_composes():
     config = compose_train(["experiment=cdnow_futures_lstm"])
-    assert config["task"]["name"] == "generate" and config["task"]["samples"] >= 100
-    assert config["model"]["cell"] == "lstm" and not config["model"]["bidirectional"]
+    assert config.task.name == "generate" and config.task.samples >= 100
+    assert config.model.cell == "lstm" and not config.model.bidirectional
 
 
 def test_bgnbd_on_cdnow_reproduces_the_reference_figures():
     """lifetimes on the full CDNOW log, weeks 1-39 calibration: 16,623 repeat purchases
     predicted in weeks 40-78 against 19,684 actual, per-customer MAE 0.817 (issue #16)."""
     from seqlab.baselines.bgnbd import expected_weekly, fit_bgnbd
-    from seqlab.data.events.config import EventsDataConfig
     from seqlab.data.events.datamodule import EventDataModule
-    from seqlab.schema import to_dataclass
 
-    config = compose_train(["experiment=cdnow_futures_lstm"])["data"]
-    datamodule = EventDataModule(to_dataclass(EventsDataConfig, config))
+    datamodule = EventDataModule(compose_train(["experiment=cdnow_futures_lstm"]).data)
     datamodule.task = "generate"
     weekly = datamodule.weekly
     assert weekly.counts.shape == (23570, 78) and weekly.history_weeks == 39

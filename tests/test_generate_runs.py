@@ -184,6 +184,7 @@ def test_seqlab_generate_writes_seeded_samples(finished, tmp_path):
 
 
 def test_seqlab_generate_refuses_a_classifier_checkpoint(tmp_path):
+    from seqlab.config import GenerateConfig
     from seqlab.errors import SeqlabError
     from seqlab.training.generate import generate
 
@@ -193,7 +194,7 @@ def test_seqlab_generate_refuses_a_classifier_checkpoint(tmp_path):
     hparams = {k: {"name": "classify"} for k in ("model", "meta", "optim", "metrics", "data")}
     torch.save({"hyper_parameters": {**hparams, "task": {"name": "classify"}}}, path)
     with pytest.raises(SeqlabError, match="samples nothing"):
-        generate({"ckpt_path": str(path)})
+        generate(GenerateConfig(ckpt_path=str(path)))
 
 
 def test_seqlab_eval_scores_a_generate_checkpoint_as_its_run_did(finished, tmp_path):

@@ -7,11 +7,13 @@ and judges the messages."""
 
 import json
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
 import torch
 
+from seqlab.config import GenerateConfig, PathsConfig
 from seqlab.data.batch import IGNORE_LABEL, Batch, SequenceDataset
 from seqlab.data.registry import build_datamodule
 from seqlab.errors import SeqlabError
@@ -218,8 +220,8 @@ def test_what_text_generation_cannot_do_is_refused_in_one_line(overrides, named)
 
 def test_the_text_experiment_composes():
     config = compose_train(["experiment=sms_generate_gru"])
-    assert config["task"]["name"] == "generate" and config["data"]["kind"] == "text"
-    assert config["callbacks"]["checkpoint"]["monitor"] == "val/loss"
+    assert config.task.name == "generate" and config.data.kind == "text"
+    assert config.callbacks.checkpoint.monitor == "val/loss"
 
 
 def _fake_checkpoint(path, task: str, kind: str, classes: list[str]):
@@ -321,10 +323,11 @@ def test_a_small_run_trains_samples_and_judges_messages(tmp_path):
     own = [word in WORDS[label] for label, text in pairs for word in text.split()]
     assert np.mean(own) >= 0.9  # the words of the class each message was conditioned on
 
-    config = {"ckpt_path": str(generator_ckpt), "n": 10, "seed": 5, "temperature": 1.0}
-    config |= {"greedy": False, "classifier": None}
-    first = generate_text({**config, "paths": {"output_dir": str(tmp_path / "a")}}).read_text()
-    again = generate_text({**config, "paths": {"output_dir": str(tmp_path / "b")}}).read_text()
+    def generated(folder: str) -> str:
+        config = GenerateConfig(ckpt_path=str(generator_ckpt), n=10, seed=5)
+        return generate_text(replace(config, paths=PathsConfig(output_dir=folder))).read_text()
+
+    first, again = generated(str(tmp_path / "a")), generated(str(tmp_path / "b"))
     assert first == again
 
     refused = run_cli(
@@ -339,7 +342,7 @@ def test_a_small_run_trains_samples_and_judges_messages(tmp_path):
 
 def test_the_real_sms_messages_become_decoder_steps_with_their_classes(shared_datasets):
     config = compose_train(["experiment=sms_generate_gru", "data.cache_dir=null"])
-    module = build_datamodule(config["data"], "generate")
+    module = build_datamodule(config.data, "generate")
     module.setup("fit")
     test = module.splits["test"]
     classes = test.categories[:, 0, 1] - 1

@@ -186,7 +186,7 @@ def test_a_new_data_kind_takes_one_folder_one_yaml_and_one_registry_line(tmp_pat
     with initialize_config_dir(config_dir=str(conf), version_base="1.3"):
         cfg = compose("train", overrides=[*overrides, f"paths.output_dir={tmp_path / 'run'}"])
     config = validate(cfg, TrainConfig)
-    assert config["data"] == {"kind": "toy", "length": 5, "count": 48, "batch_size": 8}
+    assert config.data == ToyDataConfig(kind="toy", length=5, count=48, batch_size=8)
 
     from seqlab.training.pipeline import train
 

@@ -6,6 +6,7 @@ import pytest
 import torch
 from lightning.pytorch.callbacks import Callback
 
+from seqlab.config import TrainConfig
 from seqlab.data.in_memory import DeviceBatches
 from seqlab.data.registry import build_datamodule
 from seqlab.models.classifier import SequenceClassifier
@@ -33,14 +34,12 @@ class Recorder(Callback):
         self.val.append(float(trainer.callback_metrics["val/loss"]))
 
 
-def fit(config: dict, in_memory: bool) -> tuple[Recorder, type]:
-    L.seed_everything(config["seed"], workers=True, verbose=False)
-    data = build_datamodule(config["data"])
+def fit(config: TrainConfig, in_memory: bool) -> tuple[Recorder, type]:
+    L.seed_everything(config.seed, workers=True, verbose=False)
+    data = build_datamodule(config.data)
     data.setup("fit")
     data.in_memory = in_memory
-    module = SequenceClassifier(
-        config["model"], data.meta.to_dict(), config["optim"], config["metrics"], config["data"]
-    )
+    module = SequenceClassifier.from_config(config, data.meta, fitted=None)
     recorder = Recorder()
     trainer = L.Trainer(
         accelerator="cpu",

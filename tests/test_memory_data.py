@@ -90,7 +90,7 @@ def test_bad_memory_settings_are_refused(options, message):
 
 def test_memory_config_composes_and_builds():
     config = compose_train(["data=memory", "data.length=5", "data.num_train=10"])
-    module = build_datamodule(config["data"])
+    module = build_datamodule(config.data)
     module.setup("fit")
     assert module.meta.max_length == 5 and len(module.splits["train"]) == 10
 

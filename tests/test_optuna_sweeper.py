@@ -183,8 +183,8 @@ def test_hparams_search_configs_compose_with_a_sample_of_their_space(name):
     assert set(found) == set(sweeper["params"]) and not fixed
     sample = space.sample_values(found)
     config = compose_train([f"hparams_search={name}", *space.to_overrides(sample)])
-    assert config["experiment_name"] == name
+    assert config.experiment_name == name
     for key, value in sample.items():
         section, _, leaf = key.partition(".")
         expected = yaml.safe_load(value) if isinstance(value, str) else value
-        assert config[section][leaf] == expected
+        assert getattr(getattr(config, section), leaf) == expected

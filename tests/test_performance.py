@@ -74,7 +74,7 @@ def test_benchmark_workloads_compose(tmp_path):
     for workload in WORKLOADS:
         extra = workload.prepare(tmp_path) if workload.prepare else []
         config = compose_train([*workload.overrides, *extra], tmp_path / workload.name)
-        assert config["model"]["kind"] == "recurrent"
+        assert config.model.kind == "recurrent"
 
 
 def test_the_guard_shares_the_raw_gradient_norm_of_its_step_only():

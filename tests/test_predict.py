@@ -17,6 +17,7 @@ from hydra import compose, initialize_config_dir
 
 from seqlab import config_dir
 from seqlab.config import EvalConfig, PredictConfig, validate
+from seqlab.data.registry import data_config
 from seqlab.errors import SeqlabError
 from seqlab.training.pipeline import evaluate, train
 from seqlab.training.predict import predict
@@ -386,7 +387,7 @@ def events(tmp_path_factory):
     config = compose_train(
         quick_overrides("model=gru", "model.hidden_size=8", "logger=csv"), output_dir=root / "train"
     )
-    config["data"] = events_config(path)
+    config.data = data_config(events_config(path))
     metrics = train(config)
     path.unlink()
     return SimpleNamespace(ckpt=best_checkpoint(root / "train"), metrics=metrics, log=log)

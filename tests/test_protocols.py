@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import torch
 
+from seqlab.config import CheckpointConfig, EvalSplit, MonitorMode
 from seqlab.data.registry import build_datamodule
 from seqlab.models.modules import LABELLING, load_module
 from seqlab.training import run as built_run
@@ -104,7 +105,7 @@ def test_choose_epochs_takes_the_best_mean_then_the_tie_breaker(toy_root):
     def fake_fit(fold, history):
         history.values.update(next(curves))
 
-    checkpoint = {"monitor": "val/f1", "mode": "max", "tie_breaker": "val/loss"}
+    checkpoint = CheckpointConfig(monitor="val/f1", mode=MonitorMode.max, tie_breaker="val/loss")
     choice = choose_epochs(module, 2, checkpoint, fake_fit)
     # mean f1: 0.5, 0.8, 0.8, 0.85 -> epoch 4; without it, 2 and 3 tie and the lower loss wins
     assert choice.epochs == 4
@@ -160,7 +161,7 @@ def test_the_refit_trains_the_chosen_epochs_on_all_of_train(tmp_path, toy_root, 
     chosen = 3
 
     def choose(datamodule, folds, checkpoint, fit_fold):
-        return EpochChoice(chosen, checkpoint["monitor"], [0.0] * 6, [])
+        return EpochChoice(chosen, checkpoint.monitor, [0.0] * 6, [])
 
     monkeypatch.setattr(built_run, "choose_epochs", choose)
     run_dir = tmp_path / "run"
@@ -197,7 +198,7 @@ def test_a_resumed_cv_epochs_run_refits_without_rerunning_its_folds(
     chosen, root = 4, toy_root("data")
 
     def choose(datamodule, folds, checkpoint, fit_fold):
-        return EpochChoice(chosen, checkpoint["monitor"], [0.0] * 6, [])
+        return EpochChoice(chosen, checkpoint.monitor, [0.0] * 6, [])
 
     monkeypatch.setattr(built_run, "choose_epochs", choose)
     extra = ("data.protocol=cv_epochs", "optim.lr=0.01")
@@ -216,7 +217,7 @@ def test_a_resumed_cv_epochs_run_refits_without_rerunning_its_folds(
     monkeypatch.setattr(built_run, "StopAfterEpochs", stop_at)
     monkeypatch.setattr(built_run, "choose_epochs", no_folds)
     config = toy_config(root, run_dir, *extra)
-    config["resume"] = "auto"
+    config.resume = "auto"
     resumed = train(config)
     assert {k: v for k, v in resumed.items() if k.startswith("test/")} == {
         k: v for k, v in whole.items() if k.startswith("test/")
@@ -283,6 +284,6 @@ def test_evaluating_val_of_a_run_without_validation_says_so(tmp_path, toy_root):
 
     run_dir = tmp_path / "run"
     train(toy_config(toy_root("data"), run_dir, "data.protocol=train_loss"))
-    config = {**eval_config(checkpoint_of(run_dir), tmp_path / "eval"), "split": "val"}
+    config = eval_config(checkpoint_of(run_dir), tmp_path / "eval", split=EvalSplit.val)
     with pytest.raises(SeqlabError, match="keeps no validation part; evaluate split=test"):
         evaluate(config)

@@ -170,8 +170,8 @@ def test_bad_options_name_the_key(overrides, key):
 
 
 def test_the_irnn_preset_composes():
-    model = compose_train(["model=irnn"])["model"]
-    assert (model["cell"], model["nonlinearity"], model["init"]) == ("rnn", "relu", "identity")
+    model = compose_train(["model=irnn"]).model
+    assert (model.cell, model.nonlinearity, model.init) == ("rnn", "relu", "identity")
 
 
 def test_gradient_diagnostics_count_chunks_not_steps():

@@ -4,6 +4,7 @@ sentence-level copy on the Hugging Face hub, else one line saying that neither i
 import json
 import logging
 import time
+from dataclasses import replace
 
 import pytest
 
@@ -13,21 +14,21 @@ from seqlab.errors import SeqlabError
 from conftest import REPO_ROOT, compose_train, corpus
 
 
-def sst2(tmp_path, *overrides: str) -> dict:
-    data = compose_train(["data=sst2", f"paths.root_dir={REPO_ROOT}", *overrides])["data"]
-    return {**data, "cache_dir": str(tmp_path / "cache")}
+def sst2(tmp_path, *overrides: str):
+    data = compose_train(["data=sst2", f"paths.root_dir={REPO_ROOT}", *overrides]).data
+    return replace(data, cache_dir=str(tmp_path / "cache"))
 
 
-def setup(data: dict):
+def setup(data):
     module = build_datamodule(data)
     module.setup("fit")
     return module
 
 
 def test_the_shipped_config_names_the_hub_copy_with_the_standard_split():
-    data = compose_train(["data=sst2"])["data"]
-    assert data["hf_fallback"] == "SetFit/sst2"
-    assert (data["text_column"], data["label_column"], data["positive_class"]) == (
+    data = compose_train(["data=sst2"]).data
+    assert data.hf_fallback == "SetFit/sst2"
+    assert (data.text_column, data.label_column, data.positive_class) == (
         "text",
         "label",
         "1",
@@ -52,7 +53,7 @@ def test_absent_files_fall_back_to_the_hub_copy(tmp_path, restore_hub_switches, 
         (hub / f"{split}.jsonl").write_text("\n".join(json.dumps(r) for r in records))
     data = sst2(tmp_path, f"data.root={tmp_path / 'absent'}", f"data.hf_fallback={hub}")
     with caplog.at_level(logging.WARNING):
-        module = setup({**data, "offline": True})
+        module = setup(replace(data, offline=True))
     assert {split: len(d) for split, d in module.splits.items()} == {
         "train": 40,
         "val": 10,

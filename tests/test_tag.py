@@ -20,7 +20,7 @@ from sklearn.metrics import (
 
 from seqlab.data.batch import IGNORE_LABEL, Batch
 from seqlab.data.events.tags import step_features, tag_history
-from seqlab.data.registry import build_datamodule
+from seqlab.data.registry import build_datamodule, data_config
 from seqlab.errors import SeqlabError
 from seqlab.models.classifier import SequenceClassifier
 from seqlab.models.modules import LABELLING, load_module
@@ -136,7 +136,7 @@ def test_step_features_read_only_the_event_and_earlier_ones():
 
 def test_embedded_cdnow_labels_purchases_and_censors_the_last_90_days():
     config = compose_train(["experiment=cdnow_tag_gru"])
-    module = build_datamodule(config["data"], "tag")
+    module = build_datamodule(config.data, "tag")
     module.setup("fit")
     events = module.history.events
     late = events["time"] > pd.Timestamp("1998-06-30") - pd.Timedelta("90D")
@@ -149,7 +149,7 @@ def test_embedded_cdnow_labels_purchases_and_censors_the_last_90_days():
 
 def test_yoochoose_labels_each_click_by_three_more_clicks(shared_datasets):
     config = compose_train(["experiment=yoochoose_tag_gru"])
-    module = build_datamodule(config["data"], "tag")
+    module = build_datamodule(config.data, "tag")
     module.setup("fit")
     events = module.history.events
     remaining = events.groupby("code").cumcount(ascending=False)
@@ -241,7 +241,7 @@ def tag_run(event_log, out, *extra: str) -> dict:
         ),
         out,
     )
-    config["data"] = events_config(event_log, **TAG_DATA, max_length=50)
+    config.data = data_config(events_config(event_log, **TAG_DATA, max_length=50))
     return config
 
 
@@ -461,9 +461,9 @@ def test_export_refuses_a_tag_checkpoint_in_one_line(tag_checkpoint, tmp_path):
 
 
 def test_classify_is_the_default_task_and_tag_composes():
-    assert compose_train([])["task"]["name"] == "classify"
+    assert compose_train([]).task.name == "classify"
     tagged = compose_train(["experiment=cdnow_tag_gru"])
-    assert (tagged["task"]["name"], tagged["task"]["causal"]) == ("tag", True)
+    assert (tagged.task.name, tagged.task.causal) == ("tag", True)
     assert compose_train(["experiment=cdnow_tag_gru", "model=bigru", "task.causal=false"])
 
 
@@ -526,7 +526,7 @@ def test_compare_puts_tag_baselines_and_networks_in_one_table(event_log, tmp_pat
             ],
         )
     config = validate(cfg, CompareConfig)
-    config["data"] = events_config(event_log, **TAG_DATA, max_length=50)
+    config.data = data_config(events_config(event_log, **TAG_DATA, max_length=50))
     table = compare(config)
     assert list(table["model"]) == ["logreg", "gboost", "gru"]
     network = json.loads((tmp_path / "seed1" / "gru" / "metrics.json").read_text())

@@ -9,6 +9,7 @@ from seqlab.data.text.datamodule import TextDataModule
 from seqlab.errors import SeqlabError
 from seqlab.models.classifier import SequenceClassifier
 from seqlab.models.summary import layer_parameters
+from seqlab.schema import plain
 
 from conftest import compose_train, corpus, write_lines
 
@@ -92,9 +93,9 @@ KERAS_META = DataMeta(
 
 @pytest.mark.parametrize(("single_bias", "lstm_params"), [(True, 98_816), (False, 99_328)])
 def test_keras_lstm_parameter_counts(single_bias, lstm_params):
-    model_cfg = compose_train(["experiment=keras_lstm", f"model.single_bias={single_bias}"])[
-        "model"
-    ]
+    model_cfg = plain(
+        compose_train(["experiment=keras_lstm", f"model.single_bias={single_bias}"]).model
+    )
     counts = {kind: count for _, kind, count in layer_parameters(classifier(model_cfg, KERAS_META))}
     bias = "one bias" if single_bias else "two biases"
     assert counts == {
@@ -106,7 +107,7 @@ def test_keras_lstm_parameter_counts(single_bias, lstm_params):
 
 
 def test_single_bias_lstm_keeps_a_zero_hidden_bias_that_never_trains():
-    model_cfg = compose_train(["experiment=keras_lstm"])["model"]
+    model_cfg = plain(compose_train(["experiment=keras_lstm"]).model)
     model = classifier(model_cfg, KERAS_META).train()
     batch = torch.randint(1, 1000, (3, 7, 1))
     from seqlab.data.batch import Batch
@@ -121,7 +122,7 @@ def test_single_bias_lstm_keeps_a_zero_hidden_bias_that_never_trains():
 
 
 def test_single_bias_is_refused_for_the_gru():
-    model_cfg = compose_train(["model=gru", "model.single_bias=true"])["model"]
+    model_cfg = plain(compose_train(["model=gru", "model.single_bias=true"]).model)
     with pytest.raises(SeqlabError, match="single_bias=true applies to rnn and lstm"):
         classifier(model_cfg, KERAS_META)
 
@@ -131,7 +132,7 @@ def test_keras_lstm_experiment_data_gives_dense_10_and_embedding_1000(tmp_path):
     config = compose_train(["experiment=keras_lstm", f"data.cache_dir={tmp_path}"])
     from seqlab.data.registry import build_datamodule
 
-    data = build_datamodule(config["data"])
+    data = build_datamodule(config.data)
     data.setup("fit")
     assert data.meta.num_classes == 10 and data.meta.category_sizes == (1000,)
     assert data.meta.max_length == 200

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from seqlab.config import WandbConfig
 from seqlab.errors import SeqlabError
 from seqlab.training.callbacks.prediction_table import SplitPredictionTable
 from seqlab.training.wandb_artifacts import log_model_mode
@@ -34,12 +35,12 @@ def test_the_table_puts_the_most_confident_mistakes_first_and_is_capped(tmp_path
 def test_log_model_takes_best_all_or_false(value):
     overrides = [f"logger.wandb.log_model={str(value).lower()}"]
     config = compose_train(overrides)
-    assert log_model_mode(config["logger"]["wandb"]) == str(value).lower()
+    assert log_model_mode(config.logger.wandb) == str(value).lower()
 
 
 def test_a_bad_log_model_value_names_the_choices():
     with pytest.raises(SeqlabError, match="use one of best, all, false"):
-        log_model_mode({"log_model": "sometimes"})
+        log_model_mode(WandbConfig(log_model="sometimes"))
 
 
 def records(run_dir: Path) -> list[dict]:

@@ -59,12 +59,12 @@ def test_spec_parses_and_its_command_composes_a_valid_config(path: Path):
     sample = one_sample(spec["parameters"])
     assert all(f"{key}={value}" in overrides for key, value in sample.items())
     config = compose_train(overrides)
-    assert config["logger"]["wandb"]["offline"] is False
+    assert config.logger.wandb.offline is False
     for key, value in sample.items():
         node = config
         for part in key.split("."):
-            node = node[part]
+            node = getattr(node, part)
         if key == "model":  # a config group: the composed section is that model's
-            assert node["kind"] in ("mlp", "recurrent")
+            assert node.kind in ("mlp", "recurrent")
         else:
             assert node == value

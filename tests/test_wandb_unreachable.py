@@ -7,6 +7,7 @@ import time
 
 import pytest
 
+from seqlab.config import LoggerConfig, OnUnreachable, WandbConfig
 from seqlab.errors import SeqlabError
 from seqlab.training.loggers import build_loggers, finish_wandb
 
@@ -17,17 +18,8 @@ UNREACHABLE = "http://127.0.0.1:9"
 
 
 def online(on_unreachable: str) -> dict:
-    wandb = {
-        "enabled": True,
-        "offline": False,
-        "project": "seqlab",
-        "entity": None,
-        "group": None,
-        "job_type": "train",
-        "tags": [],
-        "on_unreachable": on_unreachable,
-    }
-    return {"csv": False, "wandb": wandb}
+    wandb = WandbConfig(offline=False, log_code=False, on_unreachable=OnUnreachable(on_unreachable))
+    return LoggerConfig(csv=False, wandb=wandb)
 
 
 @pytest.fixture

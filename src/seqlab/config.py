@@ -11,16 +11,25 @@ A typo or a wrong type stops the run in well under a second with one line that n
 
 from dataclasses import dataclass, field, fields
 from enum import StrEnum
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from omegaconf import MISSING, DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from seqlab.data.events.config import EventsDataConfig, TimeFeature
 from seqlab.data.input_config import ReaderConfig
 from seqlab.data.registry import DATA_KINDS
+from seqlab.data.text.config import TextDataConfig, TokenizerKind
+from seqlab.data.ucr.config import UCRDataConfig
 from seqlab.errors import SeqlabError, require, require_path_part
+from seqlab.models.config import MLPConfig, MLPInput, RecurrentConfig
 from seqlab.models.registry import MODEL_KINDS
 from seqlab.schema import first_line, merge_schema
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+Schema = TypeVar("Schema", bound="DataclassInstance")
 
 
 class Optimizer(StrEnum):
@@ -445,8 +454,9 @@ def kind_schemas() -> dict[str, dict[str, type]]:
     }
 
 
-def validate(cfg: DictConfig, schema: type) -> dict[str, Any]:
-    """Check cfg against schema (and its data/model kinds); return it as a plain, resolved dict."""
+def validate(cfg: DictConfig, schema: type[Schema]) -> Schema:
+    """Check cfg against schema (and its data/model kinds); return it as that dataclass, with
+    `data` and `model` as their kinds' dataclasses: what the commands pass on."""
     _refuse_planned_task(cfg)
     _labels_as_word(cfg)
     checked = merge_schema(schema, cfg, prefix="")
@@ -476,9 +486,9 @@ def validate(cfg: DictConfig, schema: type) -> dict[str, Any]:
     if "callbacks" in plain:
         _check_extra_callbacks(plain["callbacks"]["extra"])
     # Building the dataclasses runs the range checks each declares in __post_init__.
-    OmegaConf.to_object(checked)
-    _check_values(plain)
-    return plain
+    config = cast(Schema, OmegaConf.to_object(checked))
+    _check_values(config)
+    return config
 
 
 def _merge_kind(group: str, node: Any, schemas: dict[str, type]) -> DictConfig:
@@ -498,14 +508,16 @@ def _merge_kind(group: str, node: Any, schemas: dict[str, type]) -> DictConfig:
 ACCELERATORS = ("auto", "cpu", "gpu", "cuda", "mps", "tpu")
 
 
-def _check_values(plain: dict[str, Any]) -> None:
+def _check_values(config: Any) -> None:
     """Checks of options that no seqlab dataclass declares (Lightning's trainer arguments) or
-    that span groups; the others sit in their dataclass's __post_init__."""
+    that span groups; the others sit in their dataclass's __post_init__. Each command's schema
+    has its own set of groups, hence the getattr of a group a schema may not declare."""
     for key in ("task_name", "experiment_name"):  # parts of the run and sweep dirs
-        require_path_part(key, plain.get(key))
-    trainer = plain.get("trainer", {})
-    epochs = trainer.get("max_epochs")
-    stops_early = plain.get("callbacks", {}).get("early_stopping", {}).get("enabled", False)
+        require_path_part(key, getattr(config, key, None))
+    trainer: dict[str, Any] = getattr(config, "trainer", {})
+    callbacks = getattr(config, "callbacks", None)
+    stops_early = isinstance(callbacks, CallbacksConfig) and callbacks.early_stopping.enabled
+    epochs = trainer.get("max_epochs")  # Lightning's own argument, not a seqlab option
     if epochs is not None:
         whole = isinstance(epochs, int) and not isinstance(epochs, bool)
         require(
@@ -523,21 +535,23 @@ def _check_values(plain: dict[str, Any]) -> None:
             accelerator,
             f"is not one of Lightning's accelerators ({', '.join(ACCELERATORS)})",
         )
-    data, model = plain.get("data") or {}, plain.get("model") or {}
-    if "task" in plain:
-        _check_task(plain["task"], data, model)
+    data, model = getattr(config, "data", None), getattr(config, "model", None)
+    task = getattr(config, "task", None)
+    if isinstance(task, TaskConfig):
+        _check_task(task, data, model)
+        seeds = config.ensemble.seeds if isinstance(config, TrainConfig) else []
         require(
-            not (plain.get("ensemble") or {}).get("seeds") or plain["task"]["name"] == "classify",
+            not seeds or task.name == TaskName.classify,
             "ensemble.seeds",
-            (plain.get("ensemble") or {}).get("seeds"),
-            f"averages one class distribution per sequence, which task={plain['task']['name']} "
+            seeds,
+            f"averages one class distribution per sequence, which task={task.name} "
             "has not got: drop ensemble.seeds (or use task=classify)",
         )
-    if data.get("variable_length") and model.get("kind") == "mlp":
+    if isinstance(data, UCRDataConfig) and data.variable_length and isinstance(model, MLPConfig):
         require(
-            model.get("input") != "flatten",
+            model.input != MLPInput.flatten,
             "model.input",
-            model.get("input"),
+            str(model.input),
             "reads one fixed length, but data.variable_length=true lets TEST series vary: "
             "use model.input=mean or max, or a recurrent model",
         )
@@ -564,102 +578,104 @@ def _refuse_planned_task(cfg: DictConfig) -> None:
         )
 
 
-def _check_task(task: dict[str, Any], data: dict[str, Any], model: dict[str, Any]) -> None:
-    if task["name"] == TaskName.generate:
+def _check_task(task: TaskConfig, data: Any, model: Any) -> None:
+    """`model` is None for the commands that train no network (baselines, compare)."""
+    if task.name == TaskName.generate:
         _check_generate(data, model)
-    if task["name"] != TaskName.tag:
+    if task.name != TaskName.tag:
         return
     require(
-        data.get("kind") == "events",
+        isinstance(data, EventsDataConfig),
         "task.name",
-        task["name"],
+        str(task.name),
         f"needs a label per time step, which event data has (data=cdnow, yoochoose or events), "
-        f"not data.kind={data.get('kind')!r}",
+        f"not data.kind={data.kind!r}",
     )
-    if model:  # seqlab-baselines and seqlab-compare name no model
+    if model is not None:
         require(
-            model.get("kind") == "recurrent",
+            isinstance(model, RecurrentConfig),
             "task.name",
-            task["name"],
+            str(task.name),
             "labels every step from that step's hidden state; an MLP pools over time, use a "
             "recurrent model (model=gru, lstm or rnn)",
         )
+    recurrent = model if isinstance(model, RecurrentConfig) else None
     require(
-        model.get("chunk", 1) == 1,
+        recurrent is None or recurrent.chunk == 1,
         "model.chunk",
-        model.get("chunk"),
+        recurrent and recurrent.chunk,
         "joins several steps into one recurrent step, but task=tag labels every step: use "
         "model.chunk=1",
     )
     require(
-        not (task["causal"] and model.get("bidirectional")),
+        not (task.causal and recurrent is not None and recurrent.bidirectional),
         "task.causal",
-        task["causal"],
+        task.causal,
         "lets a step see only the past, but a bidirectional encoder reads the future too: use a "
         "unidirectional model (model=gru, lstm or rnn) or task.causal=false",
     )
     require(
-        "age" not in data.get("time_features", []),
+        TimeFeature.age not in data.time_features,
         "data.time_features",
-        data.get("time_features"),
+        [str(feature) for feature in data.time_features],
         "holds age (time to the cutoff), which task=tag has not got (every event is a "
         "prediction point): use data.time_features=[gap,since_first]",
     )
 
 
-def _check_generate(data: dict[str, Any], model: dict[str, Any]) -> None:
-    kind = data.get("kind")
+def _check_generate(data: Any, model: Any) -> None:
     require(
-        kind in ("events", "text"),
+        isinstance(data, EventsDataConfig | TextDataConfig),
         "task.name",
         "generate",
         f"generates weekly purchase counts of event data (data=cdnow or events) or "
-        f"class-conditioned text (data=sms_spam or text), not data.kind={kind!r}",
+        f"class-conditioned text (data=sms_spam or text), not data.kind={data.kind!r}",
     )
-    if model:
+    if model is not None:
         require(
-            model.get("kind") == "recurrent",
+            isinstance(model, RecurrentConfig),
             "task.name",
             "generate",
             "needs an autoregressive recurrent decoder; use model=lstm, gru or rnn",
         )
+    recurrent = model if isinstance(model, RecurrentConfig) else None
     require(
-        not model.get("bidirectional"),
+        recurrent is None or not recurrent.bidirectional,
         "model.bidirectional",
         True,
         "would let the decoder read steps it has not generated yet; a decoder runs forward "
         "only: use model=lstm, gru or rnn",
     )
     require(
-        model.get("chunk", 1) == 1,
+        recurrent is None or recurrent.chunk == 1,
         "model.chunk",
-        model.get("chunk"),
+        recurrent and recurrent.chunk,
         "joins several steps into one recurrent step, but task=generate draws one step at a "
         "time: use model.chunk=1",
     )
-    if kind == "text":
+    if isinstance(data, TextDataConfig):
         _check_generate_text(data)
         return
     require(
-        data.get("cutoff", {}).get("time") is not None,
+        data.cutoff.time is not None,
         "data.cutoff.time",
         None,
         "ends the conditioning weeks of task=generate; set a date (and data.cutoff.events=null)",
     )
 
 
-def _check_generate_text(data: dict[str, Any]) -> None:
+def _check_generate_text(data: TextDataConfig) -> None:
     require(
-        data.get("tokenizer") == "word",
+        data.tokenizer == TokenizerKind.word,
         "data.tokenizer",
-        data.get("tokenizer"),
+        str(data.tokenizer),
         "task=generate on text draws whole words (its messages are the tokens joined by "
         "spaces); use data.tokenizer=word",
     )
     require(
-        data.get("max_length") is None,
+        data.max_length is None,
         "data.max_length",
-        data.get("max_length"),
+        data.max_length,
         "cuts messages short, and task=generate would learn to end a message at the cut; "
         "use data.max_length=null",
     )

@@ -6,6 +6,8 @@ it; it imports neither.
 """
 
 import difflib
+from dataclasses import fields, is_dataclass
+from enum import Enum
 from typing import Any, cast
 
 from omegaconf import DictConfig, OmegaConf
@@ -53,3 +55,19 @@ def _unknown_key_message(schema: type, error: ConfigKeyError, prefix: str) -> st
 
 def first_line(error: Exception) -> str:
     return str(error).strip().splitlines()[0]
+
+
+def plain(config: Any) -> Any:
+    """A validated config (dataclasses, enum members) as plain values: dicts, lists, strings.
+    The boundaries that take plain values call it: a checkpoint's hyperparameters (loaded with
+    torch's weights_only loader, which knows no seqlab class), the W&B config, the run state's
+    digest and Lightning's keyword arguments."""
+    if is_dataclass(config) and not isinstance(config, type):
+        return {field.name: plain(getattr(config, field.name)) for field in fields(config)}
+    if isinstance(config, Enum):
+        return config.value
+    if isinstance(config, dict):
+        return {key: plain(value) for key, value in config.items()}
+    if isinstance(config, list | tuple):
+        return [plain(value) for value in config]
+    return config

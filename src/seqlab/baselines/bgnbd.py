@@ -7,10 +7,14 @@ Only the conditioning weeks go in, so it sees exactly what seqlab's decoder is c
 
 import logging
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from seqlab.errors import SeqlabError
+
+if TYPE_CHECKING:
+    from lifetimes import BetaGeoFitter
 
 log = logging.getLogger(__name__)
 PENALIZERS = (0.0, 0.001, 0.01, 0.1)
@@ -19,7 +23,7 @@ PENALIZERS = (0.0, 0.001, 0.01, 0.1)
 @dataclass
 class BGNBD:
     params: dict[str, float]  # r, alpha, a, b
-    fitter: object
+    fitter: "BetaGeoFitter"
 
 
 def fit_bgnbd(frequency: np.ndarray, recency: np.ndarray, age: np.ndarray) -> BGNBD:
@@ -54,7 +58,7 @@ def expected_weekly(
 ) -> np.ndarray:
     """(entities, weeks) expected purchases in each week after the cutoff, conditional on each
     entity's calibration summary: differences of the expected cumulative count."""
-    predict = model.fitter.conditional_expected_number_of_purchases_up_to_time  # type: ignore[attr-defined]
+    predict = model.fitter.conditional_expected_number_of_purchases_up_to_time
     cumulative = np.stack(
         [np.zeros(len(frequency))]
         + [
@@ -82,7 +86,7 @@ def sampled_totals(
     drops out (each purchase with probability p)."""
     params = model.params
     alive_probability = np.asarray(
-        model.fitter.conditional_probability_alive(frequency, recency, age),  # type: ignore[attr-defined]
+        model.fitter.conditional_probability_alive(frequency, recency, age),
         dtype=np.float64,
     )
     rng = np.random.default_rng(seed)

@@ -21,6 +21,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 from sklearn.tree import DecisionTreeClassifier
 
+from seqlab.config import BaselinesConfig
 from seqlab.console import print_metrics_table
 from seqlab.data.events.datamodule import EventDataModule
 from seqlab.data.events.features import signed_log1p
@@ -29,31 +30,34 @@ from seqlab.errors import SeqlabError
 from seqlab.files import write_text_atomic
 from seqlab.layout import METRICS_FILE
 from seqlab.metrics import build_metrics, metric_inputs
+from seqlab.schema import plain
 from seqlab.training.loggers import build_loggers, finish_wandb
 
 BASELINES = ("logreg", "tree", "gboost")
 
 
-def build_baseline(name: str, options: dict, seed: int) -> Any:
+def build_baseline(name: str, options: Any, seed: int) -> Any:
+    """The scikit-learn estimator of baseline `name` with its options (the dataclass of
+    baselines.<name>)."""
     if name == "logreg":
         # Scaled inside the pipeline, so the scaler is fitted on the training part only.
         return make_pipeline(
             FunctionTransformer(signed_log1p),
             StandardScaler(),
-            LogisticRegression(C=options["C"], max_iter=options["max_iter"]),
+            LogisticRegression(C=options.C, max_iter=options.max_iter),
         )
     if name == "tree":
         return DecisionTreeClassifier(
-            max_depth=options["max_depth"],
-            min_samples_leaf=options["min_samples_leaf"],
+            max_depth=options.max_depth,
+            min_samples_leaf=options.min_samples_leaf,
             random_state=seed,
         )
     if name == "gboost":
         return HistGradientBoostingClassifier(
-            max_iter=options["max_iter"],
-            learning_rate=options["learning_rate"],
-            max_leaf_nodes=options["max_leaf_nodes"],
-            min_samples_leaf=options["min_samples_leaf"],
+            max_iter=options.max_iter,
+            learning_rate=options.learning_rate,
+            max_leaf_nodes=options.max_leaf_nodes,
+            min_samples_leaf=options.min_samples_leaf,
             early_stopping=False,
             random_state=seed,
         )
@@ -72,43 +76,46 @@ def score(probabilities: np.ndarray, labels: np.ndarray, average: str, split: st
     return values
 
 
-def run_baselines(config: dict[str, Any]) -> dict[str, dict[str, float]]:
+def run_baselines(config: BaselinesConfig) -> dict[str, dict[str, float]]:
     """Fit and score every configured baseline; returns {name: metrics}."""
-    run_dir = Path(config["paths"]["output_dir"])
-    task = config.get("task", {}).get("name", "classify")
-    datamodule = build_datamodule(config["data"], task)
+    run_dir = Path(config.paths.output_dir)
+    task = config.task.name
+    datamodule = build_datamodule(config.data, task)
     if not isinstance(datamodule, EventDataModule):
         raise SeqlabError(
             f"baselines need event data (data=events, cdnow or yoochoose), not "
-            f"data.kind={config['data']['kind']!r}"
+            f"data.kind={config.data.kind!r}"
         )
     # task=tag: one row of running aggregates per labelled step (data/events/tags.py)
     parts = datamodule.step_splits() if task == "tag" else datamodule.aggregate_splits()
     train_x, train_y = parts["train"]
-    results = {}
-    for name in config["baselines"]["models"]:
-        model = build_baseline(name, config["baselines"][name], config["seed"])
+    results: dict[str, dict[str, float]] = {}
+    for name in config.baselines.models:
+        model = build_baseline(name, getattr(config.baselines, name), config.seed)
         model.fit(train_x.to_numpy(), train_y)
         metrics: dict[str, float] = {}
         for split in ("val", "test"):
             features, labels = parts[split]
             probabilities = model.predict_proba(features.to_numpy())
-            metrics |= score(probabilities, labels, config["metrics"]["average"], split)
+            metrics |= score(probabilities, labels, config.metrics.average, split)
         metrics = dict(sorted(metrics.items()))
-        _record(run_dir / f"{name}-seed{config['seed']}", metrics, {**config, "baseline": name})
-        results[name] = metrics
+        _record(run_dir / f"{name}-seed{config.seed}", metrics, config, name)
+        results[str(name)] = metrics
     run_dir.mkdir(parents=True, exist_ok=True)
     write_text_atomic(run_dir / METRICS_FILE, json.dumps(results, indent=2) + "\n")
     return results
 
 
-def _record(model_dir: Path, metrics: dict[str, float], config: dict[str, Any]) -> None:
+def _record(
+    model_dir: Path, metrics: dict[str, float], config: BaselinesConfig, baseline: str
+) -> None:
     model_dir.mkdir(parents=True, exist_ok=True)
     write_text_atomic(model_dir / METRICS_FILE, json.dumps(metrics, indent=2) + "\n")
     try:
-        for logger in build_loggers(config["logger"], model_dir, config):
+        logged = {**plain(config), "baseline": baseline}
+        for logger in build_loggers(config.logger, model_dir, logged):
             logger.log_metrics(metrics, step=0)
             logger.finalize("success")
     finally:
         finish_wandb()
-    print_metrics_table(metrics, title=f"{config['baseline']}: {model_dir / METRICS_FILE}")
+    print_metrics_table(metrics, title=f"{baseline}: {model_dir / METRICS_FILE}")

@@ -13,10 +13,11 @@ from seqlab.config import BaselinesConfig, validate
 def main(cfg: DictConfig) -> None:
     with user_errors():
         config = validate(cfg, BaselinesConfig)
-        if config["print_config"]:
+        if config.print_config:
             from seqlab.console import print_config_tree
+            from seqlab.schema import plain
 
-            print_config_tree(config)
+            print_config_tree(plain(config))
         from seqlab.baselines.classical import run_baselines
 
         run_baselines(config)

@@ -112,7 +112,9 @@ def _field_comments(schema: type) -> dict[str, str]:
         lines, _ = inspect.getsourcelines(cls)
         source = textwrap.dedent("".join(lines))
         source_lines = source.splitlines()
-        for node in ast.parse(source).body[0].body:  # type: ignore[attr-defined]
+        declaration = ast.parse(source).body[0]
+        assert isinstance(declaration, ast.ClassDef)  # the source of a dataclass
+        for node in declaration.body:
             if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
                 comments[node.target.id] = _comment_for(source_lines, node)
     return comments

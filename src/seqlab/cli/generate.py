@@ -17,7 +17,7 @@ def main(cfg: DictConfig) -> None:
         from seqlab.training.generate import generate
         from seqlab.training.generate_text import generate_text, generates_text, refuse_judge
 
-        if generates_text(config["ckpt_path"]):
+        if generates_text(config.ckpt_path):
             print(f"wrote {generate_text(config)}")
             return
         refuse_judge(config)

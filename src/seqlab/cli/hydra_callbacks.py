@@ -17,7 +17,7 @@ from typing import Any
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
-from seqlab.config import SCHEMAS, validate
+from seqlab.config import SCHEMAS, TrainConfig, validate
 from seqlab.errors import SeqlabError, exit_with
 from seqlab.files import user_error
 from seqlab.training.run_lock import lock_run_dir, unlock_run_dir
@@ -54,7 +54,7 @@ class RunDirCheck(Callback):
             exit_with(error)
 
 
-def check_config(config: DictConfig, name: str, run_dir: Path) -> dict[str, Any] | None:
+def check_config(config: DictConfig, name: str, run_dir: Path) -> Any:
     """The command's config validated as its app will validate it (None: a config seqlab has
     no schema for)."""
     schema = SCHEMAS.get(name)
@@ -67,11 +67,11 @@ def check_config(config: DictConfig, name: str, run_dir: Path) -> dict[str, Any]
     return validate(task, schema)
 
 
-def _resumes(validated: dict[str, Any] | None, run_dir: Path) -> bool:
+def _resumes(validated: Any, run_dir: Path) -> bool:
     """Whether this seqlab-train continues the run in `run_dir`."""
-    if validated is None:
+    if not isinstance(validated, TrainConfig):  # only seqlab-train continues a run
         return False
-    resume, ckpt_path = validated.get("resume"), validated.get("ckpt_path")
+    resume, ckpt_path = validated.resume, validated.ckpt_path
     if resume is not None and resume != "auto":
         return Path(resume).expanduser().resolve() == run_dir.resolve()
     return resume == "auto" or ckpt_path == "last"

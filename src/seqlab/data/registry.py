@@ -1,7 +1,7 @@
 """Every data kind: its options (a dataclass, checked before torch is imported) and its
 DataModule (imported only when a run builds it). Adding a kind is one line here."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, is_dataclass
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
@@ -28,27 +28,36 @@ DATA_KINDS: dict[str, DataKind] = {
 }
 
 
-def build_datamodule(data: dict[str, Any], task: str = "classify") -> "SequenceDataModule":
-    """The DataModule of data['kind'] on these options; missing keys take their defaults (a
-    checkpoint written before an option existed still loads). `task` (task.name) says what
-    its labels are: one per sequence (classify) or one per step (tag)."""
+def build_datamodule(data: Any, task: str = "classify") -> "SequenceDataModule":
+    """The DataModule of a data kind's validated options (its dataclass), or of their plain
+    values (a checkpoint's hyperparameters: missing keys take their defaults, so a checkpoint
+    written before an option existed still loads). `task` (task.name) says what its labels
+    are: one per sequence (classify), one per step (tag), or the sequence itself (generate)."""
     from seqlab.errors import SeqlabError
-    from seqlab.schema import to_dataclass
 
-    if data.get("kind") not in DATA_KINDS:
-        raise SeqlabError(
-            f"data.kind={data.get('kind')!r} is not a data kind (a hand-edited checkpoint?); "
-            f"use one of {', '.join(DATA_KINDS)}"
-        )
-    kind = DATA_KINDS[data["kind"]]
-    datamodule = load_object(kind.datamodule)(to_dataclass(kind.config, data))
+    options: Any = data if is_dataclass(data) else data_config(data)
+    kind = options.kind
+    datamodule = load_object(DATA_KINDS[kind].datamodule)(options)
     if task not in datamodule.tasks:
         raise SeqlabError(
-            f"task.name={task} is not available for data.kind={data['kind']} (it has "
+            f"task.name={task} is not available for data.kind={kind} (it has "
             f"{', '.join(datamodule.tasks)}); use task={datamodule.tasks[0]}"
         )
     datamodule.task = task
     return datamodule
+
+
+def data_config(values: dict[str, Any]) -> Any:
+    """Plain data options (a checkpoint's, a test's) as their kind's dataclass."""
+    from seqlab.errors import SeqlabError
+    from seqlab.schema import to_dataclass
+
+    if values.get("kind") not in DATA_KINDS:
+        raise SeqlabError(
+            f"data.kind={values.get('kind')!r} is not a data kind (a hand-edited checkpoint?); "
+            f"use one of {', '.join(DATA_KINDS)}"
+        )
+    return to_dataclass(DATA_KINDS[values["kind"]].config, values)
 
 
 def load_object(path: str) -> Any:

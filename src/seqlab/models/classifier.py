@@ -8,7 +8,7 @@ of the config, and the data's meta), which `save_hyperparameters` stores in ever
 `models.modules.load_module` can rebuild it from the checkpoint alone.
 """
 
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import lightning as L
 import torch
@@ -24,11 +24,31 @@ from seqlab.metrics import METRIC_NAMES, build_metrics, metric_inputs
 from seqlab.models.inputs import InputLayer
 from seqlab.models.registry import build_encoder
 from seqlab.models.tagger import per_step_encoder, real_steps, step_loss, task_name
+from seqlab.schema import plain
+
+if TYPE_CHECKING:
+    from seqlab.config import TrainConfig
 
 LOWER_IS_BETTER = {"loss"}
 
 
 class SequenceClassifier(L.LightningModule):
+    @classmethod
+    def from_config(
+        cls, config: "TrainConfig", meta: DataMeta, fitted: dict | None
+    ) -> "SequenceClassifier":
+        """The module of a validated run config. Its hyperparameters, which every checkpoint
+        stores, are plain values: torch's weights_only loader reads no seqlab class."""
+        return cls(
+            model=plain(config.model),
+            meta=meta.to_dict(),
+            optim=plain(config.optim),
+            metrics=plain(config.metrics),
+            data=plain(config.data),
+            fitted=fitted,
+            task=plain(config.task),
+        )
+
     def __init__(
         self,
         model: dict,

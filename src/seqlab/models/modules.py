@@ -17,10 +17,10 @@ LABELLING = ("classify", "tag")  # a class per sequence or per step: predict, ex
 GENERATING = ("generate",)  # seqlab-generate
 
 
-def module_class(task: dict[str, Any] | None, data: dict[str, Any]) -> type[SequenceClassifier]:
-    if (task or {}).get("name") != "generate":
+def module_class(task: str, data_kind: str) -> type[SequenceClassifier]:
+    if task != "generate":
         return SequenceClassifier
-    if data["kind"] == "text":
+    if data_kind == "text":
         from seqlab.models.text_generator import TextGenerator
 
         return TextGenerator
@@ -39,7 +39,7 @@ def load_module(
     task = task_name(hparams.get("task"))
     if task not in tasks:
         raise SeqlabError(f"{path}: {_wrong_task(task)}")
-    module = module_class(hparams.get("task"), hparams["data"])(**hparams)
+    module = module_class(task, hparams["data"]["kind"])(**hparams)
     try:
         module.load_state_dict(checkpoint["state_dict"])
     except RuntimeError as error:  # torch lists every tensor that does not fit; name the first

@@ -7,17 +7,21 @@ this one) and W&B run in the comparison's group; the comparison then writes tabl
 table.csv, runs.csv and chart.png here and logs the table and chart to W&B (job_type compare).
 """
 
+from dataclasses import replace
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from seqlab import config_dir
-from seqlab.config import BaselinesConfig, TrainConfig, validate
+from seqlab.config import BaselinesConfig, CompareConfig, TrainConfig, validate
 from seqlab.errors import SeqlabError
+from seqlab.schema import plain
+
+Schema = TypeVar("Schema", BaselinesConfig, TrainConfig)
 
 
-def compare(config: dict[str, Any]) -> Any:
+def compare(config: CompareConfig) -> Any:
     """Run everything and write the table; returns it (a DataFrame, one row per model)."""
     import pandas as pd
 
@@ -25,13 +29,11 @@ def compare(config: dict[str, Any]) -> Any:
     from seqlab.reports.comparison import plot_chart, summarise, write_tables
     from seqlab.training.pipeline import train
 
-    if config["data"]["kind"] != "events":
+    if config.data.kind != "events":
         raise SeqlabError("seqlab-compare needs event data (data=events, cdnow or yoochoose)")
-    if not config["seeds"]:
-        raise SeqlabError("seqlab-compare needs at least one seed, e.g. seeds=[1,2,3]")
-    run_dir = Path(config["paths"]["output_dir"])
+    run_dir = Path(config.paths.output_dir)
     rows = []
-    for seed in config["seeds"]:
+    for seed in config.seeds:
         seed_dir = run_dir / f"seed{seed}"
         baseline_cfg = _composed(
             "baselines",
@@ -39,12 +41,12 @@ def compare(config: dict[str, Any]) -> Any:
             config,
             seed,
             seed_dir / "baselines",
-            [f"baselines.models=[{','.join(config['baselines'])}]"],
+            [f"baselines.models=[{','.join(config.baselines)}]"],
             job_type="baseline",
         )
         for name, metrics in run_baselines(baseline_cfg).items():
             rows.append({"model": name, "family": "baseline", "seed": seed, **metrics})
-        for model in config["models"]:
+        for model in config.models:
             train_cfg = _composed(
                 "train",
                 TrainConfig,
@@ -53,7 +55,7 @@ def compare(config: dict[str, Any]) -> Any:
                 seed_dir / model,
                 [f"model={model}"],
                 job_type="train",
-                merge=config["train"],
+                merge=config.train,
             )
             metrics = train(train_cfg)
             rows.append({"model": model, "family": "network", "seed": seed, **metrics})
@@ -62,8 +64,8 @@ def compare(config: dict[str, Any]) -> Any:
     table = summarise(runs)
     write_tables(runs, table, run_dir)
     chart = run_dir / "chart.png"
-    per_step = ", per labelled step (task=tag)" if config["task"]["name"] == "tag" else ""
-    plot_chart(table, chart, title=f"{config['data']['name']}: test metrics{per_step}")
+    per_step = ", per labelled step (task=tag)" if config.task.name == "tag" else ""
+    plot_chart(table, chart, title=f"{config.data.name}: test metrics{per_step}")
     _log_to_wandb(config, run_dir, table, chart)
     print((run_dir / "table.md").read_text())
     return table
@@ -71,39 +73,41 @@ def compare(config: dict[str, Any]) -> Any:
 
 def _composed(
     name: str,
-    schema: type,
-    compare_cfg: dict[str, Any],
+    schema: type[Schema],
+    compare_cfg: CompareConfig,
     seed: int,
     output_dir: Path,
     overrides: list[str],
     job_type: str,
     merge: dict[str, Any] | None = None,
-) -> dict[str, Any]:
+) -> Schema:
     """The config `seqlab-train` / `seqlab-baselines` would run, with the comparison's data,
     metrics average, group and loggers."""
     overrides = [
         f"seed={seed}",
-        f"experiment_name={compare_cfg['experiment_name']}",
-        f"metrics.average={compare_cfg['metrics']['average']}",
+        f"experiment_name={compare_cfg.experiment_name}",
+        f"metrics.average={compare_cfg.metrics.average}",
         f"paths.output_dir={output_dir}",
-        f"task={compare_cfg['task']['name']}",
-        f"task.causal={compare_cfg['task']['causal']}",
+        f"task={compare_cfg.task.name}",
+        f"task.causal={compare_cfg.task.causal}",
         "print_config=false",
         *overrides,
     ]
     composed = _compose(name, overrides)
     # checked with the comparison's data, which the task's checks read
-    composed.data = compare_cfg["data"]
+    composed.data = plain(compare_cfg.data)
     if merge:
         # New keys too (train.trainer.limit_train_batches=2: any lightning.Trainer argument, as
         # +trainer.<key> adds to seqlab-train); validate() then refuses a key no schema knows.
         with open_dict(composed):
             composed = cast(DictConfig, OmegaConf.merge(composed, merge))
     config = validate(composed, schema)
-    config["data"] = {**compare_cfg["data"], "split_seed": seed}
-    logger = compare_cfg["logger"]
-    config["logger"] = {**logger, "wandb": {**logger["wandb"], "job_type": job_type}}
-    return config
+    wandb = replace(compare_cfg.logger.wandb, job_type=job_type)
+    return replace(
+        config,
+        data=replace(compare_cfg.data, split_seed=seed),
+        logger=replace(compare_cfg.logger, wandb=wandb),
+    )
 
 
 def _compose(name: str, overrides: list[str]) -> DictConfig:
@@ -121,13 +125,13 @@ def _compose(name: str, overrides: list[str]) -> DictConfig:
         raise SeqlabError(f"config: {first}; check models and baselines") from None
 
 
-def _log_to_wandb(config: dict[str, Any], run_dir: Path, table, chart: Path) -> None:
+def _log_to_wandb(config: CompareConfig, run_dir: Path, table, chart: Path) -> None:
     from lightning.pytorch.loggers import WandbLogger
 
     from seqlab.training.loggers import build_loggers, finish_wandb
 
     try:
-        for logger in build_loggers(config["logger"], run_dir, config):
+        for logger in build_loggers(config.logger, run_dir, plain(config)):
             if isinstance(logger, WandbLogger):
                 logger.log_table(key="comparison", dataframe=table.fillna(0.0))
                 logger.log_image(key="chart", images=[str(chart)])

@@ -14,15 +14,16 @@ import csv
 import io
 import json
 from dataclasses import replace
-from typing import Any
 
 import torch
 
+from seqlab.config import EnsembleConfig, TrainConfig
 from seqlab.errors import SeqlabError
 from seqlab.files import write_text_atomic
 from seqlab.layout import METRICS_FILE
 from seqlab.metrics import METRIC_NAMES, build_metrics, metric_inputs
 from seqlab.reports.table import mean_std
+from seqlab.schema import plain
 from seqlab.training.loggers import build_loggers, finish_wandb, log_summary
 from seqlab.training.results import Fitted
 from seqlab.training.resume import ResumePoint
@@ -32,22 +33,23 @@ MEMBERS_DIR = "members"
 NAMES = (*METRIC_NAMES, "loss")
 
 
-def train_ensemble(config: dict[str, Any], resume: ResumePoint) -> dict[str, float]:
+def train_ensemble(config: TrainConfig, resume: ResumePoint) -> dict[str, float]:
     if resume.ckpt_path is not None:
         raise SeqlabError(
             "ensemble.seeds cannot resume or start from a checkpoint (ckpt_path, resume); "
             "drop them, or resume the members one by one without ensemble.seeds"
         )
-    seeds = config["ensemble"]["seeds"]
+    seeds = config.ensemble.seeds
     if len(set(seeds)) != len(seeds):
         raise SeqlabError(f"ensemble.seeds={seeds} repeats a seed; give distinct seeds")
     # One W&B run for the ensemble (this run dir); the members log to CSV only.
-    quiet_logger = {**config["logger"], "wandb": {**config["logger"]["wandb"], "enabled": False}}
+    quiet_wandb = replace(config.logger.wandb, enabled=False)
+    quiet_logger = replace(config.logger, wandb=quiet_wandb)
     probabilities: dict[str, list[torch.Tensor]] = {}
     labels: dict[str, torch.Tensor] = {}
     protocol = ""
     for seed in seeds:
-        member = {**config, "seed": seed, "logger": quiet_logger, "ensemble": {"seeds": []}}
+        member = replace(config, seed=seed, logger=quiet_logger, ensemble=EnsembleConfig())
         member_dir = resume.run_dir / MEMBERS_DIR / f"seed{seed}"
         fitted = fit_and_test(build_run(member, replace(resume, run_dir=member_dir, wandb_id=None)))
         finish_wandb()
@@ -61,8 +63,9 @@ def train_ensemble(config: dict[str, Any], resume: ResumePoint) -> dict[str, flo
     metrics: dict[str, float] = {"ensemble/members": float(len(seeds))}
     for split, members in probabilities.items():
         mean = torch.stack(members).mean(dim=0)
-        metrics.update(split_metrics(mean, labels[split], meta.num_classes, config, split))
-        each = [split_metrics(p, labels[split], meta.num_classes, config, split) for p in members]
+        average = config.metrics.average
+        metrics.update(split_metrics(mean, labels[split], meta.num_classes, average, split))
+        each = [split_metrics(p, labels[split], meta.num_classes, average, split) for p in members]
         for name in NAMES:
             key = f"{split}/{name}"
             spread = mean_std([values[key] for values in each])
@@ -73,7 +76,7 @@ def train_ensemble(config: dict[str, Any], resume: ResumePoint) -> dict[str, flo
         )
     written: dict[str, float | str] = {**dict(sorted(metrics.items())), "protocol": protocol}
     write_text_atomic(resume.run_dir / METRICS_FILE, json.dumps(written, indent=2) + "\n")
-    loggers = build_loggers(config["logger"], resume.run_dir, config)
+    loggers = build_loggers(config.logger, resume.run_dir, plain(config))
     log_summary(loggers, written, step=0)
     from seqlab.console import print_metrics_table
 
@@ -108,12 +111,11 @@ def split_metrics(
     probabilities: torch.Tensor,
     labels: torch.Tensor,
     num_classes: int,
-    config: dict[str, Any],
+    average: str,
     split: str,
 ) -> dict[str, float]:
     """The five metrics and the loss (cross-entropy of these probabilities) under
-    {split}/<name>, as a run logs them."""
-    average = config["metrics"]["average"]
+    {split}/<name>, as a run logs them (metrics averaged as `average`)."""
     collection = build_metrics(num_classes, average, prefix=f"{split}/")
     values = {
         name: float(value)

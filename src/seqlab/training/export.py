@@ -11,6 +11,7 @@ from typing import Any
 import torch
 
 import seqlab
+from seqlab.config import ExportConfig
 from seqlab.data.registry import build_datamodule
 from seqlab.errors import SeqlabError
 from seqlab.files import atomic_path, write_text_atomic
@@ -24,29 +25,29 @@ SIDECAR = "model.json"
 TOKENIZER_FILE = "tokenizer.json"
 
 
-def export(config: dict[str, Any]) -> list[Path]:
-    run_dir = Path(config["paths"]["output_dir"])
-    if config["format"] == "ckpt":
-        return [reexport_checkpoint(config["ckpt_path"], run_dir)]
-    module, _ = load_module(config["ckpt_path"], LABELLING)
+def export(config: ExportConfig) -> list[Path]:
+    run_dir = Path(config.paths.output_dir)
+    if config.format == "ckpt":
+        return [reexport_checkpoint(config.ckpt_path, run_dir)]
+    module, _ = load_module(config.ckpt_path, LABELLING)
     if module.task == "tag":
         raise SeqlabError(
-            f"{config['ckpt_path']}: a task=tag checkpoint (a label per step); exporting it to "
+            f"{config.ckpt_path}: a task=tag checkpoint (a label per step); exporting it to "
             "onnx or torchscript is not built yet, use format=ckpt"
         )
     fitted = module.hparams.get("fitted")
     if fitted is None:
         raise SeqlabError(
-            f"{config['ckpt_path']}: written before checkpoints carried their fitted "
+            f"{config.ckpt_path}: written before checkpoints carried their fitted "
             "preprocessing, which the sidecar needs; re-export it first, with its training "
-            f"data in place: seqlab-export ckpt_path={config['ckpt_path']} format=ckpt"
+            f"data in place: seqlab-export ckpt_path={config.ckpt_path} format=ckpt"
         )
     model = ExportableClassifier(module)
     example = example_inputs(model, module.hparams["meta"])
-    target = run_dir / MODEL_FILES[config["format"]]
+    target = run_dir / MODEL_FILES[config.format]
     with atomic_path(target) as temporary:
-        if config["format"] == "onnx":
-            _write_onnx(model, example, temporary, config["opset"])
+        if config.format == "onnx":
+            _write_onnx(model, example, temporary, config.opset)
         else:
             torch.jit.save(torch.jit.trace(model, example), str(temporary))
     written = [target]
@@ -98,7 +99,7 @@ def _write_onnx(
 
 
 def _sidecar(
-    hparams: Any, model: ExportableClassifier, file: str, config: dict, fitted: dict
+    hparams: Any, model: ExportableClassifier, file: str, config: ExportConfig, fitted: dict
 ) -> dict[str, Any]:
     meta = hparams["meta"]
     steps = model.fixed_length or "time"
@@ -109,10 +110,10 @@ def _sidecar(
     }
     return {
         "seqlab_version": seqlab.__version__,
-        "format": config["format"],
+        "format": config.format,
         "file": file,
-        "opset": config["opset"] if config["format"] == "onnx" else None,
-        "checkpoint": str(config["ckpt_path"]),
+        "opset": config.opset if config.format == "onnx" else None,
+        "checkpoint": str(config.ckpt_path),
         "inputs": {name: shapes[name] for name in model.graph_inputs},
         "output": {"name": "probabilities", "dtype": "float32", "shape": ["batch", "classes"]},
         "class_names": list(meta["class_names"]),

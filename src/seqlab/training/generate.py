@@ -16,6 +16,7 @@ import torch
 from lightning.pytorch.loggers import Logger
 
 from seqlab.baselines.bgnbd import expected_weekly, fit_bgnbd, sampled_totals
+from seqlab.config import GenerateConfig, TaskConfig, TaskName
 from seqlab.data.events.futures import WeeklyCounts
 from seqlab.metrics import build_metrics, metric_inputs
 from seqlab.models.generator import Futures, SequenceGenerator
@@ -28,7 +29,7 @@ def sample_futures(
     module: SequenceGenerator,
     history: torch.Tensor,
     weeks: int,
-    task: dict[str, Any],
+    task: TaskConfig,
     seed: int,
 ) -> torch.Tensor:
     """(entities, samples, weeks) sampled counts, from one seeded stream."""
@@ -39,7 +40,7 @@ def rollout_futures(
     module: SequenceGenerator,
     history: torch.Tensor,
     weeks: int,
-    task: dict[str, Any],
+    task: TaskConfig,
     seed: int,
 ) -> Futures:
     """The futures of `sample_futures` (the same draws) with their expectations."""
@@ -56,21 +57,21 @@ def _in_chunks(
     method: Callable[..., Any],
     history: torch.Tensor,
     weeks: int,
-    task: dict[str, Any],
+    task: TaskConfig,
     seed: int,
 ) -> list[Any]:
     """`method` of `module` over the entities in calls of at most ROWS rows, one seeded
     stream through all of them."""
     module.eval()
     generator = torch.Generator(device=history.device).manual_seed(seed)
-    chunk = max(1, ROWS // task["samples"])  # entities per call
+    chunk = max(1, ROWS // task.samples)  # entities per call
     return [
         method(
             history[start : start + chunk],
             weeks,
-            task["samples"],
-            temperature=task["temperature"],
-            greedy=task["greedy"],
+            task.samples,
+            temperature=task.temperature,
+            greedy=task.greedy,
             generator=generator,
         )
         for start in range(0, len(history), chunk)
@@ -81,11 +82,14 @@ def futures_report(
     module: SequenceGenerator,
     weekly: WeeklyCounts,
     test_codes: np.ndarray,
-    config: dict[str, Any],
+    task: TaskConfig,
+    average: str,
+    seed: int,
     run_dir: Path,
     loggers: list[Logger],
 ) -> dict[str, float]:
-    """The metrics.json entries of a generate run; the curves as PNGs and W&B charts.
+    """The metrics.json entries of a generate run (its task's sampling settings, `seed`'s
+    stream, metrics averaged as `average`); the curves as PNGs and W&B charts.
 
     seqlab's expected weekly count of an entity is the mean over its sampled futures of each
     week's expected count given the future's earlier draws (the same expectation as the mean of
@@ -97,13 +101,12 @@ def futures_report(
     counts = weekly.counts[test_codes]
     weeks = counts.shape[1] - history_weeks
     history = torch.from_numpy(counts[:, :history_weeks])
-    task = config["task"]
-    print(f"futures: {task['samples']} per entity, {len(counts)} test entities, {weeks} weeks")
+    print(f"futures: {task.samples} per entity, {len(counts)} test entities, {weeks} weeks")
     with torch.no_grad():
-        futures = rollout_futures(module.cpu(), history, weeks, task, config["seed"])
+        futures = rollout_futures(module.cpu(), history, weeks, task, seed)
     sampled = futures.counts.numpy().astype(np.float64)
     sampled_weekly = sampled.mean(axis=1)  # (entities, weeks)
-    if task["greedy"]:
+    if task.greedy:
         seqlab_weekly = sampled_weekly
         buys = torch.from_numpy((sampled.sum(axis=2) > 0).mean(axis=1))
     else:
@@ -114,7 +117,7 @@ def futures_report(
     summary = (weekly.frequency[test_codes], weekly.recency[test_codes], weekly.age[test_codes])
     bgnbd_weekly = expected_weekly(model, *summary, weeks)
     actual = counts[:, history_weeks:].astype(np.float64)
-    bgnbd_totals = sampled_totals(model, *summary, weeks, task["samples"], config["seed"])
+    bgnbd_totals = sampled_totals(model, *summary, weeks, task.samples, seed)
     # every entity, as BG/NBD is usually reported (CDNOW: Fader, Hardie and Lee's figures)
     everyone = expected_weekly(model, weekly.frequency, weekly.recency, weekly.age, weeks)
     metrics = {
@@ -127,7 +130,7 @@ def futures_report(
         # sampled totals (BG/NBD's from its posterior predictive)
         "futures/mae_median": _median_error(sampled.sum(axis=2), actual),
         "bgnbd/mae_median": _median_error(bgnbd_totals, actual),
-        **_buyer_metrics(buys, actual.sum(axis=1) > 0, config["metrics"]["average"]),
+        **_buyer_metrics(buys, actual.sum(axis=1) > 0, average),
     }
     figures = futures_curves(counts, seqlab_weekly, bgnbd_weekly, history_weeks, run_dir)
     log_wandb_curves(loggers, counts, seqlab_weekly, bgnbd_weekly, history_weeks, figures)
@@ -161,40 +164,42 @@ def _buyer_metrics(buys: torch.Tensor, bought: np.ndarray, average: str) -> dict
 SAMPLES_FILE = "samples.csv"
 
 
-def generate(config: dict[str, Any]) -> Path:
+def generate(config: GenerateConfig) -> Path:
     """seqlab-generate: `n` sampled futures per entity of the checkpoint's data split, one row
     per entity and sample, one column per generated week, written atomically to samples.csv."""
     import pandas as pd
 
+    from seqlab.data.events.datamodule import EventDataModule
     from seqlab.data.registry import build_datamodule
     from seqlab.files import atomic_path
     from seqlab.models.modules import GENERATING, load_module
 
-    module, _ = load_module(config["ckpt_path"], GENERATING)
+    module, _ = load_module(config.ckpt_path, GENERATING)
     assert isinstance(module, SequenceGenerator)  # generates_text sent text elsewhere
     hparams = module.hparams
     datamodule = build_datamodule(hparams["data"], "generate")
-    weekly = datamodule.weekly  # type: ignore[attr-defined]
-    codes = datamodule.entity_splits[config["split"]]  # type: ignore[attr-defined]
+    assert isinstance(datamodule, EventDataModule)  # generates_text sent text elsewhere
+    weekly = datamodule.weekly
+    codes = datamodule.entity_splits[config.split]
     counts = weekly.counts[codes]
     history_weeks = weekly.history_weeks
     weeks = counts.shape[1] - history_weeks
-    options = {"samples": config["n"], "temperature": config["temperature"]}
-    sampled = sample_futures(
-        module,
-        torch.from_numpy(counts[:, :history_weeks]),
-        weeks,
-        {**options, "greedy": config["greedy"]},
-        config["seed"],
-    ).numpy()
-    entities = datamodule.history.entities[codes]  # type: ignore[attr-defined]
+    sampling = TaskConfig(
+        name=TaskName.generate,
+        samples=config.n,
+        temperature=config.temperature,
+        greedy=config.greedy,
+    )
+    history = torch.from_numpy(counts[:, :history_weeks])
+    sampled = sample_futures(module, history, weeks, sampling, config.seed).numpy()
+    entities = datamodule.history.entities[codes]
     table = pd.DataFrame(
         sampled.reshape(-1, weeks),
         columns=[f"week_{history_weeks + 1 + w}" for w in range(weeks)],
     )
-    table.insert(0, "sample", np.tile(np.arange(config["n"]), len(codes)))
-    table.insert(0, "entity", np.repeat(entities, config["n"]))
-    path = Path(config["paths"]["output_dir"]) / SAMPLES_FILE
+    table.insert(0, "sample", np.tile(np.arange(config.n), len(codes)))
+    table.insert(0, "entity", np.repeat(entities, config.n))
+    path = Path(config.paths.output_dir) / SAMPLES_FILE
     with atomic_path(path) as temporary:
         table.to_csv(temporary, index=False)
     return path

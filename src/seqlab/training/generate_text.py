@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from seqlab.config import GenerateConfig
 from seqlab.data.batch import IGNORE_LABEL, PAD_ID, SequenceDataset
 from seqlab.data.text.generate import message_classes
 from seqlab.errors import SeqlabError
@@ -84,7 +85,7 @@ def generates_text(ckpt_path: str) -> bool:
     return task == "generate" and hparams["data"].get("kind") == "text"
 
 
-def generate_text(config: dict[str, Any]) -> Path:
+def generate_text(config: GenerateConfig) -> Path:
     """seqlab-generate on a text checkpoint: samples.txt, samples.csv (and with a classifier,
     judged.json and predictions.csv) in the run dir; returns samples.txt's path."""
     import pandas as pd
@@ -93,45 +94,45 @@ def generate_text(config: dict[str, Any]) -> Path:
     from seqlab.models.modules import GENERATING, load_module
     from seqlab.models.text_generator import TextGenerator
 
-    module, _ = load_module(config["ckpt_path"], GENERATING)
+    module, _ = load_module(config.ckpt_path, GENERATING)
     assert isinstance(module, TextGenerator)  # generates_text chose this path
     module.eval()
-    if config.get("classifier"):  # refused before anything is sampled
-        _classifier_checkpoint(config["classifier"], module.conditions)
-    classes = torch.arange(config["n"]) * len(module.conditions) // config["n"]
+    if config.classifier:  # refused before anything is sampled
+        _classifier_checkpoint(config.classifier, module.conditions)
+    classes = torch.arange(config.n) * len(module.conditions) // config.n
     tokens, lengths = sample_messages(module, classes, config)
     tokenizer = Tokenizer.from_str(module.hparams["fitted"]["tokenizer"])
     texts = tokenizer.decode_batch(
         [row[:length].tolist() for row, length in zip(tokens, lengths, strict=True)]
     )
-    run_dir = Path(config["paths"]["output_dir"])
+    run_dir = Path(config.paths.output_dir)
     write_text_atomic(run_dir / TEXT_FILE, "".join(f"{text}\n" for text in texts))
     names = np.array(module.conditions, dtype=object)[classes.numpy()]
     table = pd.DataFrame({"sample": np.arange(len(texts)), "class": names, "text": texts})
     with atomic_path(run_dir / CSV_FILE) as temporary:
         table.to_csv(temporary, index=False)
-    if config.get("classifier"):
-        judged = judge(config["classifier"], run_dir / CSV_FILE, module.conditions, run_dir)
-        judged |= {"judged/temperature": config["temperature"], "judged/messages": len(texts)}
+    if config.classifier:
+        judged = judge(config.classifier, run_dir / CSV_FILE, module.conditions, run_dir)
+        judged |= {"judged/temperature": config.temperature, "judged/messages": len(texts)}
         write_text_atomic(run_dir / JUDGED_FILE, json.dumps(judged, indent=2) + "\n")
         print(f"wrote {run_dir / JUDGED_FILE}: share {judged['judged/share']:.4f}")
     return run_dir / TEXT_FILE
 
 
 def sample_messages(
-    module: Any, classes: torch.Tensor, config: dict[str, Any]
+    module: Any, classes: torch.Tensor, config: GenerateConfig
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Token ids (messages, steps) and lengths of one message per class index in `classes`,
     from one seeded stream, in calls of at most MESSAGES messages; at most as many tokens as
     the longest message of the checkpoint's data."""
-    generator = torch.Generator().manual_seed(config["seed"])
+    generator = torch.Generator().manual_seed(config.seed)
     max_steps = int(module.hparams["meta"]["max_length"])
     parts = [
         module.sample_messages(
             classes[start : start + MESSAGES],
             max_steps,
-            temperature=config["temperature"],
-            greedy=config["greedy"],
+            temperature=config.temperature,
+            greedy=config.greedy,
             generator=generator,
         )
         for start in range(0, len(classes), MESSAGES)
@@ -201,11 +202,11 @@ def judge(
     return judged | {name.replace("test/", "judged/"): value for name, value in metrics.items()}
 
 
-def refuse_judge(config: dict[str, Any]) -> None:
+def refuse_judge(config: GenerateConfig) -> None:
     """classifier= judges generated text; other checkpoints generate none."""
-    if config.get("classifier"):
+    if config.classifier:
         raise SeqlabError(
-            f"classifier={config['classifier']}: judges generated text, but "
-            f"{config['ckpt_path']} is not a task=generate checkpoint of text data; drop "
+            f"classifier={config.classifier}: judges generated text, but "
+            f"{config.ckpt_path} is not a task=generate checkpoint of text data; drop "
             "classifier= (or pass the checkpoint of experiment=sms_generate_gru)"
         )

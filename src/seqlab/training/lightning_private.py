@@ -86,10 +86,10 @@ def skip_idle_result_moves() -> None:
     rebuilding its whole attribute dict, metadata included, even when every tensor is in place:
     more work than the rest of the call. Other moves go through Lightning's own code."""
     move = _ResultMetric.to
-    if getattr(move, "skips_idle_moves", False):
+    if move.__name__ == "to_unless_in_place":  # patched already
         return
 
-    def to(self: _ResultMetric, *args: Any, **kwargs: Any) -> _ResultMetric:
+    def to_unless_in_place(self: _ResultMetric, *args: Any, **kwargs: Any) -> _ResultMetric:
         in_place = (
             len(args) == 1
             and not kwargs
@@ -98,8 +98,7 @@ def skip_idle_result_moves() -> None:
         )
         return self if in_place else move(self, *args, **kwargs)
 
-    to.skips_idle_moves = True  # type: ignore[attr-defined]
-    _ResultMetric.to = to  # type: ignore[method-assign]
+    _ResultMetric.to = to_unless_in_place  # type: ignore[method-assign]
 
 
 def _result_tensors(result: _ResultMetric) -> list[torch.Tensor]:

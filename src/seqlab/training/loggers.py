@@ -10,6 +10,7 @@ from urllib.parse import urlparse
 
 from lightning.pytorch.loggers import CSVLogger, Logger, WandbLogger
 
+from seqlab.config import LoggerConfig
 from seqlab.errors import SeqlabError
 from seqlab.training.lightning_private import drop_wandb_anonymous
 from seqlab.training.wandb_artifacts import log_code, log_model_mode
@@ -65,45 +66,43 @@ def _writable(folder: Path) -> bool:
 
 
 def build_loggers(
-    logger_cfg: dict, run_dir: Path, config: dict[str, Any], wandb_id: str | None = None
+    logger_cfg: LoggerConfig, run_dir: Path, config: dict[str, Any], wandb_id: str | None = None
 ) -> list[Logger]:
-    """CSV and W&B loggers writing into run_dir; `wandb_id` continues an earlier W&B run."""
+    """CSV and W&B loggers writing into run_dir; `wandb_id` continues an earlier W&B run;
+    `config` is the run's config as W&B records it (plain values, flattened here)."""
     loggers: list[Logger] = []
-    if logger_cfg["csv"]:
+    if logger_cfg.csv:
         loggers.append(CSVLogger(save_dir=run_dir, name="csv", version=_free_csv_version(run_dir)))
-    wandb_cfg = dict(logger_cfg["wandb"])
-    if wandb_cfg["enabled"]:
+    wandb_cfg = logger_cfg.wandb
+    if wandb_cfg.enabled:
         log_model_mode(wandb_cfg)  # a bad value stops the run now, not after training
-        if not wandb_cfg["offline"]:
-            wandb_cfg["offline"] = not _wandb_reachable(
-                wandb_cfg.get("on_unreachable", "offline"), run_dir
-            )
-        if wandb_cfg["offline"]:
+        offline = wandb_cfg.offline or not _wandb_reachable(wandb_cfg.on_unreachable, run_dir)
+        if offline:
             # Offline runs must never reach for the network, even if a key or URL is set.
             os.environ["WANDB_MODE"] = "offline"
         _wandb_dirs_writable(run_dir)
         wandb_logger = WandbLogger(
             save_dir=str(run_dir),
-            offline=wandb_cfg["offline"],
-            project=wandb_cfg["project"],
-            entity=wandb_cfg["entity"],
-            group=wandb_cfg["group"],
-            job_type=wandb_cfg["job_type"],
-            tags=list(wandb_cfg["tags"]),
+            offline=offline,
+            project=wandb_cfg.project,
+            entity=wandb_cfg.entity,
+            group=wandb_cfg.group,
+            job_type=wandb_cfg.job_type,
+            tags=list(wandb_cfg.tags),
             name=run_dir.name,
             id=wandb_id,
             resume="allow" if wandb_id else None,
         )
         drop_wandb_anonymous(wandb_logger)
         _start(wandb_logger)
-        if wandb_id and wandb_cfg["offline"]:
+        if wandb_id and offline:
             _continue_offline_steps(wandb_logger, run_dir)
         for name, summary in WANDB_SUMMARIES.items():
             # Same x axis as Lightning gives every metric (it defines "*" this way).
             wandb_logger.experiment.define_metric(
                 name, step_metric="trainer/global_step", summary=summary
             )
-        if wandb_cfg.get("log_code", False):
+        if wandb_cfg.log_code:
             log_code()  # after .experiment above started the run (on rank 0 only)
         loggers.append(wandb_logger)
     for logger in loggers:

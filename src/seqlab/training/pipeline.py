@@ -7,23 +7,22 @@ evaluate: checkpoint -> model + data config -> Trainer.test (or .validate) -> me
 
 import sys
 from pathlib import Path
-from typing import Any
 
 import lightning as L
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
-from seqlab.config import LocalDataConfig
+from seqlab.config import EvalConfig, TaskConfig, TrainConfig
 from seqlab.console import log_lightning_once, quiet_known_warnings
 from seqlab.data.registry import build_datamodule
 from seqlab.errors import SeqlabError
 from seqlab.files import remove_partial_files
 from seqlab.layout import CHECKPOINT_DIR, METRICS_FILE
 from seqlab.models.modules import load_module, require_same_meta
-from seqlab.schema import to_dataclass
+from seqlab.schema import plain, to_dataclass
 from seqlab.training.loggers import build_loggers, finish_wandb
 from seqlab.training.results import floats, write_rank_zero_metrics
 from seqlab.training.resume import ResumePoint, resume_point
-from seqlab.training.run import build_run, fit_and_test, futures
+from seqlab.training.run import FuturesScoring, build_run, fit_and_test, futures
 from seqlab.training.run_callbacks import testing_callbacks
 from seqlab.training.run_lock import is_first_process, lock_run_dir, unlock_run_dir
 from seqlab.training.run_state import RunState, config_digest, write_status
@@ -31,12 +30,10 @@ from seqlab.training.signals import Preempted, PreemptionSignals, stop_line, sto
 from seqlab.training.trainer import build_trainer
 
 
-def train(config: dict[str, Any]) -> dict[str, float]:
+def train(config: TrainConfig) -> dict[str, float]:
     log_lightning_once()
     quiet_known_warnings()
-    resume = resume_point(
-        Path(config["paths"]["output_dir"]), config["ckpt_path"], config["resume"]
-    )
+    resume = resume_point(Path(config.paths.output_dir), config.ckpt_path, config.resume)
     run_dir = resume.run_dir
     locked = lock_run_dir(run_dir)
     if is_first_process():  # holds the lock: what a killed run left half-written goes
@@ -68,10 +65,10 @@ def train(config: dict[str, Any]) -> dict[str, float]:
 
 
 def _train(
-    config: dict[str, Any], resume: ResumePoint, received: PreemptionSignals
+    config: TrainConfig, resume: ResumePoint, received: PreemptionSignals
 ) -> dict[str, float]:
     try:
-        if config["ensemble"]["seeds"]:
+        if config.ensemble.seeds:
             from seqlab.training.ensemble import train_ensemble
 
             return train_ensemble(config, resume)
@@ -83,50 +80,49 @@ def _train(
         finish_wandb()
 
 
-def evaluate(config: dict[str, Any]) -> dict[str, float]:
-    if config.get("input") is not None:
+def evaluate(config: EvalConfig) -> dict[str, float]:
+    if config.input is not None:
         from seqlab.training.predict import evaluate_input
 
         return evaluate_input(config)
     log_lightning_once()
     quiet_known_warnings()
-    run_dir = Path(config["paths"]["output_dir"])
-    L.seed_everything(config["seed"], workers=True, verbose=False)
-    module, _ = load_module(config["ckpt_path"])
+    run_dir = Path(config.paths.output_dir)
+    L.seed_everything(config.seed, workers=True, verbose=False)
+    module, _ = load_module(config.ckpt_path)
+    # the checkpoint's hyperparameters: plain values (models/classifier.py says why)
     hparams = module.hparams
-    datamodule = build_datamodule(_local_data(config, hparams["data"]), module.task)
+    datamodule = build_datamodule(config.data.apply(hparams["data"]), module.task)
     generates = module.task == "generate"
     datamodule.setup("fit" if generates else "test")  # the baselines fit the training part
     require_same_meta(
-        config["ckpt_path"],
+        config.ckpt_path,
         datamodule.meta.to_dict(),
         hparams,
         "evaluate on the data it was trained on",
     )
-    if config["split"] == "val" and not datamodule.has_validation:
+    if config.split == "val" and not datamodule.has_validation:
         raise SeqlabError(
-            f"{config['ckpt_path']}: trained with data.protocol={datamodule.protocol}, which "
+            f"{config.ckpt_path}: trained with data.protocol={datamodule.protocol}, which "
             "keeps no validation part; evaluate split=test"
         )
     try:
-        loggers = build_loggers(config["logger"], run_dir, config)
-        callbacks = testing_callbacks(config["logger"], run_dir, datamodule)
-        trainer = build_trainer(config["trainer"], run_dir, callbacks, loggers)
-        run = trainer.validate if config["split"] == "val" else trainer.test
+        loggers = build_loggers(config.logger, run_dir, plain(config))
+        callbacks = testing_callbacks(config.logger, run_dir, datamodule)
+        trainer = build_trainer(config.trainer, run_dir, callbacks, loggers)
+        run = trainer.validate if config.split == "val" else trainer.test
         metrics = floats(run(module, datamodule=datamodule, verbose=False)[0])
-        if generates and config["split"] == "test" and trainer.is_global_zero:
+        if generates and config.split == "test" and trainer.is_global_zero:
             # as the training run scored its best checkpoint: its task's sampling settings,
             # this command's seed
-            trained = {key: hparams[key] for key in ("data", "task", "metrics")}
-            metrics |= futures(
-                module, datamodule, {**trained, "seed": config["seed"]}, run_dir, trainer
+            scoring = FuturesScoring(
+                task=to_dataclass(TaskConfig, hparams["task"]),
+                average=hparams["metrics"]["average"],
+                seed=config.seed,
+                run_dir=run_dir,
             )
+            metrics |= futures(module, datamodule, trainer, scoring)
         write_rank_zero_metrics(run_dir, metrics, trainer)
     finally:
         finish_wandb()
     return metrics
-
-
-def _local_data(config: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
-    """The checkpoint's data section with this command's data.root and data.cache_dir."""
-    return to_dataclass(LocalDataConfig, config.get("data") or {}).apply(data)

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from lightning.pytorch.callbacks import Callback
 
-from seqlab.config import LocalDataConfig
+from seqlab.config import EvalConfig, LocalDataConfig, PredictConfig
 from seqlab.console import log_lightning_once, quiet_known_warnings
 from seqlab.data.input_config import ReaderConfig
 from seqlab.data.prediction import (
@@ -32,8 +32,9 @@ from seqlab.data.registry import build_datamodule
 from seqlab.errors import SeqlabError
 from seqlab.files import write_bytes_atomic
 from seqlab.models.classifier import SequenceClassifier
+from seqlab.models.config import MLPConfig, MLPInput
 from seqlab.models.modules import LABELLING, load_module
-from seqlab.schema import to_dataclass
+from seqlab.schema import plain, to_dataclass
 from seqlab.training.ddp import is_launching_process
 from seqlab.training.predictions_file import write_predictions
 from seqlab.training.results import floats, write_metrics, write_rank_zero_metrics
@@ -44,31 +45,30 @@ log = logging.getLogger(__name__)
 STDIN_FILE = "stdin.txt"  # input=- is saved here, in the run dir
 
 
-def predict(config: dict[str, Any]) -> dict[str, float]:
+def predict(config: PredictConfig) -> dict[str, float]:
     """Write predictions (and metrics.json when the input has labels); return the metrics."""
     log_lightning_once()
     quiet_known_warnings()
-    run_dir = Path(config["paths"]["output_dir"])
-    top_k = config["output"]["top_k"]
-    L.seed_everything(config["seed"], workers=True, verbose=False)
-    module, _ = load_module(config["ckpt_path"], LABELLING)
-    reader = to_dataclass(ReaderConfig, config["reader"])
-    source = _spool_stdin(config["input"], module.hparams["data"]["kind"], run_dir, reader)
-    local = to_dataclass(LocalDataConfig, config.get("data") or {})
-    data = read_input(module, config["ckpt_path"], source, reader, local)
-    batch_size = config["batch_size"] or module.hparams["data"]["batch_size"]
+    run_dir = Path(config.paths.output_dir)
+    L.seed_everything(config.seed, workers=True, verbose=False)
+    module, _ = load_module(config.ckpt_path, LABELLING)
+    # the checkpoint's hyperparameters: plain values (models/classifier.py says why)
+    hparams = module.hparams
+    source = _spool_stdin(config.input, hparams["data"]["kind"], run_dir, config.reader)
+    data = read_input(module, config.ckpt_path, source, config.reader, config.data)
+    batch_size = config.batch_size or hparams["data"]["batch_size"]
     datamodule = PredictionDataModule(data.dataset, batch_size)
     probabilities, metrics = predict_probabilities(
-        module, datamodule, config["trainer"], run_dir, data.labelled
+        module, datamodule, config.trainer, run_dir, data.labelled
     )
     if probabilities is not None:  # on rank 0 only
         path = write_predictions(
             run_dir,
             data,
             probabilities,
-            module.hparams["meta"]["class_names"],
-            config["output"]["format"],
-            top_k,
+            hparams["meta"]["class_names"],
+            config.output.format,
+            config.output.top_k,
         )
         print(f"wrote {path} ({len(probabilities)} rows)")
         if metrics:
@@ -170,28 +170,27 @@ def in_input_order(index: np.ndarray, values: np.ndarray) -> np.ndarray:
     return ordered
 
 
-def evaluate_input(config: dict[str, Any]) -> dict[str, float]:
+def evaluate_input(config: EvalConfig) -> dict[str, float]:
     """seqlab-eval input=<file>: the test metrics of a labelled file, as seqlab-predict gives."""
     from seqlab.training.callbacks.plots import TestPlots
     from seqlab.training.loggers import build_loggers, finish_wandb
 
     log_lightning_once()
     quiet_known_warnings()
-    run_dir = Path(config["paths"]["output_dir"])
-    L.seed_everything(config["seed"], workers=True, verbose=False)
-    module, _ = load_module(config["ckpt_path"], LABELLING)
-    reader = to_dataclass(ReaderConfig, config["reader"])
-    local = to_dataclass(LocalDataConfig, config.get("data") or {})
-    data = read_input(module, config["ckpt_path"], config["input"], reader, local)
+    run_dir = Path(config.paths.output_dir)
+    L.seed_everything(config.seed, workers=True, verbose=False)
+    module, _ = load_module(config.ckpt_path, LABELLING)
+    assert config.input is not None  # seqlab-eval input=<file> comes here
+    data = read_input(module, config.ckpt_path, config.input, config.reader, config.data)
     if not data.labelled:
         raise SeqlabError(
-            f"{config['input']}: no labels found, so nothing to evaluate against; give a "
+            f"{config.input}: no labels found, so nothing to evaluate against; give a "
             "labelled file (reader.labels=true to insist), or use seqlab-predict"
         )
     try:
         plots = TestPlots(run_dir / "plots", module.hparams["meta"]["class_names"])
-        loggers = build_loggers(config["logger"], run_dir, config)
-        trainer = build_trainer(config["trainer"], run_dir, [plots], loggers)
+        loggers = build_loggers(config.logger, run_dir, plain(config))
+        trainer = build_trainer(config.trainer, run_dir, [plots], loggers)
         datamodule = PredictionDataModule(data.dataset, module.hparams["data"]["batch_size"])
         metrics = floats(trainer.test(module, datamodule=datamodule, verbose=False)[0])
         write_rank_zero_metrics(run_dir, metrics, trainer)
@@ -248,7 +247,7 @@ def read_input(
 def _check_lengths(model: dict, max_length: int, fixed: int | None, data: PredictionData) -> None:
     """An MLP that flattens its input has one input width: sequences up to the longest of
     training (or exactly the one length of fixed-length training data)."""
-    if model["kind"] != "mlp" or model.get("input", "flatten") != "flatten":
+    if model["kind"] != "mlp" or to_dataclass(MLPConfig, model).input != MLPInput.flatten:
         return
     lengths = data.dataset.lengths
     bad = (lengths != fixed) if fixed is not None else (lengths > max_length)

@@ -18,16 +18,27 @@ from typing import Any
 import numpy as np
 from lightning.pytorch.callbacks import Callback
 
+from seqlab.config import CheckpointConfig, MonitorMode
 from seqlab.data.base import SequenceDataModule
 
 
-def checkpoint_options(checkpoint: dict[str, Any], protocol: str) -> dict[str, Any]:
+@dataclass(frozen=True)
+class KeptCheckpoint:
+    """Which checkpoint a fit keeps as its best (and early stopping watches): by `monitor`,
+    the better by `mode`, ties broken by `tie_breaker`; a monitor of None keeps the newest."""
+
+    monitor: str | None
+    mode: MonitorMode
+    tie_breaker: str | None
+
+
+def kept_checkpoint(checkpoint: CheckpointConfig, protocol: str) -> KeptCheckpoint:
     """callbacks.checkpoint as the protocol needs it."""
     if protocol == "train_loss":
-        return {**checkpoint, "monitor": "train/loss", "mode": "min", "tie_breaker": None}
-    if protocol == "cv_epochs":  # the refit's last epoch (a monitor of None keeps the newest)
-        return {**checkpoint, "monitor": None, "tie_breaker": None}
-    return checkpoint
+        return KeptCheckpoint("train/loss", MonitorMode.min, None)
+    if protocol == "cv_epochs":  # the refit's last epoch
+        return KeptCheckpoint(None, checkpoint.mode, None)
+    return KeptCheckpoint(checkpoint.monitor, checkpoint.mode, checkpoint.tie_breaker)
 
 
 def stops_early(protocol: str) -> bool:
@@ -80,11 +91,11 @@ class EpochChoice:
 def choose_epochs(
     datamodule: SequenceDataModule,
     folds: int,
-    checkpoint: dict[str, Any],
+    checkpoint: CheckpointConfig,
     fit_fold: Callable[[SequenceDataModule, EpochHistory], None],
 ) -> EpochChoice:
     """Run `fit_fold` on each fold of `datamodule`'s TRAIN and pick the number of epochs."""
-    monitor, tie_breaker = checkpoint["monitor"], checkpoint["tie_breaker"]
+    monitor, tie_breaker = checkpoint.monitor, checkpoint.tie_breaker
     names = [monitor] + ([tie_breaker] if tie_breaker else [])
     histories = []
     for index in range(folds):
@@ -95,7 +106,7 @@ def choose_epochs(
         histories.append(history.values)
     epochs = min(len(h[monitor]) for h in histories)
     mean = np.mean([h[monitor][:epochs] for h in histories], axis=0)
-    sign = -1.0 if checkpoint["mode"] == "max" else 1.0
+    sign = -1.0 if checkpoint.mode == "max" else 1.0
     ties = (
         np.mean([h[tie_breaker][:epochs] for h in histories], axis=0)
         if tie_breaker

@@ -4,7 +4,7 @@ protocol, test the kept checkpoint, report). seqlab-train calls both once, the e
 member (training/ensemble.py)."""
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -12,8 +12,10 @@ import lightning as L
 import torch
 from lightning.pytorch.callbacks import Callback
 
+from seqlab.config import TaskConfig, TrainConfig
 from seqlab.console import print_parameter_table
 from seqlab.data.base import SequenceDataModule
+from seqlab.data.events.datamodule import EventDataModule
 from seqlab.data.registry import build_datamodule
 from seqlab.errors import SeqlabError
 from seqlab.files import write_text_atomic
@@ -21,14 +23,15 @@ from seqlab.layout import LAST_CHECKPOINT
 from seqlab.models.classifier import SequenceClassifier
 from seqlab.models.modules import module_class
 from seqlab.models.summary import layer_parameters, refuse_oversized
+from seqlab.schema import plain
 from seqlab.training.callbacks.checkpoint import BestAndLastCheckpoint
 from seqlab.training.callbacks.finite import NonFiniteGuard
 from seqlab.training.callbacks.rng import RngStateCheckpoint
 from seqlab.training.loggers import build_loggers, log_summary
 from seqlab.training.protocols import (
     StopAfterEpochs,
-    checkpoint_options,
     choose_epochs,
+    kept_checkpoint,
     stops_early,
 )
 from seqlab.training.pruning import pruning_callbacks
@@ -47,27 +50,27 @@ class BuiltRun:
     """Everything one fit and test uses, made before anything trains (lightning-hydra-template's
     object_dict, with a type per part)."""
 
-    config: dict[str, Any]
+    config: TrainConfig
     resume: ResumePoint
     datamodule: SequenceDataModule
     module: SequenceClassifier
     checkpoint: BestAndLastCheckpoint
     trainer: L.Trainer
     summary: dict[str, float | str]  # the protocol's choices, written into metrics.json
-    logged: dict[str, Any]  # the run's config as W&B records it (with the data's meta)
+    logged: dict[str, Any]  # the W&B config: the run's config, plain, with the data's meta
 
 
-def build_run(config: dict[str, Any], resume: ResumePoint) -> BuiltRun:
+def build_run(config: TrainConfig, resume: ResumePoint) -> BuiltRun:
     """Data, module, callbacks, loggers and Trainer of one run into resume.run_dir; with
     data.protocol=cv_epochs the folds are fitted first, to choose the number of epochs."""
     run_dir = resume.run_dir
-    L.seed_everything(config["seed"], workers=True, verbose=False)
-    datamodule = build_datamodule(config["data"], task_of(config)["name"])
-    if task_of(config)["name"] == "generate":
-        datamodule.train_histories = task_of(config)["train_histories"]  # type: ignore[attr-defined]
+    L.seed_everything(config.seed, workers=True, verbose=False)
+    datamodule = build_datamodule(config.data, config.task.name)
+    if isinstance(datamodule, EventDataModule):  # task=generate on events reads it
+        datamodule.train_histories = config.task.train_histories
     datamodule.setup("fit")
     protocol = datamodule.protocol
-    if not datamodule.has_validation and config["optim"]["scheduler"] == "plateau":
+    if not datamodule.has_validation and config.optim.scheduler == "plateau":
         raise SeqlabError(
             f"optim.scheduler=plateau watches val/loss, but data.protocol={protocol} keeps no "
             "validation part; use optim.scheduler=cosine or none, or data.protocol=val_split"
@@ -78,30 +81,29 @@ def build_run(config: dict[str, Any], resume: ResumePoint) -> BuiltRun:
         epochs = _cross_validated_epochs(config, datamodule, resume)
         summary["protocol/cv_epochs"] = epochs
         extra.append(StopAfterEpochs(epochs))
-        L.seed_everything(config["seed"], workers=True, verbose=False)  # as each fold began
+        L.seed_everything(config.seed, workers=True, verbose=False)  # as each fold began
     module = _module(config, datamodule)
     if resume.ckpt_path is not None:
         check_fits(resume.ckpt_path, module.hparams)
-    callbacks_cfg = {
-        **config["callbacks"],
-        "checkpoint": checkpoint_options(config["callbacks"]["checkpoint"], protocol),
-    }
+    kept = kept_checkpoint(config.callbacks.checkpoint, protocol)
+    callbacks_cfg = config.callbacks
     if not stops_early(protocol):
-        callbacks_cfg["early_stopping"] = {**callbacks_cfg["early_stopping"], "enabled": False}
-    checkpoint = checkpoint_callback(callbacks_cfg["checkpoint"], run_dir)
+        stopping = replace(callbacks_cfg.early_stopping, enabled=False)
+        callbacks_cfg = replace(callbacks_cfg, early_stopping=stopping)
+    checkpoint = checkpoint_callback(callbacks_cfg.checkpoint, kept, run_dir)
     callbacks = [
         checkpoint,
         RngStateCheckpoint(),
         NonFiniteGuard(),
-        *other_callbacks(callbacks_cfg, run_dir),
+        *other_callbacks(callbacks_cfg, kept, run_dir),
         *extra,
-        *testing_callbacks(config["logger"], run_dir, datamodule),
+        *testing_callbacks(config.logger, run_dir, datamodule),
         # A search trial (hydra_plugins/seqlab_optuna_sweeper) prunes through this one.
         *pruning_callbacks(),
     ]
-    logged = {**config, "meta": module.hparams["meta"]}
-    loggers = build_loggers(config["logger"], run_dir, logged, wandb_id=resume.wandb_id)
-    options = config["trainer"]
+    logged = {**plain(config), "meta": module.hparams["meta"]}
+    loggers = build_loggers(config.logger, run_dir, logged, wandb_id=resume.wandb_id)
+    options = config.trainer
     if not datamodule.has_validation:
         options = {**options, "limit_val_batches": 0}
     trainer = build_trainer(options, run_dir, callbacks, loggers)
@@ -113,7 +115,7 @@ def fit_and_test(run: BuiltRun) -> Fitted:
     the model)."""
     config, module, datamodule, trainer = run.config, run.module, run.datamodule, run.trainer
     run_dir, summary = run.resume.run_dir, dict(run.summary)
-    if trainer.is_global_zero and config["print_parameters"]:
+    if trainer.is_global_zero and config.print_parameters:
         print_parameter_table(layer_parameters(module))
     trainer.fit(module, datamodule=datamodule, ckpt_path=run.resume.ckpt_path)
     # From the module, which restores them from a checkpoint too (a run resumed after its
@@ -128,38 +130,27 @@ def fit_and_test(run: BuiltRun) -> Fitted:
         module, datamodule=datamodule, ckpt_path=best_path, verbose=False, weights_only=True
     )
     metrics = {**floats(tested[0]), **best_val}
-    if task_of(config)["name"] == "generate" and trainer.is_global_zero:
-        metrics |= futures(module, datamodule, config, run_dir, trainer)
+    if config.task.name == "generate" and trainer.is_global_zero:
+        metrics |= futures(module, datamodule, trainer, FuturesScoring.of(config, run_dir))
     write_rank_zero_metrics(run_dir, metrics, trainer, summary)
-    if config["logger"]["wandb"]["enabled"] and trainer.is_global_zero:
+    if config.logger.wandb.enabled and trainer.is_global_zero:
         last = run_dir / LAST_CHECKPOINT
         last_path = str(last) if last.is_file() else None
-        log_model(config["logger"]["wandb"], best_path, last_path, metrics, run.logged)
+        log_model(config.logger.wandb, best_path, last_path, metrics, run.logged)
     return Fitted(metrics, module, datamodule, datamodule.protocol)
 
 
-def _module(config: dict[str, Any], datamodule: SequenceDataModule) -> SequenceClassifier:
+def _module(config: TrainConfig, datamodule: SequenceDataModule) -> SequenceClassifier:
     def build() -> SequenceClassifier:
-        return module_class(task_of(config), config["data"])(
-            model=config["model"],
-            meta=datamodule.meta.to_dict(),
-            optim=config["optim"],
-            metrics=config["metrics"],
-            data=config["data"],
-            fitted=datamodule.fitted_state(),
-            task=task_of(config),
-        )
+        module = module_class(config.task.name, config.data.kind)
+        return module.from_config(config, datamodule.meta, datamodule.fitted_state())
 
     refuse_oversized(build)
     return build()
 
 
-def task_of(config: dict[str, Any]) -> dict[str, Any]:
-    return config.get("task") or {"name": "classify"}
-
-
 def _cross_validated_epochs(
-    config: dict[str, Any], datamodule: SequenceDataModule, resume: ResumePoint
+    config: TrainConfig, datamodule: SequenceDataModule, resume: ResumePoint
 ) -> int:
     """protocol=cv_epochs: the number of epochs the folds choose (their curves: cv_epochs.json).
     A resumed run reads the choice its folds wrote before the refit began: refitting is all
@@ -173,8 +164,8 @@ def _cross_validated_epochs(
         return epochs
     choice = choose_epochs(
         datamodule,
-        config["data"]["cv_folds"],
-        config["callbacks"]["checkpoint"],
+        config.data.cv_folds,
+        config.callbacks.checkpoint,
         lambda fold, history: _fit_fold(config, fold, history, run_dir),
     )
     if is_first_process():
@@ -184,11 +175,11 @@ def _cross_validated_epochs(
 
 
 def _fit_fold(
-    config: dict[str, Any], fold: SequenceDataModule, history: Callback, run_dir: Path
+    config: TrainConfig, fold: SequenceDataModule, history: Callback, run_dir: Path
 ) -> None:
     """One cross-validation fit (protocol=cv_epochs): every epoch, nothing saved or logged."""
-    L.seed_everything(config["seed"], workers=True, verbose=False)
-    options = {**config["trainer"], "enable_checkpointing": False}
+    L.seed_everything(config.seed, workers=True, verbose=False)
+    options = {**config.trainer, "enable_checkpointing": False}
     trainer = build_trainer(options, run_dir, [history, NonFiniteGuard()], [])
     trainer.fit(_module(config, fold), datamodule=fold)
 
@@ -202,15 +193,15 @@ def _trained_epochs(ckpt_path: str) -> int:
 def futures(
     module: L.LightningModule,
     datamodule: SequenceDataModule,
-    config: dict[str, Any],
-    run_dir: Path,
     trainer: L.Trainer,
+    scoring: "FuturesScoring",
 ) -> dict[str, float]:
-    """The best checkpoint's sampled futures against BG/NBD on the test entities; text: the
-    unigram baseline's perplexities on the test messages."""
+    """Event data: the best checkpoint's sampled futures against BG/NBD on the test entities;
+    text: the unigram baseline's perplexities on the test messages."""
+    from seqlab.models.generator import SequenceGenerator
     from seqlab.training.generate import futures_report
 
-    if config["data"]["kind"] == "text":
+    if not isinstance(datamodule, EventDataModule):
         from seqlab.training.generate_text import unigram_report
 
         assert datamodule.splits is not None  # set up by fit
@@ -218,13 +209,31 @@ def futures(
         report = unigram_report(datamodule.splits, meta.num_classes, fitted["conditions"])
         log_summary(trainer.loggers, report, trainer.global_step)
         return report
+    assert isinstance(module, SequenceGenerator)  # module_class's choice for events
     report = futures_report(
-        module,  # type: ignore[arg-type]
-        datamodule.weekly,  # type: ignore[attr-defined]
-        datamodule.entity_splits["test"],  # type: ignore[attr-defined]
-        config,
-        run_dir,
+        module,
+        datamodule.weekly,
+        datamodule.entity_splits["test"],
+        scoring.task,
+        scoring.average,
+        scoring.seed,
+        scoring.run_dir,
         trainer.loggers,
     )
     log_summary(trainer.loggers, report, trainer.global_step)
     return report
+
+
+@dataclass(frozen=True)
+class FuturesScoring:
+    """How a task=generate run scores its test part: its task's sampling settings, the metrics'
+    average, the sampling stream's seed, where the curves go."""
+
+    task: TaskConfig
+    average: str
+    seed: int
+    run_dir: Path
+
+    @classmethod
+    def of(cls, config: TrainConfig, run_dir: Path) -> "FuturesScoring":
+        return cls(config.task, config.metrics.average, config.seed, run_dir)

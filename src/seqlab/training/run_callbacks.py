@@ -6,7 +6,7 @@ from typing import Any
 
 from lightning.pytorch.callbacks import Callback, EarlyStopping
 
-from seqlab.config import WandbConfig
+from seqlab.config import CallbacksConfig, CheckpointConfig, LoggerConfig
 from seqlab.data.base import SequenceDataModule
 from seqlab.errors import SeqlabError
 from seqlab.layout import CHECKPOINT_DIR, PLOTS_DIR
@@ -15,16 +15,19 @@ from seqlab.training.callbacks.gradients import GradientDiagnostics
 from seqlab.training.callbacks.plots import TestPlots
 from seqlab.training.callbacks.prediction_table import SplitPredictionTable
 from seqlab.training.callbacks.progress import EpochMetricsProgressBar
+from seqlab.training.protocols import KeptCheckpoint
 
 
-def checkpoint_callback(cfg: dict, run_dir: Path) -> BestAndLastCheckpoint:
+def checkpoint_callback(
+    cfg: CheckpointConfig, kept: KeptCheckpoint, run_dir: Path
+) -> BestAndLastCheckpoint:
     return BestAndLastCheckpoint(
         dirpath=run_dir / CHECKPOINT_DIR,
-        monitor=cfg["monitor"],
-        mode=cfg["mode"],
-        save_last=cfg["save_last"],
-        tie_breaker=cfg["tie_breaker"],
-        last_every_s=cfg["last_every_s"],
+        monitor=kept.monitor,
+        mode=kept.mode,
+        save_last=cfg.save_last,
+        tie_breaker=kept.tie_breaker,
+        last_every_s=cfg.last_every_s,
         filename="epoch{epoch:03d}",
         auto_insert_metric_name=False,
         # One run per run dir (training/run_state.py): a file of the same name is this run's
@@ -33,22 +36,24 @@ def checkpoint_callback(cfg: dict, run_dir: Path) -> BestAndLastCheckpoint:
     )
 
 
-def other_callbacks(cfg: dict, run_dir: Path) -> list[Callback]:
+def other_callbacks(cfg: CallbacksConfig, kept: KeptCheckpoint, run_dir: Path) -> list[Callback]:
+    """Early stopping (watching what the checkpoint keeps; a protocol that keeps the newest
+    stops by its epoch count instead), the progress bar, gradient diagnostics, the extras."""
     callbacks: list[Callback] = []
-    if cfg["early_stopping"]["enabled"]:
+    if cfg.early_stopping.enabled and kept.monitor is not None:
         callbacks.append(
             EarlyStopping(
-                monitor=cfg["checkpoint"]["monitor"],
-                mode=cfg["checkpoint"]["mode"],
-                patience=cfg["early_stopping"]["patience"],
+                monitor=kept.monitor,
+                mode=kept.mode,
+                patience=cfg.early_stopping.patience,
             )
         )
-    if cfg["progress_bar"]:
+    if cfg.progress_bar:
         callbacks.append(EpochMetricsProgressBar())
-    gradients = dict(cfg["gradients"])
-    if gradients.pop("enabled"):
-        callbacks.append(GradientDiagnostics(run_dir=run_dir, **gradients))
-    return callbacks + [_extra_callback(name, node) for name, node in cfg["extra"].items()]
+    if cfg.gradients.enabled:
+        callbacks.append(GradientDiagnostics.from_config(cfg.gradients, run_dir))
+    # callbacks.extra: Hydra's instantiate takes the plain `_target_` nodes
+    return callbacks + [_extra_callback(name, node) for name, node in cfg.extra.items()]
 
 
 def _extra_callback(name: str, node: dict[str, Any]) -> Callback:
@@ -71,7 +76,7 @@ def _extra_callback(name: str, node: dict[str, Any]) -> Callback:
 
 
 def testing_callbacks(
-    logger: dict[str, Any], run_dir: Path, datamodule: SequenceDataModule
+    logger: LoggerConfig, run_dir: Path, datamodule: SequenceDataModule
 ) -> list[Callback]:
     """Plots and the prediction table of classified samples or steps; task=generate draws
     its own curves (training/generate.py)."""
@@ -84,15 +89,12 @@ def testing_callbacks(
 
 
 def _prediction_table(
-    logger: dict[str, Any], run_dir: Path, datamodule: SequenceDataModule
+    logger: LoggerConfig, run_dir: Path, datamodule: SequenceDataModule
 ) -> SplitPredictionTable:
     return SplitPredictionTable(
         run_dir / PLOTS_DIR,
         datamodule.meta.class_names,
-        # a hand-written config (an evaluation from Python) may leave the option out; a row
-        # per sample, which task=tag (a prediction per step) does not fit
-        rows=0
-        if datamodule.task == "tag"
-        else logger["wandb"].get("prediction_rows", WandbConfig.prediction_rows),
+        # a row per sample, which task=tag (a prediction per step) does not fit
+        rows=0 if datamodule.task == "tag" else logger.wandb.prediction_rows,
         texts=datamodule.sample_texts("test"),
     )

@@ -20,11 +20,12 @@ import signal
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
 
+from seqlab.config import TrainConfig
 from seqlab.errors import SeqlabError
 from seqlab.files import write_text_atomic
 from seqlab.layout import CHECKPOINT_DIR, METRICS_FILE
+from seqlab.schema import plain
 from seqlab.training.run_lock import holds_lock, is_locked
 
 STATUS_FILE = "status.json"
@@ -47,8 +48,8 @@ class RunStatus:
     detail: str = ""  # how it stopped: "stopped by SIGTERM", "killed or crashed"
 
 
-def config_digest(config: dict[str, Any]) -> str:
-    kept = {k: v for k, v in config.items() if k not in _NOT_IN_DIGEST}
+def config_digest(config: TrainConfig) -> str:
+    kept = {k: v for k, v in plain(config).items() if k not in _NOT_IN_DIGEST}
     return hashlib.sha256(json.dumps(kept, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 

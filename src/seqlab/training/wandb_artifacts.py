@@ -8,25 +8,26 @@ from pathlib import Path
 from typing import Any
 
 import seqlab
+from seqlab.config import WandbConfig
 from seqlab.errors import SeqlabError
 
 LOG_MODEL_CHOICES = ("best", "all", "false")
 CODE_SUFFIXES = {".py", ".yaml", ".yml", ".toml", ".json"}
 
 
-def log_model_mode(wandb_cfg: dict[str, Any]) -> str:
+def log_model_mode(wandb_cfg: WandbConfig) -> str:
     """The option as one of LOG_MODEL_CHOICES (the command line turns `false` into a bool)."""
-    mode = str(wandb_cfg.get("log_model", "best")).lower()
+    mode = str(wandb_cfg.log_model).lower()
     if mode not in LOG_MODEL_CHOICES:
         raise SeqlabError(
-            f"config: logger.wandb.log_model={wandb_cfg['log_model']!r}; use one of "
+            f"config: logger.wandb.log_model={wandb_cfg.log_model!r}; use one of "
             f"{', '.join(LOG_MODEL_CHOICES)}"
         )
     return mode
 
 
 def log_model(
-    wandb_cfg: dict[str, Any],
+    wandb_cfg: WandbConfig,
     best: str | None,
     last: str | None,
     metrics: dict[str, float],

@@ -31,7 +31,7 @@ import torch
 from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.loggers import WandbLogger
 
-from seqlab.config import MIN_MEDIAN_WINDOW
+from seqlab.config import MIN_MEDIAN_WINDOW, GradientsConfig
 from seqlab.files import write_text_atomic
 from seqlab.models.pooling import time_mask
 from seqlab.models.recurrent import RecurrentEncoder
@@ -75,6 +75,18 @@ def _grad_or_zero(h: torch.Tensor) -> torch.Tensor:
 
 
 class GradientDiagnostics(Callback):
+    @classmethod
+    def from_config(cls, config: GradientsConfig, run_dir: Path) -> "GradientDiagnostics":
+        return cls(
+            run_dir,
+            every_n_steps=config.every_n_steps,
+            hidden_states=config.hidden_states,
+            jump_factor=config.jump_factor,
+            median_window=config.median_window,
+            plots=config.plots,
+            min_norm=config.min_norm,
+        )
+
     def __init__(
         self,
         run_dir: Path,
