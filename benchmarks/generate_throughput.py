@@ -25,7 +25,7 @@ import torch
 from hydra import compose, initialize_config_dir
 
 from seqlab import config_dir
-from seqlab.config import TrainConfig, validate
+from seqlab.config import TaskConfig, TaskName, TrainConfig, validate
 from seqlab.data.registry import build_datamodule
 from seqlab.files import write_text_atomic
 from seqlab.models.generator import SequenceGenerator
@@ -84,7 +84,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     module, history, weeks = build(args.ckpt)
     customers = len(history)
-    task = {"samples": args.samples, "temperature": 1.0, "greedy": False}
+    task = TaskConfig(name=TaskName.generate, samples=args.samples)
     sampling, rollout, floor = [], [], []
     for repeat in range(args.repeats):  # alternating, so all see the same machine load
         start = time.perf_counter()
