@@ -29,7 +29,7 @@ from seqlab.config import TaskConfig, TaskName, TrainConfig, validate
 from seqlab.data.registry import build_datamodule
 from seqlab.files import write_text_atomic
 from seqlab.models.generator import SequenceGenerator
-from seqlab.models.modules import GENERATING, load_module
+from seqlab.models.modules import load_module, sampling
 from seqlab.training.generate import ROWS, rollout_futures, sample_futures
 
 RESULTS = Path(__file__).parent / "results" / "generate_throughput.json"
@@ -46,7 +46,7 @@ def build(ckpt: str | None) -> tuple[SequenceGenerator, torch.Tensor, int]:
     datamodule = build_datamodule(config.data, "generate")
     datamodule.setup("fit")
     if ckpt:
-        loaded, _ = load_module(ckpt, GENERATING)
+        loaded, _ = load_module(ckpt, sampling)
         assert isinstance(loaded, SequenceGenerator)
         module = loaded
     else:

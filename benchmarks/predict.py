@@ -67,11 +67,11 @@ def measure(ckpt: Path, source: Path, repeats: int, scratch: Path) -> dict:
 
     from seqlab.data.input_config import InputLabels, ReaderConfig
     from seqlab.data.prediction import PredictionDataModule, PredictionSampler
-    from seqlab.models.modules import LABELLING, load_module
+    from seqlab.models.modules import labelling, load_module
     from seqlab.training.predict import PredictionCollector, predict_probabilities, read_input
     from seqlab.training.trainer import build_trainer
 
-    module, _ = load_module(str(ckpt), LABELLING)
+    module, _ = load_module(str(ckpt), labelling)
     module.eval()
     started = time.perf_counter()
     labelled = read_input(module, str(ckpt), str(source), ReaderConfig())

@@ -13,7 +13,7 @@ import torch
 
 from seqlab.config import CheckpointConfig, EvalSplit, MonitorMode
 from seqlab.data.registry import build_datamodule
-from seqlab.models.modules import LABELLING, load_module
+from seqlab.models.modules import labelling, load_module
 from seqlab.training import run as built_run
 from seqlab.training.pipeline import train
 from seqlab.training.protocols import EpochChoice, choose_epochs
@@ -228,7 +228,7 @@ def test_a_resumed_cv_epochs_run_refits_without_rerunning_its_folds(
 
 def member_probabilities(member_dir: Path, split: str) -> tuple[torch.Tensor, torch.Tensor]:
     """A member's probabilities on `split`, from its checkpoint and a fresh data module."""
-    module, _ = load_module(str(checkpoint_of(member_dir)), LABELLING)
+    module, _ = load_module(str(checkpoint_of(member_dir)), labelling)
     data = build_datamodule(module.hparams["data"])
     data.setup("fit")
     dataset = data.splits[split]

@@ -22,9 +22,9 @@ from seqlab.data.batch import IGNORE_LABEL, Batch
 from seqlab.data.events.tags import step_features, tag_history
 from seqlab.data.registry import build_datamodule, data_config
 from seqlab.errors import SeqlabError
-from seqlab.models.classifier import SequenceClassifier
-from seqlab.models.modules import LABELLING, load_module
-from seqlab.models.tagger import real_steps, step_loss
+from seqlab.models.modules import labelling, load_module
+from seqlab.models.steps import real_steps, step_loss
+from seqlab.models.tagger import SequenceTagger
 from seqlab.training.pipeline import train
 
 from conftest import (
@@ -164,10 +164,10 @@ META = {"num_features": 3, "num_classes": 2, "class_names": ["no", "yes"], "max_
 MODEL = small_recurrent(hidden_size=8, embedding_dim=4)
 
 
-def tagger(cell: str, bidirectional: bool = False, layers: int = 2) -> SequenceClassifier:
+def tagger(cell: str, bidirectional: bool = False, layers: int = 2) -> SequenceTagger:
     torch.manual_seed(0)
     model = {**MODEL, "cell": cell, "bidirectional": bidirectional, "num_layers": layers}
-    module = SequenceClassifier(
+    module = SequenceTagger(
         model, META, OPTIM, {"average": "binary"}, task={"name": "tag", "causal": True}
     )
     return module.eval()
@@ -264,7 +264,7 @@ def tag_checkpoint(tag_log):
 @pytest.mark.slow
 def test_step_metrics_equal_sklearn_on_the_flattened_real_steps(tag_checkpoint):
     path, metrics = tag_checkpoint
-    module, _ = load_module(str(path), LABELLING)
+    module, _ = load_module(str(path), labelling)
     datamodule = build_datamodule(module.hparams["data"], "tag")
     datamodule.setup("test")
     test = datamodule.splits["test"]

@@ -16,14 +16,13 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 from omegaconf import MISSING, DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from seqlab.data.events.config import EventsDataConfig, TimeFeature
 from seqlab.data.input_config import ReaderConfig
 from seqlab.data.registry import DATA_KINDS
-from seqlab.data.text.config import TextDataConfig, TokenizerKind
 from seqlab.data.ucr.config import UCRDataConfig
 from seqlab.errors import SeqlabError, require, require_path_part
-from seqlab.models.config import MLPConfig, MLPInput, RecurrentConfig
+from seqlab.models.config import MLPConfig, MLPInput
 from seqlab.models.registry import MODEL_KINDS
+from seqlab.models.tasks import TASKS, TaskName
 from seqlab.schema import first_line, merge_schema
 
 if TYPE_CHECKING:
@@ -63,14 +62,6 @@ class Average(StrEnum):
     micro = "micro"
     weighted = "weighted"
     binary = "binary"  # positive class (index 1) only; two-class data
-
-
-class TaskName(StrEnum):
-    classify = "classify"  # many-to-one: a sequence in, one class out
-    tag = "tag"  # many-to-many: one label per time step (event data)
-    # one-to-many / sequence-to-sequence: condition on the history, generate what follows
-    # (event data: weekly purchase counts after data.cutoff.time; text: a message of a class)
-    generate = "generate"
 
 
 @dataclass
@@ -538,7 +529,7 @@ def _check_values(config: Any) -> None:
     data, model = getattr(config, "data", None), getattr(config, "model", None)
     task = getattr(config, "task", None)
     if isinstance(task, TaskConfig):
-        _check_task(task, data, model)
+        TASKS[task.name].check(task.causal, data, model)
         seeds = config.ensemble.seeds if isinstance(config, TrainConfig) else []
         require(
             not seeds or task.name == TaskName.classify,
@@ -576,109 +567,6 @@ def _refuse_planned_task(cfg: DictConfig) -> None:
             f"config: task={name} ({PLANNED_TASKS[name]}) is not built yet; use task=classify "
             "or task=tag"
         )
-
-
-def _check_task(task: TaskConfig, data: Any, model: Any) -> None:
-    """`model` is None for the commands that train no network (baselines, compare)."""
-    if task.name == TaskName.generate:
-        _check_generate(data, model)
-    if task.name != TaskName.tag:
-        return
-    require(
-        isinstance(data, EventsDataConfig),
-        "task.name",
-        str(task.name),
-        f"needs a label per time step, which event data has (data=cdnow, yoochoose or events), "
-        f"not data.kind={data.kind!r}",
-    )
-    if model is not None:
-        require(
-            isinstance(model, RecurrentConfig),
-            "task.name",
-            str(task.name),
-            "labels every step from that step's hidden state; an MLP pools over time, use a "
-            "recurrent model (model=gru, lstm or rnn)",
-        )
-    recurrent = model if isinstance(model, RecurrentConfig) else None
-    require(
-        recurrent is None or recurrent.chunk == 1,
-        "model.chunk",
-        recurrent and recurrent.chunk,
-        "joins several steps into one recurrent step, but task=tag labels every step: use "
-        "model.chunk=1",
-    )
-    require(
-        not (task.causal and recurrent is not None and recurrent.bidirectional),
-        "task.causal",
-        task.causal,
-        "lets a step see only the past, but a bidirectional encoder reads the future too: use a "
-        "unidirectional model (model=gru, lstm or rnn) or task.causal=false",
-    )
-    require(
-        TimeFeature.age not in data.time_features,
-        "data.time_features",
-        [str(feature) for feature in data.time_features],
-        "holds age (time to the cutoff), which task=tag has not got (every event is a "
-        "prediction point): use data.time_features=[gap,since_first]",
-    )
-
-
-def _check_generate(data: Any, model: Any) -> None:
-    require(
-        isinstance(data, EventsDataConfig | TextDataConfig),
-        "task.name",
-        "generate",
-        f"generates weekly purchase counts of event data (data=cdnow or events) or "
-        f"class-conditioned text (data=sms_spam or text), not data.kind={data.kind!r}",
-    )
-    if model is not None:
-        require(
-            isinstance(model, RecurrentConfig),
-            "task.name",
-            "generate",
-            "needs an autoregressive recurrent decoder; use model=lstm, gru or rnn",
-        )
-    recurrent = model if isinstance(model, RecurrentConfig) else None
-    require(
-        recurrent is None or not recurrent.bidirectional,
-        "model.bidirectional",
-        True,
-        "would let the decoder read steps it has not generated yet; a decoder runs forward "
-        "only: use model=lstm, gru or rnn",
-    )
-    require(
-        recurrent is None or recurrent.chunk == 1,
-        "model.chunk",
-        recurrent and recurrent.chunk,
-        "joins several steps into one recurrent step, but task=generate draws one step at a "
-        "time: use model.chunk=1",
-    )
-    if isinstance(data, TextDataConfig):
-        _check_generate_text(data)
-        return
-    require(
-        data.cutoff.time is not None,
-        "data.cutoff.time",
-        None,
-        "ends the conditioning weeks of task=generate; set a date (and data.cutoff.events=null)",
-    )
-
-
-def _check_generate_text(data: TextDataConfig) -> None:
-    require(
-        data.tokenizer == TokenizerKind.word,
-        "data.tokenizer",
-        str(data.tokenizer),
-        "task=generate on text draws whole words (its messages are the tokens joined by "
-        "spaces); use data.tokenizer=word",
-    )
-    require(
-        data.max_length is None,
-        "data.max_length",
-        data.max_length,
-        "cuts messages short, and task=generate would learn to end a message at the cut; "
-        "use data.max_length=null",
-    )
 
 
 def _check_extra_callbacks(extra: dict[str, Any]) -> None:

@@ -30,6 +30,7 @@ from seqlab.errors import SeqlabError
 from seqlab.files import write_text_atomic
 from seqlab.layout import METRICS_FILE
 from seqlab.metrics import build_metrics, metric_inputs
+from seqlab.models.tasks import TASKS
 from seqlab.schema import plain
 from seqlab.training.loggers import build_loggers, finish_wandb
 
@@ -87,7 +88,7 @@ def run_baselines(config: BaselinesConfig) -> dict[str, dict[str, float]]:
             f"data.kind={config.data.kind!r}"
         )
     # task=tag: one row of running aggregates per labelled step (data/events/tags.py)
-    parts = datamodule.step_splits() if task == "tag" else datamodule.aggregate_splits()
+    parts = datamodule.step_splits() if TASKS[task].per_step else datamodule.aggregate_splits()
     train_x, train_y = parts["train"]
     results: dict[str, dict[str, float]] = {}
     for name in config.baselines.models:

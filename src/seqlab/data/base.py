@@ -27,6 +27,7 @@ from seqlab.data.batch import Batch, SequenceDataset, collate_batch
 from seqlab.data.bucketing import BucketBatchSampler
 from seqlab.data.in_memory import DeviceBatches
 from seqlab.data.meta import DataMeta
+from seqlab.models.tasks import TaskName
 
 if TYPE_CHECKING:
     from seqlab.data.input_config import ReaderConfig
@@ -40,9 +41,9 @@ _COLLATE = cast(Callable[[list[Any]], Any], collate_batch)
 class SequenceDataModule(L.LightningDataModule):
     """Subclasses implement `build_splits` and return train, val and test datasets plus meta."""
 
-    # What the labels can be (task.name): per sequence, and for some kinds per step ("tag").
-    tasks: tuple[str, ...] = ("classify",)
-    task = "classify"  # set by build_datamodule
+    # What the labels can be (task.name): per sequence, and for some kinds per step (tag).
+    tasks: tuple[TaskName, ...] = (TaskName.classify,)
+    task: TaskName = TaskName.classify  # set by build_datamodule
 
     def __init__(
         self,

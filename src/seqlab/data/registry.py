@@ -9,6 +9,7 @@ from seqlab.data.events.config import EventsDataConfig
 from seqlab.data.memory.config import MemoryDataConfig
 from seqlab.data.text.config import TextDataConfig
 from seqlab.data.ucr.config import UCRDataConfig
+from seqlab.models.tasks import TaskName
 
 if TYPE_CHECKING:
     from seqlab.data.base import SequenceDataModule
@@ -28,7 +29,7 @@ DATA_KINDS: dict[str, DataKind] = {
 }
 
 
-def build_datamodule(data: Any, task: str = "classify") -> "SequenceDataModule":
+def build_datamodule(data: Any, task: str = TaskName.classify) -> "SequenceDataModule":
     """The DataModule of a data kind's validated options (its dataclass), or of their plain
     values (a checkpoint's hyperparameters: missing keys take their defaults, so a checkpoint
     written before an option existed still loads). `task` (task.name) says what its labels

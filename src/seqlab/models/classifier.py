@@ -16,14 +16,14 @@ from lightning.pytorch.strategies import DDPStrategy, SingleDeviceStrategy
 from torch import nn
 from torchmetrics import MeanMetric, MetricCollection
 
-from seqlab.data.batch import IGNORE_LABEL, Batch
+from seqlab.data.batch import Batch
 from seqlab.data.meta import DataMeta
 from seqlab.errors import SeqlabError
 from seqlab.layout import SPLITS
 from seqlab.metrics import METRIC_NAMES, build_metrics, metric_inputs
 from seqlab.models.inputs import InputLayer
 from seqlab.models.registry import build_encoder
-from seqlab.models.tagger import per_step_encoder, real_steps, step_loss, task_name
+from seqlab.models.tasks import task_of
 from seqlab.schema import plain
 
 if TYPE_CHECKING:
@@ -74,11 +74,7 @@ class SequenceClassifier(L.LightningModule):
             model["freeze_embeddings"],
         )
         self.encoder = build_encoder(model, data_meta, self.inputs.output_dim)
-        self.task = task_name(task)
-        if self.task == "tag":
-            self.encoder = per_step_encoder(self.encoder)
-            # share of sequences with every labelled step right
-            self.split_exact = nn.ModuleDict({f"{split}_": MeanMetric() for split in SPLITS})
+        self.task = task_of(task).name
         self.head = nn.Sequential(
             nn.Dropout(model.get("dropout", 0.0)),
             # every encoder sets output_dim, an int (models/registry.py)
@@ -86,20 +82,22 @@ class SequenceClassifier(L.LightningModule):
         )
         self.loss_fn = nn.CrossEntropyLoss(weight=_class_weights(optim, data_meta))
         self.average = metrics["average"]
-        # ModuleDict keys may not shadow nn.Module attributes such as `train`, hence the suffix.
-        # task=generate scores its samples instead (training/generate.py)
-        self.split_metrics = nn.ModuleDict(
-            {
-                f"{split}_": build_metrics(data_meta.num_classes, self.average, prefix=f"{split}/")
-                for split in SPLITS
-                if self.task != "generate"
-            }
-        )
+        self.split_metrics = self.class_metrics(data_meta.num_classes)
         self.split_losses = nn.ModuleDict({f"{split}_": MeanMetric() for split in SPLITS})
         # Per split, this epoch's (probabilities, labels, loss, batch size) of every step so far.
         self.pending: dict[str, list[tuple]] = {split: [] for split in SPLITS}
         self.best: dict[str, float] = {}
         self._grad_norm: tuple[int, float] | None = None  # (global step, raw global norm)
+
+    def class_metrics(self, num_classes: int) -> nn.ModuleDict:
+        """The five metrics of each split. ModuleDict keys may not shadow nn.Module attributes
+        such as `train`, hence the suffix."""
+        return nn.ModuleDict(
+            {
+                f"{split}_": build_metrics(num_classes, self.average, prefix=f"{split}/")
+                for split in SPLITS
+            }
+        )
 
     def forward(self, batch: Batch) -> torch.Tensor:
         """Class logits for a batch."""
@@ -115,20 +113,20 @@ class SequenceClassifier(L.LightningModule):
         loss are the same as with one update per batch, and the five torchmetrics updates cost
         more than a small batch's forward pass (docs/performance.md). An epoch's probabilities
         are small (samples x classes)."""
-        output = logits = self(batch)
-        labels = batch.labels
-        if self.task == "tag":
-            logits, labels, exact = real_steps(output, labels)
-            if len(exact):
-                cast(MeanMetric, self.split_exact[f"{split}_"]).update(exact)
-            loss = step_loss(self.loss_fn, logits, labels)
-        else:
-            loss = self.loss_fn(logits, labels)
+        output = self(batch)
+        logits, labels, loss = self.scored(output, batch.labels, split)
         # in float32 also under bf16 autocast: bf16 probabilities (3 significant digits) tie
         # often enough to change the exact AUROC, and numpy has no bf16 for the test plots
         probabilities = logits.detach().float().softmax(dim=-1)
         self.pending[split].append((probabilities, labels, loss.detach(), len(labels)))
         return loss, probabilities, output
+
+    def scored(
+        self, output: torch.Tensor, labels: torch.Tensor, split: str
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The logits and labels the split's metrics score, and the loss: one class per
+        sequence here (task=tag scores every labelled step: models/tagger.py)."""
+        return output, labels, self.loss_fn(output, labels)
 
     def _update_metrics(self, split: str) -> None:
         steps, self.pending[split] = self.pending[split], []
@@ -153,17 +151,10 @@ class SequenceClassifier(L.LightningModule):
     def validation_step(self, batch: Batch, batch_idx: int) -> None:
         self._step(batch, "val")
 
-    def test_step(self, batch: Batch, batch_idx: int) -> dict[str, torch.Tensor]:
-        """Returned for callbacks that need every test prediction (callbacks/plots.py); task=tag
-        adds every step's probabilities, censored and padding ones too (seqlab-predict)."""
-        _, probabilities, output = self._step(batch, "test")
-        if self.task != "tag":
-            return {"probabilities": probabilities, "labels": batch.labels}
-        return {
-            "probabilities": probabilities,
-            "labels": batch.labels[batch.labels != IGNORE_LABEL],
-            "step_probabilities": output.detach().float().softmax(dim=-1),
-        }
+    def test_step(self, batch: Batch, batch_idx: int) -> dict[str, torch.Tensor] | None:
+        """Returned for callbacks that need every test prediction (callbacks/plots.py)."""
+        _, probabilities, _ = self._step(batch, "test")
+        return {"probabilities": probabilities, "labels": batch.labels}
 
     def on_train_epoch_end(self) -> None:
         self._log_epoch("train")
@@ -195,10 +186,6 @@ class SequenceClassifier(L.LightningModule):
         }
         self._metrics(split).reset()
         self._loss(split).reset()
-        if self.task == "tag":
-            exact = cast(MeanMetric, self.split_exact[f"{split}_"])
-            values[f"{split}/seq_exact"] = exact.compute()
-            exact.reset()
         return values
 
     def _track_best(self, values: dict[str, float]) -> None:

@@ -15,13 +15,14 @@ from dataclasses import dataclass
 from typing import cast
 
 import torch
+from torch import nn
 from torchmetrics import MeanMetric
 
 from seqlab.data.batch import IGNORE_LABEL, Batch
 from seqlab.data.events.futures import FutureState, week_inputs
 from seqlab.models.classifier import SequenceClassifier
 from seqlab.models.recurrent import RecurrentEncoder
-from seqlab.models.tagger import per_step_encoder, step_loss
+from seqlab.models.steps import per_step_encoder, step_loss
 
 
 class SequenceGenerator(SequenceClassifier):
@@ -40,6 +41,10 @@ class SequenceGenerator(SequenceClassifier):
             raise ValueError("task=generate needs a recurrent decoder")
         self.encoder = per_step_encoder(self.encoder)
 
+    def class_metrics(self, num_classes: int) -> nn.ModuleDict:
+        """None: its test part is scored by sampling (training/generate.py)."""
+        return nn.ModuleDict()
+
     def _step(self, batch: Batch, split: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         logits, labels = self(batch), batch.labels
         real = labels != IGNORE_LABEL
@@ -49,7 +54,7 @@ class SequenceGenerator(SequenceClassifier):
             cast(MeanMetric, self.split_losses[f"{split}_"]).update(loss.detach(), weight=count)
         return loss, logits.detach().float().softmax(dim=-1), logits
 
-    def test_step(self, batch: Batch, batch_idx: int) -> None:  # type: ignore[override]
+    def test_step(self, batch: Batch, batch_idx: int) -> None:
         self._step(batch, "test")
 
     def _log_epoch(self, split: str) -> dict[str, float]:

@@ -1,44 +1,52 @@
-"""Which LightningModule a run trains, and rebuilding it from a checkpoint: one choice, and one
-loader, for seqlab-train, -eval, -predict, -export and -generate.
-
-classify and tag: SequenceClassifier (a head on the pooled state or on every step);
-generate: SequenceGenerator (weekly counts of event data) or TextGenerator (class-conditioned
-messages). The generators import the classifier, so they are imported here, when chosen.
+"""Rebuilding a trained module from a checkpoint: one loader for seqlab-eval, -predict,
+-export and -generate. Which class a task trains is the task's (models/tasks.py).
 """
 
-from collections.abc import Collection, Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, cast
 
 from seqlab.errors import SeqlabError
 from seqlab.models.classifier import SequenceClassifier, read_checkpoint
-from seqlab.models.tagger import TASKS, task_name
-
-LABELLING = ("classify", "tag")  # a class per sequence or per step: predict, export
-GENERATING = ("generate",)  # seqlab-generate
+from seqlab.models.tasks import Task, task_of
 
 
-def module_class(task: str, data_kind: str) -> type[SequenceClassifier]:
-    if task != "generate":
-        return SequenceClassifier
-    if data_kind == "text":
-        from seqlab.models.text_generator import TextGenerator
+def any_task(task: Task) -> str | None:
+    """seqlab-eval scores every task's checkpoints."""
+    return None
 
-        return TextGenerator
-    from seqlab.models.generator import SequenceGenerator
 
-    return SequenceGenerator
+def labelling(task: Task) -> str | None:
+    """seqlab-predict and seqlab-export take the checkpoints of a task that labels inputs."""
+    return task.not_predicted
+
+
+def sampling(task: Task) -> str | None:
+    """seqlab-generate takes the checkpoints of a task that samples."""
+    if task.samples:
+        return None
+    return (
+        f"a task={task.name} checkpoint samples nothing; pass the checkpoint of a task=generate "
+        "run (experiment=cdnow_futures_lstm)"
+    )
+
+
+def module_class(task: Task, data_kind: str) -> type[SequenceClassifier]:
+    """The LightningModule class the task trains on data of `data_kind`."""
+    return cast(type[SequenceClassifier], task.module_class(data_kind))
 
 
 def load_module(
-    path: str, tasks: Collection[str] = TASKS
+    path: str, refusal: Callable[[Task], str | None] = any_task
 ) -> tuple[SequenceClassifier, dict[str, Any]]:
-    """The trained module of a seqlab checkpoint of one of `tasks`, and the checkpoint (torch's
-    weights_only loader: no code in the file is run)."""
+    """The trained module of a seqlab checkpoint, and the checkpoint (torch's weights_only
+    loader: no code in the file is run); `refusal` says why a command cannot use the
+    checkpoint's task (None: it can)."""
     checkpoint = read_checkpoint(path)
     hparams = checkpoint["hyper_parameters"]
-    task = task_name(hparams.get("task"))
-    if task not in tasks:
-        raise SeqlabError(f"{path}: {_wrong_task(task)}")
+    task = task_of(hparams.get("task"))
+    refused = refusal(task)
+    if refused is not None:
+        raise SeqlabError(f"{path}: {refused}")
     module = module_class(task, hparams["data"]["kind"])(**hparams)
     try:
         module.load_state_dict(checkpoint["state_dict"])
@@ -51,19 +59,6 @@ def load_module(
         ) from None
     module.on_load_checkpoint(checkpoint)
     return module, checkpoint
-
-
-def _wrong_task(task: str) -> str:
-    if task == "generate":
-        return (
-            "a task=generate checkpoint, which samples sequences rather than classifying them; "
-            "use seqlab-generate ckpt_path=<file> to sample, seqlab-eval ckpt_path=<file> to "
-            "score it"
-        )
-    return (
-        f"a task={task} checkpoint samples nothing; pass the checkpoint of a task=generate run "
-        "(experiment=cdnow_futures_lstm)"
-    )
 
 
 def require_same_meta(

@@ -7,48 +7,47 @@ five classification metrics over every labelled step of the split; `test/seq_exa
 share of sequences whose labelled steps are all right.
 """
 
+from typing import Any, cast
+
 import torch
 from torch import nn
+from torchmetrics import MeanMetric
 
-from seqlab.data.batch import IGNORE_LABEL
-
-TASKS = ("classify", "tag", "generate")
-
-
-def task_name(task: dict | None) -> str:
-    """The task of a module's hyperparameters; checkpoints from before tasks existed classify."""
-    name = (task or {}).get("name", "classify")
-    if name not in TASKS:
-        raise ValueError(f"unknown task {name!r}")
-    return name
+from seqlab.data.batch import IGNORE_LABEL, Batch
+from seqlab.layout import SPLITS
+from seqlab.models.classifier import SequenceClassifier
+from seqlab.models.steps import per_step_encoder, real_steps, step_loss
 
 
-def per_step_encoder(encoder: nn.Module) -> nn.Module:
-    """The encoder, set to return every step's output rather than a pooled vector."""
-    if not hasattr(encoder, "per_step"):
-        raise ValueError(f"{type(encoder).__name__} has no per-step outputs; use a recurrent one")
-    setattr(encoder, "per_step", True)  # noqa: B010 (nn.Module's typing hides it)
-    return encoder
+class SequenceTagger(SequenceClassifier):
+    """task=tag: the head on every step's output; loss and the five metrics over the labelled
+    steps, and `{split}/seq_exact`, the share of sequences with every labelled step right."""
 
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.encoder = per_step_encoder(self.encoder)
+        self.split_exact = nn.ModuleDict({f"{split}_": MeanMetric() for split in SPLITS})
 
-def real_steps(
-    logits: torch.Tensor, labels: torch.Tensor
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """(batch, time, classes) logits and (batch, time) labels -> the labelled steps' logits and
-    labels, flattened, and per sequence with at least one labelled step whether all of its
-    labelled steps are predicted right (1.0) or not (0.0)."""
-    steps = labels.shape[1]
-    logits = logits[:, :steps]  # the encoder pads to the batch's longest sequence
-    real = labels != IGNORE_LABEL
-    wrong = (logits.argmax(dim=-1) != labels) & real
-    has_steps = real.any(dim=1)
-    exact = (~wrong.any(dim=1))[has_steps].float()
-    return logits[real], labels[real], exact.detach()
+    def scored(
+        self, output: torch.Tensor, labels: torch.Tensor, split: str
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        logits, labels, exact = real_steps(output, labels)
+        if len(exact):
+            cast(MeanMetric, self.split_exact[f"{split}_"]).update(exact)
+        return logits, labels, step_loss(self.loss_fn, logits, labels)
 
+    def test_step(self, batch: Batch, batch_idx: int) -> dict[str, torch.Tensor] | None:
+        """Also every step's probabilities, censored and padding ones too (seqlab-predict)."""
+        _, probabilities, output = self._step(batch, "test")
+        return {
+            "probabilities": probabilities,
+            "labels": batch.labels[batch.labels != IGNORE_LABEL],
+            "step_probabilities": output.detach().float().softmax(dim=-1),
+        }
 
-def step_loss(loss_fn: nn.Module, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    """The mean loss over the labelled steps; zero (still in the graph) when a batch has none,
-    where cross-entropy's mean over nothing would be NaN."""
-    if labels.numel() == 0:
-        return logits.sum() * 0.0
-    return loss_fn(logits, labels)
+    def epoch_metrics(self, split: str) -> dict[str, torch.Tensor]:
+        values = super().epoch_metrics(split)
+        exact = cast(MeanMetric, self.split_exact[f"{split}_"])
+        values[f"{split}/seq_exact"] = exact.compute()
+        exact.reset()
+        return values

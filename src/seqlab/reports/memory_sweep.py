@@ -102,10 +102,10 @@ def checkpoint_mse(path: Path) -> float:
     from seqlab.data.batch import Batch
     from seqlab.data.memory.config import MemoryDataConfig
     from seqlab.data.memory.datamodule import MemoryDataModule, adding_mse, adding_test_sums
-    from seqlab.models.modules import LABELLING, load_module
+    from seqlab.models.modules import labelling, load_module
     from seqlab.schema import to_dataclass
 
-    module, _ = load_module(str(path), LABELLING)
+    module, _ = load_module(str(path), labelling)
     config = to_dataclass(MemoryDataConfig, dict(module.hparams["data"]))
     splits, _ = MemoryDataModule(config).build_splits()
     test = splits["test"]

@@ -16,6 +16,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 from seqlab import config_dir
 from seqlab.config import BaselinesConfig, CompareConfig, TrainConfig, validate
 from seqlab.errors import SeqlabError
+from seqlab.models.tasks import TASKS
 from seqlab.schema import plain
 
 Schema = TypeVar("Schema", BaselinesConfig, TrainConfig)
@@ -64,7 +65,7 @@ def compare(config: CompareConfig) -> Any:
     table = summarise(runs)
     write_tables(runs, table, run_dir)
     chart = run_dir / "chart.png"
-    per_step = ", per labelled step (task=tag)" if config.task.name == "tag" else ""
+    per_step = ", per labelled step (task=tag)" if TASKS[config.task.name].per_step else ""
     plot_chart(table, chart, title=f"{config.data.name}: test metrics{per_step}")
     _log_to_wandb(config, run_dir, table, chart)
     print((run_dir / "table.md").read_text())

@@ -17,8 +17,8 @@ from seqlab.errors import SeqlabError
 from seqlab.files import atomic_path, write_text_atomic
 from seqlab.layout import CHECKPOINT_DIR
 from seqlab.models.exportable import ExportableClassifier
-from seqlab.models.modules import LABELLING, load_module, require_same_meta
-from seqlab.models.tagger import task_name
+from seqlab.models.modules import labelling, load_module, require_same_meta
+from seqlab.models.tasks import TASKS, task_of
 
 MODEL_FILES = {"onnx": "model.onnx", "torchscript": "model.pt"}
 SIDECAR = "model.json"
@@ -29,12 +29,10 @@ def export(config: ExportConfig) -> list[Path]:
     run_dir = Path(config.paths.output_dir)
     if config.format == "ckpt":
         return [reexport_checkpoint(config.ckpt_path, run_dir)]
-    module, _ = load_module(config.ckpt_path, LABELLING)
-    if module.task == "tag":
-        raise SeqlabError(
-            f"{config.ckpt_path}: a task=tag checkpoint (a label per step); exporting it to "
-            "onnx or torchscript is not built yet, use format=ckpt"
-        )
+    module, _ = load_module(config.ckpt_path, labelling)
+    not_exported = TASKS[module.task].not_exported
+    if not_exported is not None:
+        raise SeqlabError(f"{config.ckpt_path}: {not_exported}")
     fitted = module.hparams.get("fitted")
     if fitted is None:
         raise SeqlabError(
@@ -134,9 +132,9 @@ def _sidecar(
 def reexport_checkpoint(ckpt_path: str, run_dir: Path) -> Path:
     """The checkpoint with `fitted` added to its hyperparameters: the training data is read and
     split again (the checkpoint's data options and seed) and the preprocessing refitted."""
-    _, checkpoint = load_module(ckpt_path, LABELLING)
+    _, checkpoint = load_module(ckpt_path, labelling)
     hparams = checkpoint["hyper_parameters"]
-    datamodule = build_datamodule(hparams["data"], task_name(hparams.get("task")))
+    datamodule = build_datamodule(hparams["data"], task_of(hparams.get("task")).name)
     datamodule.setup("fit")
     require_same_meta(
         ckpt_path,

@@ -16,10 +16,11 @@ import torch
 from lightning.pytorch.loggers import Logger
 
 from seqlab.baselines.bgnbd import expected_weekly, fit_bgnbd, sampled_totals
-from seqlab.config import GenerateConfig, TaskConfig, TaskName
+from seqlab.config import GenerateConfig, TaskConfig
 from seqlab.data.events.futures import WeeklyCounts
 from seqlab.metrics import build_metrics, metric_inputs
 from seqlab.models.generator import Futures, SequenceGenerator
+from seqlab.models.tasks import TaskName
 from seqlab.reports.futures import futures_curves, log_wandb_curves
 
 ROWS = 65536  # decoder rows (entities x samples) per sampling call: bounds memory
@@ -172,26 +173,26 @@ def generate(config: GenerateConfig) -> Path:
     from seqlab.data.events.datamodule import EventDataModule
     from seqlab.data.registry import build_datamodule
     from seqlab.files import atomic_path
-    from seqlab.models.modules import GENERATING, load_module
+    from seqlab.models.modules import load_module, sampling
 
-    module, _ = load_module(config.ckpt_path, GENERATING)
+    module, _ = load_module(config.ckpt_path, sampling)
     assert isinstance(module, SequenceGenerator)  # generates_text sent text elsewhere
     hparams = module.hparams
-    datamodule = build_datamodule(hparams["data"], "generate")
+    datamodule = build_datamodule(hparams["data"], TaskName.generate)
     assert isinstance(datamodule, EventDataModule)  # generates_text sent text elsewhere
     weekly = datamodule.weekly
     codes = datamodule.entity_splits[config.split]
     counts = weekly.counts[codes]
     history_weeks = weekly.history_weeks
     weeks = counts.shape[1] - history_weeks
-    sampling = TaskConfig(
+    settings = TaskConfig(
         name=TaskName.generate,
         samples=config.n,
         temperature=config.temperature,
         greedy=config.greedy,
     )
     history = torch.from_numpy(counts[:, :history_weeks])
-    sampled = sample_futures(module, history, weeks, sampling, config.seed).numpy()
+    sampled = sample_futures(module, history, weeks, settings, config.seed).numpy()
     entities = datamodule.history.entities[codes]
     table = pd.DataFrame(
         sampled.reshape(-1, weeks),

@@ -30,6 +30,7 @@ from seqlab.data.batch import IGNORE_LABEL, PAD_ID, SequenceDataset
 from seqlab.data.text.generate import message_classes
 from seqlab.errors import SeqlabError
 from seqlab.files import atomic_path, write_text_atomic
+from seqlab.models.tasks import TaskName, task_of
 
 MESSAGES = 4096  # messages per sampling call: bounds the (messages x vocabulary) logits
 TEXT_FILE, CSV_FILE, JUDGED_FILE = "samples.txt", "samples.csv", "judged.json"
@@ -81,8 +82,7 @@ def generates_text(ckpt_path: str) -> bool:
     from seqlab.models.classifier import read_checkpoint
 
     hparams = read_checkpoint(ckpt_path)["hyper_parameters"]
-    task = (hparams.get("task") or {}).get("name", "classify")
-    return task == "generate" and hparams["data"].get("kind") == "text"
+    return task_of(hparams.get("task")).samples and hparams["data"].get("kind") == "text"
 
 
 def generate_text(config: GenerateConfig) -> Path:
@@ -91,10 +91,10 @@ def generate_text(config: GenerateConfig) -> Path:
     import pandas as pd
     from tokenizers import Tokenizer
 
-    from seqlab.models.modules import GENERATING, load_module
+    from seqlab.models.modules import load_module, sampling
     from seqlab.models.text_generator import TextGenerator
 
-    module, _ = load_module(config.ckpt_path, GENERATING)
+    module, _ = load_module(config.ckpt_path, sampling)
     assert isinstance(module, TextGenerator)  # generates_text chose this path
     module.eval()
     if config.classifier:  # refused before anything is sampled
@@ -149,8 +149,8 @@ def _classifier_checkpoint(path: str, conditions: list[str]) -> None:
     from seqlab.models.classifier import read_checkpoint
 
     hparams = read_checkpoint(path)["hyper_parameters"]
-    task = (hparams.get("task") or {}).get("name", "classify")
-    if task != "classify":
+    task = task_of(hparams.get("task")).name
+    if task != TaskName.classify:
         raise SeqlabError(
             f"classifier={path}: a task={task} checkpoint, which does not classify messages; "
             "pass the best checkpoint of a task=classify run on text (experiment=sms_spam_gru)"
@@ -176,11 +176,11 @@ def judge(
     predictions.csv) against the class it was conditioned on."""
     from seqlab.data.input_config import InputLabels, ReaderConfig
     from seqlab.data.prediction import PredictionDataModule
-    from seqlab.models.modules import LABELLING, load_module
+    from seqlab.models.modules import labelling, load_module
     from seqlab.training.predict import predict_probabilities, read_input
     from seqlab.training.predictions_file import write_predictions
 
-    module, _ = load_module(classifier, LABELLING)
+    module, _ = load_module(classifier, labelling)
     reader = ReaderConfig(
         format="csv", text_column="text", label_column="class", labels=InputLabels.true
     )

@@ -18,6 +18,7 @@ from seqlab.errors import SeqlabError
 from seqlab.files import remove_partial_files
 from seqlab.layout import CHECKPOINT_DIR, METRICS_FILE
 from seqlab.models.modules import load_module, require_same_meta
+from seqlab.models.tasks import TASKS
 from seqlab.schema import plain, to_dataclass
 from seqlab.training.loggers import build_loggers, finish_wandb
 from seqlab.training.results import floats, write_rank_zero_metrics
@@ -93,7 +94,7 @@ def evaluate(config: EvalConfig) -> dict[str, float]:
     # the checkpoint's hyperparameters: plain values (models/classifier.py says why)
     hparams = module.hparams
     datamodule = build_datamodule(config.data.apply(hparams["data"]), module.task)
-    generates = module.task == "generate"
+    generates = TASKS[module.task].samples
     datamodule.setup("fit" if generates else "test")  # the baselines fit the training part
     require_same_meta(
         config.ckpt_path,

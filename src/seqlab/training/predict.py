@@ -33,7 +33,8 @@ from seqlab.errors import SeqlabError
 from seqlab.files import write_bytes_atomic
 from seqlab.models.classifier import SequenceClassifier
 from seqlab.models.config import MLPConfig, MLPInput
-from seqlab.models.modules import LABELLING, load_module
+from seqlab.models.modules import labelling, load_module
+from seqlab.models.tasks import TASKS
 from seqlab.schema import plain, to_dataclass
 from seqlab.training.ddp import is_launching_process
 from seqlab.training.predictions_file import write_predictions
@@ -51,7 +52,7 @@ def predict(config: PredictConfig) -> dict[str, float]:
     quiet_known_warnings()
     run_dir = Path(config.paths.output_dir)
     L.seed_everything(config.seed, workers=True, verbose=False)
-    module, _ = load_module(config.ckpt_path, LABELLING)
+    module, _ = load_module(config.ckpt_path, labelling)
     # the checkpoint's hyperparameters: plain values (models/classifier.py says why)
     hparams = module.hparams
     source = _spool_stdin(config.input, hparams["data"]["kind"], run_dir, config.reader)
@@ -87,7 +88,7 @@ def predict_probabilities(
     0 (None on other ranks), and with labels the test metrics of seqlab-eval (every rank; {}
     without labels)."""
     starts = None
-    if module.task == "tag":
+    if TASKS[module.task].per_step:
         lengths = datamodule.dataset.lengths
         starts = torch.cumsum(lengths, dim=0) - lengths
     if _one_cpu_process(trainer_options):
@@ -129,7 +130,9 @@ def _plain_loop(
     with torch.inference_mode():
         for batch_idx, batch in enumerate(datamodule.predict_dataloader()):
             if labelled:
-                probabilities = _test_probabilities(module.test_step(batch, batch_idx))
+                outputs = module.test_step(batch, batch_idx)
+                assert outputs is not None  # a labelling task's module returns its predictions
+                probabilities = _test_probabilities(outputs)
             else:
                 probabilities = module(batch).float().softmax(dim=-1)
             parts.append(_rows(batch.index, batch.lengths, probabilities, starts))
@@ -179,7 +182,7 @@ def evaluate_input(config: EvalConfig) -> dict[str, float]:
     quiet_known_warnings()
     run_dir = Path(config.paths.output_dir)
     L.seed_everything(config.seed, workers=True, verbose=False)
-    module, _ = load_module(config.ckpt_path, LABELLING)
+    module, _ = load_module(config.ckpt_path, labelling)
     assert config.input is not None  # seqlab-eval input=<file> comes here
     data = read_input(module, config.ckpt_path, config.input, config.reader, config.data)
     if not data.labelled:

@@ -23,6 +23,7 @@ from seqlab.layout import LAST_CHECKPOINT
 from seqlab.models.classifier import SequenceClassifier
 from seqlab.models.modules import module_class
 from seqlab.models.summary import layer_parameters, refuse_oversized
+from seqlab.models.tasks import TASKS
 from seqlab.schema import plain
 from seqlab.training.callbacks.checkpoint import BestAndLastCheckpoint
 from seqlab.training.callbacks.finite import NonFiniteGuard
@@ -130,7 +131,7 @@ def fit_and_test(run: BuiltRun) -> Fitted:
         module, datamodule=datamodule, ckpt_path=best_path, verbose=False, weights_only=True
     )
     metrics = {**floats(tested[0]), **best_val}
-    if config.task.name == "generate" and trainer.is_global_zero:
+    if TASKS[config.task.name].samples and trainer.is_global_zero:
         metrics |= futures(module, datamodule, trainer, FuturesScoring.of(config, run_dir))
     write_rank_zero_metrics(run_dir, metrics, trainer, summary)
     if config.logger.wandb.enabled and trainer.is_global_zero:
@@ -142,7 +143,7 @@ def fit_and_test(run: BuiltRun) -> Fitted:
 
 def _module(config: TrainConfig, datamodule: SequenceDataModule) -> SequenceClassifier:
     def build() -> SequenceClassifier:
-        module = module_class(config.task.name, config.data.kind)
+        module = module_class(TASKS[config.task.name], config.data.kind)
         return module.from_config(config, datamodule.meta, datamodule.fitted_state())
 
     refuse_oversized(build)
@@ -209,7 +210,7 @@ def futures(
         report = unigram_report(datamodule.splits, meta.num_classes, fitted["conditions"])
         log_summary(trainer.loggers, report, trainer.global_step)
         return report
-    assert isinstance(module, SequenceGenerator)  # module_class's choice for events
+    assert isinstance(module, SequenceGenerator)  # the generate task's module for events
     report = futures_report(
         module,
         datamodule.weekly,

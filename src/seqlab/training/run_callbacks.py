@@ -10,6 +10,7 @@ from seqlab.config import CallbacksConfig, CheckpointConfig, LoggerConfig
 from seqlab.data.base import SequenceDataModule
 from seqlab.errors import SeqlabError
 from seqlab.layout import CHECKPOINT_DIR, PLOTS_DIR
+from seqlab.models.tasks import TASKS
 from seqlab.training.callbacks.checkpoint import BestAndLastCheckpoint
 from seqlab.training.callbacks.gradients import GradientDiagnostics
 from seqlab.training.callbacks.plots import TestPlots
@@ -80,7 +81,7 @@ def testing_callbacks(
 ) -> list[Callback]:
     """Plots and the prediction table of classified samples or steps; task=generate draws
     its own curves (training/generate.py)."""
-    if datamodule.task == "generate":
+    if TASKS[datamodule.task].samples:
         return []
     return [
         TestPlots(run_dir / PLOTS_DIR, datamodule.meta.class_names),
@@ -95,6 +96,6 @@ def _prediction_table(
         run_dir / PLOTS_DIR,
         datamodule.meta.class_names,
         # a row per sample, which task=tag (a prediction per step) does not fit
-        rows=0 if datamodule.task == "tag" else logger.wandb.prediction_rows,
+        rows=0 if TASKS[datamodule.task].per_step else logger.wandb.prediction_rows,
         texts=datamodule.sample_texts("test"),
     )

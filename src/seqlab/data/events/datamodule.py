@@ -40,6 +40,7 @@ from seqlab.data.prediction import PredictionData
 from seqlab.data.scaler import scaler_state
 from seqlab.data.splits import stratified_split
 from seqlab.errors import SeqlabError
+from seqlab.models.tasks import TaskName
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +48,7 @@ CLASS_NAMES = ("inactive", "active")  # fewer / at least label.min_events events
 
 
 class EventDataModule(SequenceDataModule):
-    tasks = ("classify", "tag", "generate")
+    tasks = (TaskName.classify, TaskName.tag, TaskName.generate)
 
     def __init__(self, config: EventsDataConfig):
         super().__init__(batch_size=config.batch_size, num_workers=config.num_workers)
@@ -61,7 +62,7 @@ class EventDataModule(SequenceDataModule):
     @cached_property
     def history(self) -> EventHistory:
         events = self._read_log()
-        if self.task == "tag":
+        if self.task == TaskName.tag:
             return tag_history(events, asdict(self.config.step_label), self.config.time_unit)
         return cut_history(
             events, asdict(self.config.cutoff), asdict(self.config.label), self.config.time_unit
@@ -95,7 +96,7 @@ class EventDataModule(SequenceDataModule):
 
     @property
     def class_names(self) -> tuple[str, ...]:
-        return TAG_CLASS_NAMES if self.task == "tag" else CLASS_NAMES
+        return TAG_CLASS_NAMES if self.task == TaskName.tag else CLASS_NAMES
 
     @cached_property
     def entity_splits(self) -> dict[str, np.ndarray]:
@@ -158,11 +159,11 @@ class EventDataModule(SequenceDataModule):
         return events[events.groupby("code").cumcount(ascending=False) < self.config.max_length]
 
     def build_splits(self) -> tuple[dict[str, SequenceDataset], DataMeta]:
-        if self.task == "generate":
+        if self.task == TaskName.generate:
             self._fitted = {"vocabularies": {}, "scaler": None}
             return future_splits(self.weekly, self.entity_splits, self.train_histories)
         recent = self._recent()
-        if self.task == "tag":
+        if self.task == TaskName.tag:
             _warn_unscored_steps(self.history.events, recent, self.config.max_length)
         split_of = np.empty(len(self.history.entities), dtype=object)
         for split, codes in self.entity_splits.items():
@@ -188,7 +189,7 @@ class EventDataModule(SequenceDataModule):
             rows = in_split == split  # the split's entities' events, back to back
             inputs, lengths = pad_flat(values[rows], lengths_all[codes], max_length)
             categories, _ = pad_flat(ids[rows], lengths_all[codes], max_length, dtype=np.int64)
-            if self.task == "tag":
+            if self.task == TaskName.tag:
                 labels = pad_tags(recent["tag"].to_numpy()[rows], lengths, max_length)
             else:
                 labels = torch.from_numpy(self.history.labels[codes])

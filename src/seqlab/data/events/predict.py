@@ -29,6 +29,7 @@ from seqlab.data.padding import pad_flat
 from seqlab.data.prediction import PredictionData, no_labels, refuse_unreadable_text
 from seqlab.data.scaler import scaler_from_state
 from seqlab.errors import SeqlabError
+from seqlab.models.tasks import TaskName
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +57,7 @@ def read_input(
     )
     if events.empty:
         raise SeqlabError(f"{path}: empty input; no events to predict from")
-    if task == "tag":
+    if task == TaskName.tag:
         step_label = asdict(config.step_label)
         history = tag_history(events, step_label, config.time_unit, require_labels=False)
     else:
@@ -79,7 +80,7 @@ def read_input(
     inputs, lengths = pad_flat(values.astype(np.float32), counts, longest)
     categories, _ = pad_flat(ids, counts, longest, dtype=np.int64)
     entity_ids = [str(entity) for entity in history.entities[order]]
-    if task == "tag":
+    if task == TaskName.tag:
         labels, labelled, steps = _steps(history.events, recent, lengths, reader, path)
         if len(recent) < len(history.events):
             _warn_left_out(history.events, recent, config.max_length, labelled, path)

@@ -42,6 +42,7 @@ from seqlab.files import write_text_atomic
 if TYPE_CHECKING:
     from tokenizers import Tokenizer
 from seqlab.layout import SPLITS
+from seqlab.models.tasks import TaskName
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +51,7 @@ CACHE_VERSION = 1  # bump when the cached layout or the tokenisation code change
 
 class TextDataModule(SequenceDataModule):
     # generate: class-conditioned messages, word by word (data/text/generate.py)
-    tasks = ("classify", "generate")
+    tasks = (TaskName.classify, TaskName.generate)
 
     def __init__(self, config: TextDataConfig):
         super().__init__(
@@ -99,7 +100,7 @@ class TextDataModule(SequenceDataModule):
         self._texts = {name: [t or "" for t in raw[name].texts] for name in SPLITS}
         ids = self._token_ids(self._texts)
         assert self.tokenizer is not None  # _token_ids trains or loads it
-        if self.task == "generate":
+        if self.task == TaskName.generate:
             from seqlab.data.text.generate import teacher_forcing
 
             return teacher_forcing(ids, labels, class_names, self.tokenizer)
@@ -128,7 +129,7 @@ class TextDataModule(SequenceDataModule):
 
     def fitted_state(self) -> dict[str, Any]:
         assert self.tokenizer is not None  # setup trained or loaded it
-        if self.task == "generate":  # what the decoder is conditioned on, by class index
+        if self.task == TaskName.generate:  # what the decoder is conditioned on, by class index
             return {"tokenizer": self.tokenizer.to_str(), "conditions": list(self.class_names)}
         return {"tokenizer": self.tokenizer.to_str()}
 
