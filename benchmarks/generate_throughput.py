@@ -25,11 +25,12 @@ import torch
 from hydra import compose, initialize_config_dir
 
 from seqlab import config_dir
-from seqlab.config import TaskConfig, TaskName, TrainConfig, validate
+from seqlab.config import TaskConfig, TrainConfig, validate
 from seqlab.data.registry import build_datamodule
 from seqlab.files import write_text_atomic
 from seqlab.models.generator import SequenceGenerator
 from seqlab.models.modules import load_module, sampling
+from seqlab.models.tasks import TaskName
 from seqlab.training.generate import ROWS, rollout_futures, sample_futures
 
 RESULTS = Path(__file__).parent / "results" / "generate_throughput.json"
@@ -85,11 +86,11 @@ def main() -> None:
     module, history, weeks = build(args.ckpt)
     customers = len(history)
     task = TaskConfig(name=TaskName.generate, samples=args.samples)
-    sampling, rollout, floor = [], [], []
+    drawing, rollout, floor = [], [], []
     for repeat in range(args.repeats):  # alternating, so all see the same machine load
         start = time.perf_counter()
         sample_futures(module, history, weeks, task, seed=repeat)
-        sampling.append(time.perf_counter() - start)
+        drawing.append(time.perf_counter() - start)
         start = time.perf_counter()
         rollout_futures(module, history, weeks, task, seed=repeat)
         rollout.append(time.perf_counter() - start)
@@ -102,12 +103,12 @@ def main() -> None:
         "rows_per_call": ROWS,
         "threads": args.threads,
         "machine": f"{os.cpu_count()} cpus, load {os.getloadavg()[0]:.1f}",
-        "sampling_s": statistics.median(sampling),
-        "sampling_s_range": [min(sampling), max(sampling)],
+        "sampling_s": statistics.median(drawing),
+        "sampling_s_range": [min(drawing), max(drawing)],
         "kernel_floor_s": statistics.median(floor),
-        "futures_per_s": futures / statistics.median(sampling),
+        "futures_per_s": futures / statistics.median(drawing),
         "floor_futures_per_s": futures / statistics.median(floor),
-        "ratio_sampling_to_floor": statistics.median(sampling) / statistics.median(floor),
+        "ratio_sampling_to_floor": statistics.median(drawing) / statistics.median(floor),
         "rollout_s": statistics.median(rollout),
         "rollout_futures_per_s": futures / statistics.median(rollout),
         "ratio_rollout_to_floor": statistics.median(rollout) / statistics.median(floor),
