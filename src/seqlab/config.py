@@ -119,20 +119,18 @@ class WandbConfig:
     on_unreachable: OnUnreachable = OnUnreachable.offline
 
     def __post_init__(self) -> None:
-        # W&B's own rule, which it enforces only once the run starts
-        project = self.project
-        require(
-            0 < len(project) <= 128,
-            "logger.wandb.project",
-            project,
-            "must have 1 to 128 characters",
-        )
-        require(
-            not set(project) & set(WANDB_PROJECT_FORBIDDEN),
-            "logger.wandb.project",
-            project,
-            f"cannot hold any of {WANDB_PROJECT_FORBIDDEN}",
-        )
+        check_wandb_project("logger.wandb.project", self.project)
+
+
+def check_wandb_project(key: str, project: str) -> None:
+    """W&B's own rule for a project name, which it enforces only once a run starts."""
+    require(0 < len(project) <= 128, key, project, "must have 1 to 128 characters")
+    require(
+        not set(project) & set(WANDB_PROJECT_FORBIDDEN),
+        key,
+        project,
+        f"cannot hold any of {WANDB_PROJECT_FORBIDDEN}",
+    )
 
 
 @dataclass
@@ -424,6 +422,36 @@ class CompareConfig:
         require(bool(self.seeds), "seeds", [], "is empty; give at least one seed")
 
 
+@dataclass
+class DashboardConfig:
+    """seqlab-dashboard: the W&B workspace of a project (seqlab.reports.dashboard)."""
+
+    task_name: str = "dashboard"
+    project: str = MISSING  # required: the W&B project whose workspace is built
+    entity: str | None = None  # W&B user or team; null: the logged-in default
+    # a W&B group (an experiment_name or a sweep dir's name): only its runs; null: every run,
+    # grouped by experiment
+    group: str | None = None
+    # the sweep dir whose jobs' .hydra/config.yaml give the swept keys; null: the group's own
+    # dir under ${paths.root_dir}/outputs/*/{multiruns,optuna}/, where one exists
+    sweep_dir: str | None = None
+    sort: str = "test/f1"  # the leaderboard's metric (ascending for a loss)
+    name: str | None = None  # the workspace's name; null: "seqlab <project>[ <group>]"
+    # true: write the workspace spec to <run dir>/workspace.json without the network;
+    # false: save the workspace to W&B (needs W&B online)
+    dry_run: bool = False
+    paths: PathsConfig = field(default_factory=PathsConfig)
+
+    def __post_init__(self) -> None:
+        check_wandb_project("project", self.project)
+        require(
+            self.sort.startswith(("val/", "test/")),
+            "sort",
+            self.sort,
+            "must be a val/ or test/ metric, e.g. test/f1 or val/f1_best",
+        )
+
+
 # Each console script's schema by its config's name (conf/<name>.yaml): the run dir check
 # (cli/hydra_callbacks.py) validates with it before Hydra writes anything.
 SCHEMAS: dict[str, type] = {
@@ -434,6 +462,7 @@ SCHEMAS: dict[str, type] = {
     "export": ExportConfig,
     "baselines": BaselinesConfig,
     "compare": CompareConfig,
+    "dashboard": DashboardConfig,
 }
 
 

@@ -5,6 +5,7 @@ import re
 
 import torch
 
+GLOBAL = "global"  # the group of all parameters together
 _RNN_PARAMETER = re.compile(r"encoder\.rnn\.(?:weight|bias)_(ih|hh)_(l\d+(?:_reverse)?)")
 
 
@@ -19,7 +20,7 @@ def parameter_group(name: str) -> str:
 
 
 def group_norms(module: torch.nn.Module) -> dict[str, float]:
-    """L2 norm of the gradients of each parameter group and of all of them (`global`)."""
+    """L2 norm of the gradients of each parameter group and of all of them (`GLOBAL`)."""
     squares: dict[str, torch.Tensor] = {}
     for name, parameter in module.named_parameters():
         if parameter.grad is not None:
@@ -27,7 +28,7 @@ def group_norms(module: torch.nn.Module) -> dict[str, float]:
             square = parameter.grad.detach().float().pow(2).sum()
             squares[group] = squares.get(group, 0.0) + square
     norms = {group: float(total.sqrt()) for group, total in squares.items()}
-    norms["global"] = global_norm(module)
+    norms[GLOBAL] = global_norm(module)
     return norms
 
 

@@ -154,18 +154,26 @@ def _last_wandb_step(folder: Path) -> int | None:
     return int(step) if step is not None else None
 
 
-def _wandb_reachable(on_unreachable: str, run_dir: Path) -> bool:
-    """Probe the W&B server (or the HTTPS proxy that reaches it) once; when it does not answer,
-    log offline (saying so and how to sync) or stop, as logger.wandb.on_unreachable says."""
+def wandb_unreachable() -> tuple[str, str, str] | None:
+    """Probe the W&B server (or the HTTPS proxy that reaches it) once: None when it answers,
+    else its URL, the host:port probed and why it did not answer."""
     url = os.environ.get("WANDB_BASE_URL") or WANDB_DEFAULT_URL
     target = urlparse(os.environ.get("HTTPS_PROXY") or os.environ.get("https_proxy") or url)
     port = target.port or (443 if target.scheme == "https" else 80)
     try:
         socket.create_connection((target.hostname, port), timeout=PROBE_SECONDS).close()
-        return True
+        return None
     except OSError as error:
-        reason = error.strerror or type(error).__name__
-    where = f"{target.hostname}:{port}"
+        return url, f"{target.hostname}:{port}", error.strerror or type(error).__name__
+
+
+def _wandb_reachable(on_unreachable: str, run_dir: Path) -> bool:
+    """When the W&B server does not answer a probe, log offline (saying so and how to sync) or
+    stop, as logger.wandb.on_unreachable says."""
+    unreachable = wandb_unreachable()
+    if unreachable is None:
+        return True
+    url, where, reason = unreachable
     if on_unreachable == "error":
         raise SeqlabError(
             f"W&B at {url} is unreachable ({where}: {reason}) and logger.wandb.on_unreachable="

@@ -35,13 +35,15 @@ from seqlab.config import MIN_MEDIAN_WINDOW, GradientsConfig
 from seqlab.files import write_text_atomic
 from seqlab.models.pooling import time_mask
 from seqlab.models.recurrent import RecurrentEncoder
-from seqlab.training.gradient_norms import global_norm, group_norms
+from seqlab.training.gradient_norms import GLOBAL, global_norm, group_norms
 
 if TYPE_CHECKING:
     from seqlab.models.classifier import SequenceClassifier
 
 log = logging.getLogger(__name__)
 PREFIX = "grad_norm/"
+CLIPPED = "global_clipped"  # the global norm after Lightning's gradient clipping
+RATIO = "dh_first_over_last_"  # + layer and direction: ||dL/dh_t|| first-read over last-read
 RESULTS_FILE = "gradients.json"
 _MIN_HISTORY = MIN_MEDIAN_WINDOW  # norms needed before a jump is judged against their median
 
@@ -142,7 +144,7 @@ class GradientDiagnostics(Callback):
             self.check_jump(trainer.global_step, global_norm(pl_module) if norm is None else norm)
             return
         norms = group_norms(pl_module)
-        self.check_jump(trainer.global_step, norms["global"])
+        self.check_jump(trainer.global_step, norms[GLOBAL])
         self.pending: dict[str, dict[str, Any]] = {"norms": norms, "hidden": {}, "ratios": {}}
         states = self.encoder.take_hidden_states()
         if states:
@@ -171,14 +173,12 @@ class GradientDiagnostics(Callback):
         self.due = False
         step = trainer.global_step - 1  # Lightning has already counted this optimizer step
         pending = self.pending
-        pending["norms"]["global_clipped"] = global_norm(pl_module)
+        pending["norms"][CLIPPED] = global_norm(pl_module)
         self.history["steps"].append(step)
         for key in ("norms", "hidden", "ratios"):
             self.history[key].append(pending[key])
         scalars = {f"{PREFIX}{name}": value for name, value in pending["norms"].items()}
-        scalars.update(
-            {f"{PREFIX}dh_first_over_last_{name}": r for name, r in pending["ratios"].items()}
-        )
+        scalars.update({f"{PREFIX}{RATIO}{name}": r for name, r in pending["ratios"].items()})
         for logger in trainer.loggers:
             logger.log_metrics(scalars, step=step)
 

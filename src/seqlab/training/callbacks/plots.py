@@ -22,6 +22,9 @@ from lightning.pytorch.loggers import WandbLogger
 from seqlab.files import savefig_atomic
 
 PLOT_FILES = ("roc_curve.png", "pr_curve.png", "confusion_matrix.png")
+# The W&B chart keys (W&B keeps each chart's data as the table `<key>_table`); the dashboard's
+# chart panels read them (seqlab.reports.dashboard).
+ROC_CHART, PR_CHART, CONFUSION_CHART = "test/roc_curve", "test/pr_curve", "test/confusion_matrix"
 
 
 class TestPlots(Callback):
@@ -122,9 +125,9 @@ def _log_wandb_charts(
     y_true, y_probas = labels.tolist(), probabilities.tolist()
     logger.experiment.log(
         {
-            "test/roc_curve": wandb.plot.roc_curve(y_true, y_probas, labels=names),
-            "test/pr_curve": wandb.plot.pr_curve(y_true, y_probas, labels=names),
-            "test/confusion_matrix": wandb.plot.confusion_matrix(
+            ROC_CHART: wandb.plot.roc_curve(y_true, y_probas, labels=names),
+            PR_CHART: wandb.plot.pr_curve(y_true, y_probas, labels=names),
+            CONFUSION_CHART: wandb.plot.confusion_matrix(
                 y_true=y_true, preds=probabilities.argmax(axis=1).tolist(), class_names=names
             ),
         }
