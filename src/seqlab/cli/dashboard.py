@@ -1,5 +1,6 @@
 """seqlab-dashboard project=<p> [entity=<e>] [group=<g>] [dry_run=true]: the project's W&B
-workspace (seqlab.reports.dashboard), saved to W&B or written as JSON into the run dir."""
+workspace (seqlab.reports.dashboard and .workspace), saved to W&B or written as JSON into the
+run dir."""
 
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from seqlab.config import DashboardConfig, validate
 def main(cfg: DictConfig) -> None:
     with user_errors():
         config = validate(cfg, DashboardConfig)
-        from seqlab.reports.dashboard import dashboard
+        from seqlab.reports.workspace import dashboard
 
         written = dashboard(config, Path(config.paths.output_dir))
         print(f"{'wrote' if config.dry_run else 'saved'} {written}")

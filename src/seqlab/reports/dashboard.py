@@ -14,14 +14,13 @@ chart sorted by `sort`). The swept keys are read from the sweep dir on disk: the
 (as W&B records them) whose values differ between its jobs' .hydra/config.yaml, so the spec is
 built without the network.
 
-`build_spec` is pure; `workspace` turns the spec into wandb-workspaces objects, whose model is
-what `dry_run=true` writes (workspace.json) and what saving sends to W&B.
+`build_spec` is pure; seqlab.reports.workspace turns the spec into W&B's workspace, writes it
+(dry_run=true) or saves it.
 """
 
 import json
-import os
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -30,16 +29,14 @@ from omegaconf import DictConfig, OmegaConf
 
 from seqlab.config import DashboardConfig
 from seqlab.errors import SeqlabError
-from seqlab.files import write_text_atomic
 from seqlab.layout import SPLITS
 from seqlab.metrics import METRIC_NAMES
 from seqlab.reports.leaderboard import IGNORED_KEYS
 from seqlab.training.callbacks.gradients import CLIPPED, PREFIX, RATIO
 from seqlab.training.callbacks.plots import CONFUSION_CHART, PR_CHART, ROC_CHART
 from seqlab.training.gradient_norms import GLOBAL
-from seqlab.training.loggers import flatten, wandb_unreachable
+from seqlab.training.loggers import flatten
 
-SPEC_FILE = "workspace.json"
 LOSS = "loss"  # logged beside the metrics, per split, as the module's epoch_metrics name it
 BEST = "_best"  # val/<metric>_best, the run's summary when fit ends
 TABLE = "_table"  # W&B stores a chart's data as the table <chart key>_table
@@ -58,7 +55,6 @@ CHART_PRESETS: dict[str, tuple[str, dict[str, str]]] = {
 LAYER_NORMS = rf"^{re.escape(PREFIX)}(ih|hh)_l\d+(_reverse)?$"
 RATIOS = rf"^{re.escape(PREFIX)}{re.escape(RATIO)}"
 SWEEP_FOLDERS = ("multiruns", "optuna")  # conf/hydra/default.yaml, conf/hparams_search/
-GROUP = "Group"  # W&B's run attribute that holds logger.wandb.group
 
 
 class PanelKind(StrEnum):
@@ -228,115 +224,3 @@ def _plain(loaded: Any) -> dict[str, Any]:
     if not isinstance(loaded, DictConfig):
         raise SeqlabError(f"{loaded}: a job's .hydra/config.yaml is not a mapping; rerun the job")
     return dict(OmegaConf.to_container(loaded, resolve=False))  # type: ignore[arg-type]
-
-
-def workspace(spec: DashboardSpec, entity: str) -> Any:
-    """The spec as a wandb-workspaces Workspace (W&B's own model of a saved workspace)."""
-    import wandb_workspaces.reports.v2 as wr
-    import wandb_workspaces.workspaces as ws
-
-    def panel(p: Panel) -> Any:
-        aggregate = {"groupby_aggfunc": "mean", "groupby_rangefunc": "stderr"}
-        by_group = aggregate if spec.group is None else {}
-        if p.kind == PanelKind.line and p.pattern:
-            return wr.LinePlot(title=p.title, metric_regex=p.pattern, **by_group)
-        if p.kind == PanelKind.line:
-            return wr.LinePlot(title=p.title, y=list(p.keys), **by_group)
-        if p.kind == PanelKind.bar:
-            return wr.BarPlot(title=p.title, metrics=list(p.keys), **by_group)
-        if p.kind == PanelKind.chart:
-            (table,) = p.keys
-            return wr.CustomChart(
-                query={"summaryTable": {"tableKey": table}},
-                chart_name=p.preset or "",
-                chart_fields=dict(p.fields),
-                chart_strings={"title": p.title},
-            )
-        if p.kind == PanelKind.parallel:
-            columns = [wr.ParallelCoordinatesPlotColumn(wr.Config(k)) for k in p.config_keys]
-            columns += [wr.ParallelCoordinatesPlotColumn(wr.SummaryMetric(k)) for k in p.keys]
-            return wr.ParallelCoordinatesPlot(title=p.title, columns=columns)
-        (target,) = p.keys
-        return wr.ParameterImportancePlot(with_respect_to=target)
-
-    filters = [ws.Metric(GROUP) == spec.group] if spec.group is not None else []
-    return ws.Workspace(
-        entity=entity,
-        project=spec.project,
-        name=spec.name,
-        sections=[
-            ws.Section(name=s.name, panels=[panel(p) for p in s.panels], is_open=True)
-            for s in spec.sections
-        ],
-        runset_settings=ws.RunsetSettings(
-            filters=filters,
-            groupby=[ws.Metric(GROUP)] if spec.group is None else [],
-            order=[ws.Ordering(ws.Summary(spec.sort), ascending=spec.ascending)],
-            pinned_columns=[f"config:{key}" for key in spec.config_columns]
-            + [f"summary:{key}" for key in spec.columns],
-        ),
-    )
-
-
-def write_spec(spec: DashboardSpec, path: Path) -> None:
-    """seqlab's spec and the W&B workspace model built from it, as one JSON file."""
-    model = workspace(spec, spec.entity or "")._to_model()
-    document = {
-        "seqlab": asdict(spec),
-        "workspace": model.model_dump(mode="json", by_alias=True, exclude_none=True),
-    }
-    write_text_atomic(path, json.dumps(document, indent=2) + "\n")
-
-
-OFFLINE_MODES = ("offline", "dryrun", "disabled")
-
-
-def refuse_offline() -> None:
-    """Saving a workspace needs the W&B server: one line when W&B is offline or out of reach."""
-    mode = os.environ.get("WANDB_MODE", "")
-    fix = "write the spec without the network instead: dry_run=true"
-    if mode in OFFLINE_MODES:
-        raise SeqlabError(
-            f"W&B is offline here (WANDB_MODE={mode}) and saving a workspace needs W&B online: "
-            f"unset WANDB_MODE and run `wandb login`, or {fix}"
-        )
-    unreachable = wandb_unreachable()
-    if unreachable is not None:
-        url, where, reason = unreachable
-        raise SeqlabError(
-            f"W&B at {url} is unreachable ({where}: {reason}) and saving a workspace needs W&B "
-            f"online: check the network or WANDB_BASE_URL, or {fix}"
-        )
-
-
-def save(spec: DashboardSpec) -> str:
-    """Save the workspace to W&B as a new view; its URL."""
-    import wandb
-
-    try:
-        entity = spec.entity or wandb.Api().default_entity
-    except wandb.errors.UsageError as error:  # no API key
-        first = str(error).strip().splitlines()[0]
-        raise SeqlabError(f"W&B: {first}; run `wandb login` first, or dry_run=true") from None
-    if not entity:
-        raise SeqlabError("W&B has no default entity for this login; pass entity=<user or team>")
-    saved = workspace(spec, entity).save()
-    return str(saved.url)
-
-
-def dashboard(config: DashboardConfig, run_dir: Path) -> Path | str:
-    """Build the workspace; dry_run: write it into run_dir (the file), else save it (its URL)."""
-    if not config.dry_run:
-        refuse_offline()
-    sweep_dir = find_sweep_dir(config)
-    if config.group is not None and sweep_dir is None:
-        print(
-            f"seqlab-dashboard: no sweep dir named {config.group} under "
-            f"{Path(config.paths.root_dir) / 'outputs'}: no sweep panels (sweep_dir=<dir> names one)"
-        )
-    spec = build_spec(config, swept_keys(sweep_dir) if sweep_dir else [])
-    if config.dry_run:
-        path = run_dir / SPEC_FILE
-        write_spec(spec, path)
-        return path
-    return save(spec)
