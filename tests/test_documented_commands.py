@@ -51,6 +51,7 @@ NOT_HERE = {
     ),
     "make wandb-sweep SWEEP=grid": "W&B online (wandb login and the network)",
     "make wandb-agent SWEEP_ID=<entity>/<project>/<id>": "W&B online (wandb login and the network)",
+    "seqlab-dashboard project=seqlab entity=<team>": "W&B online (wandb login and the network)",
     "seqlab-train data=text data.hf_name=imdb": "downloads from the Hugging Face hub",
 }
 

@@ -18,6 +18,7 @@ from seqlab.cli.config_docs import render
 from seqlab.config import (
     BaselineModelsConfig,
     CallbacksConfig,
+    DashboardConfig,
     GenerateConfig,
     LoggerConfig,
     TrainConfig,
@@ -40,6 +41,7 @@ YAML_DEFAULTS = [
     (CONF / "logger" / "default.yaml", LoggerConfig, None),
     (CONF / "train.yaml", TrainConfig, None),
     (CONF / "generate.yaml", GenerateConfig, None),
+    (CONF / "dashboard.yaml", DashboardConfig, None),
     (CONF / "baselines.yaml", BaselineModelsConfig, "baselines"),
 ]
 

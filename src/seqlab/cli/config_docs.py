@@ -17,6 +17,7 @@ from typing import Any
 from seqlab.config import (
     BaselinesConfig,
     CompareConfig,
+    DashboardConfig,
     EvalConfig,
     ExportConfig,
     GenerateConfig,
@@ -47,6 +48,7 @@ def render() -> str:
     sections.append(_section("seqlab-export", ExportConfig, prefix=""))
     sections.append(_section("seqlab-baselines", BaselinesConfig, prefix=""))
     sections.append(_section("seqlab-compare", CompareConfig, prefix=""))
+    sections.append(_section("seqlab-dashboard", DashboardConfig, prefix=""))
     return "\n".join(sections)
 
 
