@@ -443,7 +443,8 @@ class DashboardConfig:
     paths: PathsConfig = field(default_factory=PathsConfig)
 
     def __post_init__(self) -> None:
-        check_wandb_project("project", self.project)
+        if self.project != MISSING:  # (validate() stops a missing one first, in one line)
+            check_wandb_project("project", self.project)
         require(
             self.sort.startswith(("val/", "test/")),
             "sort",
