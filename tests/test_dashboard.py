@@ -202,7 +202,7 @@ def test_saving_without_wandb_online_is_refused_in_one_line(tmp_path, env, expec
     [
         ([], "config: no value for project; set it in the config or on the command line"),
         (["project=a/b"], "config: project='a/b' cannot hold any of"),
-        (["project=p", "sort=f1"], "config: sort='f1' must be a val/ or test/ metric"),
+        (["project=p", "sort=val/f1"], "sort=val/f1: not a value every run keeps in its summary"),
         (["project=p", "sweep_dir=/nonexistent"], "sweep_dir=/nonexistent: no such directory"),
     ],
     ids=["missing-project", "bad-project", "bad-sort", "missing-sweep-dir"],
@@ -213,3 +213,8 @@ def test_bad_input_is_one_line(tmp_path, overrides, expected):
     )
     assert expected in refused(result)
     assert not (tmp_path / "dash" / SPEC_FILE).exists()
+
+
+def test_the_runs_table_sorts_losses_ascending_and_the_rest_descending():
+    assert build_spec(DashboardConfig(project="p", sort="val/loss_best"), []).ascending
+    assert not build_spec(DashboardConfig(project="p", sort="val/auroc_best"), []).ascending

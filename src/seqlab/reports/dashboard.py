@@ -23,7 +23,7 @@ import re
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from omegaconf import DictConfig, OmegaConf
 
@@ -52,7 +52,7 @@ CHART_PRESETS: dict[str, tuple[str, dict[str, str]]] = {
     ),
 }
 # Families of gradient-norm keys whose members depend on the model (layers, directions).
-LAYER_NORMS = rf"^{re.escape(PREFIX)}(ih|hh)_l\d+(_reverse)?$"
+GROUP_NORMS = rf"^{re.escape(PREFIX)}((ih|hh)_l\d+(_reverse)?|embeddings|head)$"
 RATIOS = rf"^{re.escape(PREFIX)}{re.escape(RATIO)}"
 SWEEP_FOLDERS = ("multiruns", "optuna")  # conf/hydra/default.yaml, conf/hparams_search/
 
@@ -115,10 +115,15 @@ def build_spec(config: DashboardConfig, swept: list[str]) -> DashboardSpec:
     grouped = config.group is None
     sections = [_split_section(split, names, grouped) for split in SPLITS]
     sections.append(_chart_section())
-    sections.append(_gradient_section(grouped))
+    sections.append(_gradient_section())
     if swept:
         sections.insert(0, _sweep_section(swept, config.sort))
     columns = [f"val/{name}{BEST}" for name in names] + [f"test/{name}" for name in names]
+    if config.sort not in columns:
+        raise SeqlabError(
+            f"sort={config.sort}: not a value every run keeps in its summary; use one of "
+            f"{', '.join(columns)}"
+        )
     name = config.name or " ".join(filter(None, ("seqlab", config.project, config.group)))
     return DashboardSpec(
         project=config.project,
@@ -152,13 +157,13 @@ def _chart_section() -> Section:
     return Section("test charts", panels)
 
 
-def _gradient_section(grouped: bool) -> Section:
+def _gradient_section() -> Section:
     overall = [f"{PREFIX}{GLOBAL}", f"{PREFIX}{CLIPPED}"]
     return Section(
         "gradient norms",
         [
             Panel(PanelKind.line, "global gradient norm, before and after clipping", keys=overall),
-            Panel(PanelKind.line, "gradient norm per recurrent layer", pattern=LAYER_NORMS),
+            Panel(PanelKind.line, "gradient norm per parameter group", pattern=GROUP_NORMS),
             Panel(PanelKind.line, "||dL/dh_t|| first-read step over last-read", pattern=RATIOS),
         ],
     )
@@ -202,10 +207,8 @@ def swept_keys(sweep_dir: Path) -> list[str]:
     """The flat config keys (as W&B records them) whose values differ between the jobs of a
     sweep dir, without the keys that say how a run was done rather than what (the
     leaderboard's IGNORED_KEYS)."""
-    configs = [
-        flatten(_plain(OmegaConf.load(path)))
-        for path in sorted(sweep_dir.glob("*/.hydra/config.yaml"))
-    ]
+    files = sorted(sweep_dir.glob("*/.hydra/config.yaml"))
+    configs = [flatten(_job_config(path)) for path in files]
     if len(configs) < 2:
         raise SeqlabError(
             f"{sweep_dir}: {len(configs)} job(s) with .hydra/config.yaml; a sweep's panels need "
@@ -220,7 +223,15 @@ def swept_keys(sweep_dir: Path) -> list[str]:
     return [key for key in varying if not key.startswith(IGNORED_KEYS)]
 
 
-def _plain(loaded: Any) -> dict[str, Any]:
+def _job_config(path: Path) -> dict[str, Any]:
+    """A job's composed config as Hydra wrote it (interpolations left as written)."""
+    try:
+        loaded = OmegaConf.load(path)
+    except Exception as error:  # YAML and OmegaConf raise several types
+        raise SeqlabError(
+            f"{path}: not valid YAML ({type(error).__name__}); restore the file Hydra wrote, or "
+            "pass a sweep dir whose jobs' configs are intact (sweep_dir=<dir>)"
+        ) from None
     if not isinstance(loaded, DictConfig):
-        raise SeqlabError(f"{loaded}: a job's .hydra/config.yaml is not a mapping; rerun the job")
-    return dict(OmegaConf.to_container(loaded, resolve=False))  # type: ignore[arg-type]
+        raise SeqlabError(f"{path}: not a mapping of config keys; restore the file Hydra wrote")
+    return cast(dict[str, Any], OmegaConf.to_container(loaded, resolve=False))
