@@ -112,16 +112,20 @@ def refuse_offline() -> None:
 
 def save(spec: DashboardSpec) -> str:
     """Save the workspace to W&B as a new view; its URL."""
+    import requests
     import wandb
 
     try:
         entity = spec.entity or wandb.Api().default_entity
-    except wandb.errors.UsageError as error:  # no API key
-        first = str(error).strip().splitlines()[0]
-        raise SeqlabError(f"W&B: {first}; run `wandb login` first, or dry_run=true") from None
-    if not entity:
-        raise SeqlabError("W&B has no default entity for this login; pass entity=<user or team>")
-    saved = workspace(spec, entity).save()
+        if not entity:
+            raise SeqlabError("W&B has no default entity for this login; pass entity=<team>")
+        saved = workspace(spec, entity).save()
+    except (wandb.errors.Error, requests.RequestException) as error:  # no API key, no access
+        first = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        raise SeqlabError(
+            f"W&B refused the workspace ({first}); check `wandb login`, entity and project, or "
+            "write it without the network: dry_run=true"
+        ) from None
     return str(saved.url)
 
 
