@@ -15,6 +15,7 @@ CONF = Path(config_dir())
 def test_the_groups_the_project_promises_exist():
     assert {"ucr"} <= set(DATA_CONFIGS)
     assert {"mlp", "rnn", "lstm", "gru", "birnn", "bilstm", "bigru"} <= set(MODEL_CONFIGS)
+    assert {"fcn", "lstm_fcn", "gru_fcn"} <= set(MODEL_CONFIGS)
     assert {"gunpoint_mlp", "gunpoint_lstm"} <= set(EXPERIMENTS)
 
 
@@ -23,7 +24,7 @@ def test_the_groups_the_project_promises_exist():
 def test_every_data_and_model_pair_composes(data, model):
     config = compose_train([f"data={data}", f"model={model}"])
     assert config.data.kind == data or data != "ucr"
-    assert config.model.kind in {"mlp", "recurrent"}
+    assert config.model.kind in {"mlp", "recurrent", "fcn", "recurrent_fcn"}
     if model.startswith("bi"):
         assert config.model.bidirectional is True
         assert config.model.cell == model[2:]

@@ -37,6 +37,8 @@ YAML_DEFAULTS = [
     (CONF / "model" / "mlp.yaml", MODEL_KINDS["mlp"].config, None),
     (CONF / "model" / "lstm.yaml", MODEL_KINDS["recurrent"].config, None),
     (CONF / "model" / "_inputs.yaml", MODEL_KINDS["recurrent"].config, None),
+    (CONF / "model" / "fcn.yaml", MODEL_KINDS["fcn"].config, None),
+    (CONF / "model" / "lstm_fcn.yaml", MODEL_KINDS["recurrent_fcn"].config, None),
     (CONF / "callbacks" / "default.yaml", CallbacksConfig, None),
     (CONF / "logger" / "default.yaml", LoggerConfig, None),
     (CONF / "train.yaml", TrainConfig, None),

@@ -20,7 +20,7 @@ from seqlab.data.input_config import ReaderConfig
 from seqlab.data.registry import DATA_KINDS
 from seqlab.data.ucr.config import UCRDataConfig
 from seqlab.errors import SeqlabError, require, require_path_part
-from seqlab.models.config import MLPConfig, MLPInput
+from seqlab.models.config import MLPConfig, MLPInput, RecurrentFCNConfig, RecurrentInput
 from seqlab.models.registry import MODEL_KINDS
 from seqlab.models.tasks import TASKS, TaskName
 from seqlab.schema import first_line, merge_schema
@@ -570,6 +570,15 @@ def _check_values(config: Any) -> None:
             str(model.input),
             "reads one fixed length, but data.variable_length=true lets TEST series vary: "
             "use model.input=mean or max, or a recurrent model",
+        )
+    if isinstance(data, UCRDataConfig) and data.variable_length:
+        require(
+            not isinstance(model, RecurrentFCNConfig)
+            or model.recurrent_input != RecurrentInput.shuffle,
+            "model.recurrent_input",
+            "shuffle",
+            "reads the whole series as one step of fixed width, but data.variable_length=true "
+            "lets TEST series vary: use model.recurrent_input=time",
         )
 
 

@@ -1,6 +1,7 @@
 """Options of the `model` group, one dataclass per encoder kind (kept free of torch so the
 config is checked before torch is imported)."""
 
+import math
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -35,6 +36,18 @@ class Pooling(StrEnum):
 class Nonlinearity(StrEnum):
     tanh = "tanh"
     relu = "relu"  # with init=identity: the IRNN of Le, Jaitly & Hinton 2015
+
+
+class RecurrentInput(StrEnum):
+    """What the recurrent branch of lstm_fcn / gru_fcn reads as its steps."""
+
+    shuffle = "shuffle"  # Karim et al.'s dimension shuffle: each channel one step of T features
+    time = "time"  # the series over time, model.chunk steps per recurrent step
+
+
+# model.chunk=auto aims at this many recurrent steps per series (docs/timeseries.md)
+AUTO_CHUNK_STEPS = 32
+AUTO = "auto"
 
 
 class RecurrentInit(StrEnum):
@@ -85,8 +98,9 @@ class RecurrentConfig(InputConfig):
     # fixed zero buffer, which for RNN and LSTM loses nothing (the two biases only add up).
     single_bias: bool = False
     # k consecutive steps as one recurrent step (a k-times shorter recurrence); the last chunk
-    # of a sequence whose length k does not divide is completed with zeros
-    chunk: int = 1
+    # of a sequence whose length k does not divide is completed with zeros; auto:
+    # ceil(max_length / 32), so the recurrence runs at most 32 steps (docs/timeseries.md)
+    chunk: int | str = 1
     layer_norm: bool = False  # LayerNorm over the top layer's states before the pooling
     # Initial bias of the gate that keeps the state (LSTM forget gate, GRU update gate); null:
     # the cell's default, 1.0 for lstm and gru (Jozefowicz et al. 2015), none for rnn
@@ -102,7 +116,7 @@ class RecurrentConfig(InputConfig):
         super().__post_init__()
         require(self.hidden_size >= 1, "model.hidden_size", self.hidden_size, "must be at least 1")
         require(self.num_layers >= 1, "model.num_layers", self.num_layers, "must be at least 1")
-        require(self.chunk >= 1, "model.chunk", self.chunk, "must be at least 1")
+        require_chunk(self.chunk)
         require(
             self.chrono == 0 or self.chrono >= 3,
             "model.chrono",
@@ -144,6 +158,78 @@ class RecurrentConfig(InputConfig):
         if self.cell == Cell.rnn:
             return None
         return 1.0 if self.gate_bias is None else self.gate_bias
+
+
+@dataclass
+class FCNConfig(InputConfig):
+    """The fully convolutional network of Wang et al. (2017): convolution, batch norm and ReLU
+    per block, then the mean over the real steps."""
+
+    kind: str = "fcn"  # the encoder kind (seqlab.models.registry)
+    filters: list[int] = field(default_factory=lambda: [128, 256, 128])  # channels per block
+    kernels: list[int] = field(default_factory=lambda: [8, 5, 3])  # kernel size per block
+    dropout: float = 0.0  # before the head
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        filters, kernels = list(self.filters), list(self.kernels)
+        require(bool(filters), "model.filters", filters, "must name at least one block")
+        require(min(filters) >= 1, "model.filters", filters, "must all be at least 1")
+        require(min(kernels, default=1) >= 1, "model.kernels", kernels, "must all be at least 1")
+        require(
+            len(kernels) == len(filters),
+            "model.kernels",
+            kernels,
+            f"must give one kernel size per block of model.filters ({len(filters)})",
+        )
+        require_dropout("model.dropout", self.dropout)
+
+
+@dataclass
+class RecurrentFCNConfig(FCNConfig):
+    """LSTM-FCN (Karim et al. 2018) and GRU-FCN (Elsayed et al. 2018): a recurrent branch
+    beside the FCN, both read the same series and their vectors are concatenated."""
+
+    kind: str = "recurrent_fcn"  # the encoder kind (seqlab.models.registry)
+    cell: Cell = Cell.lstm  # the recurrent branch's cell
+    hidden_size: int = 128  # units of the recurrent branch
+    # shuffle: each channel one step of the whole series (Karim et al.); time: over time
+    recurrent_input: RecurrentInput = RecurrentInput.shuffle
+    recurrent_dropout: float = 0.8  # on the recurrent branch's final state (the papers' 0.8)
+    # recurrent_input=time: k consecutive steps per recurrent step, or auto (at most 32 steps);
+    # shuffle reads every channel in one step: auto (or 1) there
+    chunk: int | str = AUTO
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        require(self.hidden_size >= 1, "model.hidden_size", self.hidden_size, "must be at least 1")
+        require_dropout("model.recurrent_dropout", self.recurrent_dropout)
+        require_chunk(self.chunk)
+        require(
+            self.recurrent_input == RecurrentInput.time or self.chunk in (AUTO, 1),
+            "model.chunk",
+            self.chunk,
+            "groups steps over time, but recurrent_input=shuffle reads each channel's whole "
+            "series as one step: use model.chunk=auto or model.recurrent_input=time",
+        )
+
+
+def require_chunk(chunk: int | str) -> None:
+    whole = isinstance(chunk, int) and not isinstance(chunk, bool)
+    require(
+        chunk == AUTO or (whole and int(chunk) >= 1),
+        "model.chunk",
+        chunk,
+        "must be a whole number of steps, at least 1, or auto",
+    )
+
+
+def resolve_chunk(chunk: int | str, max_length: int) -> int:
+    """model.chunk as a number of steps: auto keeps the recurrence at AUTO_CHUNK_STEPS steps or
+    fewer for a series of max_length steps."""
+    if chunk == AUTO:
+        return max(1, math.ceil(max_length / AUTO_CHUNK_STEPS))
+    return int(chunk)
 
 
 def require_dropout(key: str, value: float) -> None:

@@ -8,16 +8,18 @@ unchanged; the reverse direction gets each sequence reversed within its own leng
 starts at the last real step, as packing makes it. Outputs at padded steps never reach the
 pooling. The numbers are those of the packed model, for any amount of padding. Chunking,
 layer normalisation and the pooling (attention included) are the encoder's own functions and
-modules, called here as in training.
+modules, called here as in training. LSTM-FCN and GRU-FCN keep their convolutions and get
+this form of their recurrent branch.
 """
 
+import copy
 from typing import cast
 
 import torch
 from torch import nn
 
 from seqlab.models.classifier import SequenceClassifier
-from seqlab.models.mlp import MLPEncoder
+from seqlab.models.fcn import RecurrentFCNEncoder
 from seqlab.models.recurrent import RecurrentEncoder, chunk_steps, pool_states
 
 
@@ -69,6 +71,18 @@ def _take_steps(values: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
     return values.gather(1, index.unsqueeze(-1).expand(-1, -1, values.shape[-1]))
 
 
+def exportable_encoder(encoder: nn.Module) -> nn.Module:
+    """The encoder with each recurrent layer in the form above (a copy; the trained module is
+    left as it is)."""
+    if isinstance(encoder, RecurrentEncoder):
+        return ExportableRecurrent(encoder)
+    if isinstance(encoder, RecurrentFCNEncoder):
+        exportable = copy.deepcopy(encoder)
+        exportable.add_module("recurrent", ExportableRecurrent(encoder.recurrent))  # replaced
+        return exportable
+    return encoder
+
+
 class ExportableClassifier(nn.Module):
     """forward(inputs, categories, lengths) -> probabilities; `inputs` is absent for pure token
     data and `categories` for purely numeric data (graph_inputs names those present)."""
@@ -79,10 +93,7 @@ class ExportableClassifier(nn.Module):
         self.embeddings = module.inputs.embeddings
         embedded = sum(cast(nn.Embedding, table).embedding_dim for table in self.embeddings)
         self.num_features = module.inputs.output_dim - embedded
-        encoder = module.encoder
-        self.encoder: nn.Module = (
-            ExportableRecurrent(encoder) if isinstance(encoder, RecurrentEncoder) else encoder
-        )
+        self.encoder = exportable_encoder(module.encoder)
         self.head = module.head
         self.graph_inputs = [
             *(["inputs"] if self.num_features else []),
@@ -93,11 +104,10 @@ class ExportableClassifier(nn.Module):
 
     @property
     def fixed_length(self) -> int | None:
-        """The one length an MLP over the flattened sequence takes (inputs padded to it)."""
-        encoder = self.encoder
-        if isinstance(encoder, MLPEncoder) and encoder.input_mode == "flatten":
-            return encoder.max_length
-        return None
+        """The one length the encoder takes, if it takes one (an MLP over the flattened
+        sequence, a recurrent branch reading the whole series as one step); inputs are
+        padded to it."""
+        return getattr(self.encoder, "fixed_length", None)
 
     def forward(self, *tensors: torch.Tensor) -> torch.Tensor:
         named = dict(zip(self.graph_inputs, tensors, strict=True))

@@ -42,6 +42,11 @@ class MLPEncoder(nn.Module):
             input=config.input,
         )
 
+    @property
+    def fixed_length(self) -> int | None:
+        """The one length the flattened input takes (an export pads its inputs to it)."""
+        return self.max_length if self.input_mode == "flatten" else None
+
     def forward(self, inputs: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         if self.input_mode == "flatten":
             # Batches are trimmed to their longest sequence; restore the fixed width the first

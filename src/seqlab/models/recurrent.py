@@ -9,10 +9,11 @@ step's backward, `take_hidden_states()` hands them over (their `.grad` is the to
 Every other forward uses the fused kernel.
 
 Around the recurrence: `chunk` k folds k consecutive steps into one (k*features wide, a k times
-shorter recurrence; padding is zeroed first, so a chunk that straddles a sequence's end reads
-zeros whatever the batch holds there), `layer_norm` normalises each state vector the pooling
-reads, and `gate_bias` / `init` set the initial parameters per cell (forget or update gate bias;
-the IRNN's identity recurrence).
+shorter recurrence; `auto` picks k from the data's max_length, models/config.py; padding is
+zeroed first, so a chunk that straddles a sequence's end reads zeros whatever the batch holds
+there), `layer_norm` normalises each state vector the pooling reads, and `gate_bias` / `init`
+set the initial parameters per cell (forget or update gate bias; the IRNN's identity
+recurrence).
 """
 
 import torch
@@ -22,7 +23,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 from seqlab.data.meta import DataMeta
 from seqlab.errors import SeqlabError
 from seqlab.models.attention import AttentionPooling
-from seqlab.models.config import RecurrentConfig
+from seqlab.models.config import RecurrentConfig, resolve_chunk
 from seqlab.models.pooling import masked_pool, time_mask
 from seqlab.models.unrolled import HiddenStates, unrolled_forward
 
@@ -89,7 +90,7 @@ class RecurrentEncoder(nn.Module):
             dropout=config.dropout,
             pooling=config.pooling,
             single_bias=config.single_bias,
-            chunk=config.chunk,
+            chunk=resolve_chunk(config.chunk, meta.max_length),
             layer_norm=config.layer_norm,
             gate_bias=config.keep_gate_bias,
             chrono=config.chrono,

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
-from seqlab.models.config import MLPConfig, RecurrentConfig
+from seqlab.models.config import FCNConfig, MLPConfig, RecurrentConfig, RecurrentFCNConfig
 
 if TYPE_CHECKING:
     from torch import nn
@@ -22,6 +22,8 @@ class ModelKind:
 MODEL_KINDS: dict[str, ModelKind] = {
     "mlp": ModelKind(MLPConfig, "seqlab.models.mlp:MLPEncoder"),
     "recurrent": ModelKind(RecurrentConfig, "seqlab.models.recurrent:RecurrentEncoder"),
+    "fcn": ModelKind(FCNConfig, "seqlab.models.fcn:FCNEncoder"),
+    "recurrent_fcn": ModelKind(RecurrentFCNConfig, "seqlab.models.fcn:RecurrentFCNEncoder"),
 }
 
 

@@ -32,6 +32,10 @@ def _describe(layer: nn.Module) -> str:
         return f"{layer.mode}({layer.input_size} -> {layer.hidden_size}{way}, {bias})"
     if isinstance(layer, nn.Linear):
         return f"Linear({layer.in_features} -> {layer.out_features})"
+    if isinstance(layer, nn.Conv1d):
+        return f"Conv1d({layer.in_channels} -> {layer.out_channels}, kernel {layer.kernel_size[0]})"
+    if isinstance(layer, nn.BatchNorm1d):
+        return f"BatchNorm1d({layer.num_features})"
     return type(layer).__name__
 
 

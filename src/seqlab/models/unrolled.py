@@ -15,7 +15,7 @@ outputs at padded steps are zero, as pad_packed_sequence gives them.
 """
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import torch
 import torch.nn.functional as F
@@ -31,6 +31,18 @@ CELL_OPS: dict[str, Callable[..., Any]] = {
 }
 
 HiddenStates = dict[str, list[torch.Tensor]]  # "l0", "l0_reverse", ... -> h_t for t = 0..T-1
+
+
+@runtime_checkable
+class RecordsHiddenStates(Protocol):
+    """An encoder whose recurrent layer can keep every h_t of its next forward (the recurrent
+    encoders, and LSTM-FCN / GRU-FCN for their recurrent branch)."""
+
+    def request_hidden_states(self) -> None: ...
+
+    def take_hidden_states(self) -> HiddenStates: ...
+
+    def step_lengths(self, lengths: torch.Tensor) -> torch.Tensor: ...
 
 
 def unrolled_forward(

@@ -6,11 +6,15 @@ import re
 import torch
 
 GLOBAL = "global"  # the group of all parameters together
-_RNN_PARAMETER = re.compile(r"encoder\.rnn\.(?:weight|bias)_(ih|hh)_(l\d+(?:_reverse)?)")
+# the recurrent encoders' layer, or the recurrent branch of lstm_fcn / gru_fcn
+_RNN_PARAMETER = re.compile(
+    r"encoder\.(?:recurrent\.)?rnn\.(?:weight|bias)_(ih|hh)_(l\d+(?:_reverse)?)"
+)
 
 
 def parameter_group(name: str) -> str:
-    """`encoder.rnn.weight_hh_l1_reverse` -> `hh_l1_reverse`; embeddings, head, other modules."""
+    """`encoder.rnn.weight_hh_l1_reverse` (or `encoder.recurrent.rnn...`) -> `hh_l1_reverse`;
+    embeddings, head, other modules (an FCN's convolutions: `encoder`)."""
     match = _RNN_PARAMETER.fullmatch(name)
     if match:
         return f"{match[1]}_{match[2]}"

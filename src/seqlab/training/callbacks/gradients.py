@@ -34,7 +34,7 @@ from lightning.pytorch.loggers import WandbLogger
 from seqlab.config import MIN_MEDIAN_WINDOW, GradientsConfig
 from seqlab.files import write_text_atomic
 from seqlab.models.pooling import time_mask
-from seqlab.models.recurrent import RecurrentEncoder
+from seqlab.models.unrolled import RecordsHiddenStates
 from seqlab.training.gradient_norms import GLOBAL, global_norm, group_norms
 
 if TYPE_CHECKING:
@@ -105,7 +105,7 @@ class GradientDiagnostics(Callback):
         self.jump_factor, self.plots = jump_factor, plots
         self.min_norm = min_norm
         self.recent: deque[float] = deque(maxlen=median_window)
-        self.encoder: RecurrentEncoder | None = None
+        self.encoder: RecordsHiddenStates | None = None
         self.due = False
         self.lengths: torch.Tensor | None = None
         self.jump: tuple[int, float, float] | None = None  # this step's (step, norm, median)
@@ -114,7 +114,7 @@ class GradientDiagnostics(Callback):
 
     def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
         encoder = getattr(pl_module, "encoder", None)
-        if isinstance(encoder, RecurrentEncoder):
+        if isinstance(encoder, RecordsHiddenStates):  # a recurrent encoder or branch
             self.encoder = encoder
         elif stage == "fit":
             log.warning(
@@ -149,7 +149,8 @@ class GradientDiagnostics(Callback):
         states = self.encoder.take_hidden_states()
         if states:
             assert self.lengths is not None  # kept with the request for the hidden states
-            # one state per chunk of model.chunk steps
+            # one state per recurrent step (a chunk of model.chunk steps; lstm_fcn's shuffle:
+            # a channel)
             steps = self.encoder.step_lengths(self.lengths)
             curves, ratios = hidden_gradient_curves(states, steps)
             self.pending.update(hidden=curves, ratios=ratios)
