@@ -300,6 +300,9 @@ def tiny_form(words: list[str], out: Path) -> list[str]:
     if program in ("python", ".venv/bin/python"):
         if args and args[0] == "benchmarks/generate_throughput.py":
             args = [*args, "--samples", "5", "--out", str(out / "throughput.json")]
+        if args and args[0] == "benchmarks/chunk_epochs.py":  # one variant, one epoch
+            tiny = ["--datasets", "Gun_Point", "--chunks", "auto", "--epochs", "1"]
+            args = [*args, *tiny, "--out", str(out / "chunk_epochs.json")]
         if args and args[0] == "benchmarks/multirun_overhead.py":
             return [sys.executable, args[0], *train_words(args[1:], out)]
         return [sys.executable, *args]
