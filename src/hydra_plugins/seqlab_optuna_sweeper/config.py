@@ -18,11 +18,17 @@ class SeqlabOptunaSweeperConf:
     # A key of the dict seqlab-train returns (its metrics.json plus val/*_best).
     metric: str = "val/f1_best"
     direction: str = "maximize"  # maximize | minimize
-    # The total for the study: a resumed search runs only the trials still missing.
+    # The total for the study, between all its workers: a resumed search (or a further worker)
+    # runs only the trials still missing.
     n_trials: int = 20
     study_name: str = "${experiment_name}"
     # null: sqlite:///<sweep dir>/optuna.db, so re-running the same command resumes the search.
+    # Many workers on one study: sqlite:///<file>.db, postgresql://<user>@<host>/<database>, or
+    # <path>.journal (Optuna's journal file, for shared file systems); see docs/sweeps.md.
     storage: str | None = None
+    # Seconds without a heartbeat after which a running trial counts as dead (its worker was
+    # killed): recorded FAIL by the next worker that looks, and its slot runs again.
+    grace_period: int = 120
     sampler: Any = field(
         default_factory=lambda: {"_target_": "optuna.samplers.TPESampler", "seed": 42}
     )

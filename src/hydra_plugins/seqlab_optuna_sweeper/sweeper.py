@@ -8,13 +8,22 @@ the trial and the pruner can stop it (seqlab/callbacks/pruning.py).
 
 Outcomes: the job's metric is finite -> COMPLETE; the job raised optuna.TrialPruned -> PRUNED;
 anything else (an exception, a seqlab error, a missing or non-finite metric) -> FAIL, and the
-search goes on. The study lives in sqlite in the sweep dir: running the same command again
-loads it, records trials left RUNNING by the interruption as FAIL, and runs the missing ones,
-numbering jobs (and their run dirs) after the trials already there.
+search goes on.
+
+Many workers, one study: any number of processes may run the same command (same storage and
+study_name, each its own sweep dir or not) at once, on one host or many. Each worker, under the
+storage's lock (storage.py), counts the trials that take a slot (slots.py) and stops at n_trials,
+or asks for the next trial and draws its values; so the workers run n_trials trials between
+them, and none draws a parameter set another has taken. The pruner reads every worker's trials
+from the storage. Running the command again resumes the study the same way: a trial whose
+worker died is recorded FAIL once its heartbeat is grace_period seconds old, and its slot runs
+again; job run dirs are named after the trial numbers, unique in the study.
 """
 
 import logging
 import math
+import os
+import socket
 from pathlib import Path
 from typing import Any, Literal, cast
 
@@ -25,17 +34,18 @@ from hydra.types import HydraContext, TaskFunction
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf, open_dict
 
+from hydra_plugins.seqlab_optuna_sweeper import slots
 from hydra_plugins.seqlab_optuna_sweeper import space as search_space
+from hydra_plugins.seqlab_optuna_sweeper.storage import Store, open_store
 from seqlab.config import TrainConfig, validate
 from seqlab.errors import SeqlabError, exit_with
+from seqlab.files import write_text_atomic
 from seqlab.training.pruning import active_trial
 
 log = logging.getLogger(__name__)
 RESULTS_FILE = "optimization_results.yaml"
-
-
-class TrialFailed(Exception):
-    """A trial's job raised or gave no finite metric: Optuna records it FAIL and goes on."""
+# Draws in a row that may repeat a taken parameter set before the search gives up.
+MAX_DRAWS = 100
 
 
 class SeqlabOptunaSweeper(Sweeper):
@@ -46,12 +56,13 @@ class SeqlabOptunaSweeper(Sweeper):
         n_trials: int,
         study_name: str,
         storage: str | None,
+        grace_period: int,
         sampler: DictConfig,
         pruner: DictConfig | None,
         params: DictConfig,
     ):
         self.metric, self.direction, self.n_trials = metric, direction, n_trials
-        self.study_name, self.storage = study_name, storage
+        self.study_name, self.storage, self.grace_period = study_name, storage, grace_period
         self.sampler_cfg, self.pruner_cfg = sampler, pruner
         self.params = {str(k): str(v) for k, v in (params or {}).items()}
 
@@ -86,62 +97,104 @@ class SeqlabOptunaSweeper(Sweeper):
             )
         self._check_space(space, fixed)
         self.sweep_dir.mkdir(parents=True, exist_ok=True)
-        OmegaConf.save(self.config, self.sweep_dir / "multirun.yaml")
-        study = optuna.create_study(
-            study_name=self.study_name,
-            storage=self.storage or f"sqlite:///{self.sweep_dir.resolve() / 'optuna.db'}",
-            sampler=self._sampler(stored=0),
-            pruner=instantiate(self.pruner_cfg) if self.pruner_cfg else optuna.pruners.NopPruner(),
-            direction=cast(Literal["maximize", "minimize"], self.direction),  # checked above
-            load_if_exists=True,
-        )
-        _fail_interrupted(study)
-        study.sampler = self._sampler(stored=len(study.trials))
-        remaining = self.n_trials - len(study.trials)
+        write_text_atomic(self.sweep_dir / "multirun.yaml", OmegaConf.to_yaml(self.config))
+        store = open_store(self.storage, self.sweep_dir, self.study_name, self.grace_period)
+        with store.lock():  # concurrent workers would race creating the same study
+            study = optuna.create_study(
+                study_name=self.study_name,
+                storage=store.storage,
+                sampler=self._sampler(0),
+                pruner=(
+                    instantiate(self.pruner_cfg) if self.pruner_cfg else optuna.pruners.NopPruner()
+                ),
+                direction=cast(Literal["maximize", "minimize"], self.direction),  # checked above
+                load_if_exists=True,
+            )
+        # Grid and brute-force samplers call study.stop() once their space is used up, which
+        # only optimize() allows; this loop ends by itself when every set is taken (slots.py).
+        study.stop = lambda: None  # type: ignore[method-assign]
+        taken = sum(map(slots.takes_slot, study.get_trials(deepcopy=False)))
         log.info(
-            f"Optuna study {self.study_name!r}: {len(study.trials)} trials stored, "
-            f"running {max(remaining, 0)} more; metric {self.metric} ({self.direction})"
+            f"Optuna study {self.study_name!r} in {store.where}: {taken} of {self.n_trials} "
+            f"trials taken, running up to {max(self.n_trials - taken, 0)} more (shared with "
+            f"any other worker on the study); metric {self.metric} ({self.direction})"
         )
         returns: list[JobReturn] = []
-
-        def objective(trial: Any) -> float:
-            values = {key: search_space.suggest(trial, key, d) for key, d in space.items()}
-            return self._run_trial(trial, fixed + search_space.to_overrides(values), returns)
-
-        # optimize (not a bare ask/tell loop) so that samplers may stop the study themselves
-        # (grid and brute-force samplers do once they have tried everything).
-        study.optimize(objective, n_trials=max(remaining, 0), catch=(TrialFailed,))
+        while (reserved := self._reserve(study, store, space)) is not None:
+            trial, values = reserved
+            self._run_trial(study, store, trial, fixed + search_space.to_overrides(values), returns)
         self._write_results(study)
         return returns
 
-    def _sampler(self, stored: int) -> Any:
-        """The configured sampler; for a study that already holds trials, with its seed moved
-        on by their number, so that a search started again draws new parameters instead of
-        replaying the first trials' (a seeded sampler starts its random draws over)."""
-        seed = self.sampler_cfg.get("seed")
-        if stored and seed is not None:
-            return instantiate(self.sampler_cfg, seed=int(seed) + stored)
-        return instantiate(self.sampler_cfg)
+    def _reserve(self, study: Any, store: Store, space: dict[str, Any]) -> Any:
+        """(the next trial, its values), or None when the study holds its trials; under the
+        storage's lock, so that no other worker counts or draws in between."""
+        from optuna.trial import TrialState
 
-    def _run_trial(self, trial: Any, overrides: list[str], returns: list[JobReturn]) -> float:
-        """The job's metric, or TrialPruned / TrialFailed (recorded, and the search goes on)."""
-        from optuna import TrialPruned
+        with store.lock():
+            store.fail_stale(study)
+            for _ in range(MAX_DRAWS):
+                trials = study.get_trials(deepcopy=False)
+                if sum(map(slots.takes_slot, trials)) >= self.n_trials:
+                    log.info(f"the study holds its {self.n_trials} trials; this worker stops")
+                    return None
+                taken = slots.taken_sets(trials, space)
+                if len(taken) == slots.size(space):
+                    log.info("every parameter set of the search space is taken; this worker stops")
+                    return None
+                study.sampler = self._sampler(len(trials))
+                trial = study.ask()
+                values = {key: search_space.suggest(trial, key, d) for key, d in space.items()}
+                first = slots.repeated(values, taken, space)
+                if first is None:
+                    trial.set_user_attr(slots.WORKER_ATTR, f"{socket.gethostname()} {os.getpid()}")
+                    return trial, values
+                log.info(f"trial {trial.number} drew the parameters of trial {first}: skipped")
+                trial.set_user_attr(slots.SKIPPED_ATTR, first)
+                study.tell(trial, state=TrialState.FAIL)
+                seed = self._seed(len(trials))
+                free = slots.untaken(space, taken, len(trials) if seed is None else seed)
+                if free is not None:
+                    study.enqueue_trial(free)  # the next ask takes it
+        raise SeqlabError(
+            f"hparams_search: the sampler drew parameter sets already taken {MAX_DRAWS} times in "
+            "a row; widen the search space or lower hydra.sweeper.n_trials"
+        )
+
+    def _sampler(self, drawn: int) -> Any:
+        """The configured sampler, seeded for the study's next draw: with many workers (or a
+        search started again) a sampler seeded once would replay the same draws in each."""
+        seed = self._seed(drawn)
+        if seed is None:
+            return instantiate(self.sampler_cfg)
+        return instantiate(self.sampler_cfg, seed=seed)
+
+    def _seed(self, drawn: int) -> int | None:
+        seed = self.sampler_cfg.get("seed")
+        return None if seed is None else int(seed) + drawn
+
+    def _run_trial(
+        self, study: Any, store: Store, trial: Any, overrides: list[str], returns: list[JobReturn]
+    ) -> None:
+        """Run the trial's job while its heartbeat goes on, and tell the study its outcome."""
         from optuna.trial import TrialState
 
         assert self.launcher is not None  # set by setup()
-        with active_trial(trial, self.metric):
+        with store.heartbeat(trial), active_trial(trial, self.metric):
             try:
                 (job,) = self.launcher.launch([overrides], initial_job_idx=trial.number)
             except SystemExit:  # a seqlab error inside the job, already reported on stderr
-                raise TrialFailed("the job exited with a seqlab error") from None
-        returns.append(job)
-        state, value, why = outcome(job, self.metric)
-        if state == TrialState.PRUNED:
-            raise TrialPruned(why)
-        if state == TrialState.FAIL:
-            raise TrialFailed(why)
-        assert value is not None  # a COMPLETE outcome carries its finite metric
-        return value
+                job = None
+            except BaseException:
+                # Interrupted (Ctrl-C): recorded FAIL without a failure, so its slot runs again.
+                study.tell(trial, state=TrialState.FAIL, skip_if_finished=True)
+                raise
+        if job is None:
+            state, value, why = TrialState.FAIL, None, "the job exited with a seqlab error"
+        else:
+            returns.append(job)
+            state, value, why = outcome(job, self.metric)
+        _tell(study, trial, state, value, why)
 
     def _check_space(self, space: dict[str, Any], fixed: list[str]) -> None:
         """Compose one trial's config per parameter before the search starts, so a typo in a
@@ -164,20 +217,51 @@ class SeqlabOptunaSweeper(Sweeper):
             validate(cfg, TrainConfig)
 
     def _write_results(self, study: Any) -> None:
+        """The study as this worker leaves it (other workers may still be running trials)."""
         from optuna.trial import TrialState
 
+        trials = study.get_trials(deepcopy=False)
         counts = {
-            state.name: len(study.get_trials(deepcopy=False, states=(state,)))
-            for state in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
+            state.name: sum(t.state == state for t in trials)
+            for state in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING)
         }
+        failed = [t for t in trials if t.state == TrialState.FAIL]
+        counts["FAIL"] = sum(slots.FAILURE_ATTR in t.user_attrs for t in failed)
+        counts["SKIPPED"] = sum(slots.SKIPPED_ATTR in t.user_attrs for t in failed)
+        counts["ABANDONED"] = len(failed) - counts["FAIL"] - counts["SKIPPED"]
         results: dict[str, Any] = {"name": "optuna", "study": self.study_name, "trials": counts}
         if counts["COMPLETE"]:
             best = study.best_trial
             results.update(
                 best_trial=best.number, best_value=best.value, best_params=dict(best.params)
             )
-        OmegaConf.save(OmegaConf.create(results), self.sweep_dir / RESULTS_FILE)
+        text = OmegaConf.to_yaml(OmegaConf.create(results))
+        write_text_atomic(self.sweep_dir / RESULTS_FILE, text)
         log.info(f"Optuna results: {results}")
+
+
+def _tell(study: Any, trial: Any, state: Any, value: float | None, why: str) -> None:
+    """Tell the study, unless another worker recorded the trial FAIL meanwhile (its heartbeat
+    was late by grace_period: a hung or suspended worker), whose slot then ran again."""
+    from optuna.exceptions import UpdateFinishedTrialError
+    from optuna.trial import TrialState
+
+    try:
+        if state == TrialState.FAIL:
+            trial.set_user_attr(slots.FAILURE_ATTR, why)
+        told = study.tell(trial, value, state=state, skip_if_finished=True)
+    except UpdateFinishedTrialError:
+        told = None
+    if told is None or told.state != state:
+        log.warning(
+            f"trial {trial.number} ended {state.name} but was recorded FAIL by another worker "
+            "meanwhile (no heartbeat for hydra.sweeper.grace_period seconds); its result is "
+            "not counted"
+        )
+    elif state == TrialState.COMPLETE:
+        log.info(f"trial {trial.number} finished: {value} with {trial.params}")
+    else:
+        log.info(f"trial {trial.number} {state.name}: {why}")
 
 
 def outcome(job: JobReturn, metric: str) -> tuple[Any, float | None, str]:
@@ -211,14 +295,6 @@ def _metric(returned: Any, name: str) -> float | None:
             f"{', '.join(sorted(returned))}{hint}"
         )
     return float(returned[name])
-
-
-def _fail_interrupted(study: Any) -> None:
-    from optuna.trial import TrialState
-
-    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        log.warning(f"trial {trial.number} was interrupted; recording it as failed")
-        study.tell(trial.number, state=TrialState.FAIL)
 
 
 def _first_line(error: Exception) -> str:
