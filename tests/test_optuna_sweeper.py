@@ -1,9 +1,21 @@
 """The Optuna sweeper (hydra_plugins/seqlab_optuna_sweeper): search space parsing, trial
-outcomes, and tiny real searches that create the sqlite study, resume it, record a failing
-trial while going on, and prune."""
+outcomes, tiny real searches that create the sqlite study, resume it, record a failing trial
+while going on, and prune; and workers started at once on one study (sqlite, journal file,
+PostgreSQL), a dead worker's trial, and the storage forms refused."""
 
 import json
 import math
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import ExitStack
+import warnings
+from pathlib import Path
 
 import optuna
 import pytest
@@ -12,11 +24,12 @@ from hydra.core.utils import JobReturn, JobStatus
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 from optuna.trial import TrialState
 
-from hydra_plugins.seqlab_optuna_sweeper import space
+from hydra_plugins.seqlab_optuna_sweeper import slots, space
+from hydra_plugins.seqlab_optuna_sweeper.storage import open_store
 from hydra_plugins.seqlab_optuna_sweeper.sweeper import outcome
 from seqlab.errors import SeqlabError
 
-from conftest import REPO_ROOT, compose_train, run_cli
+from conftest import REPO_ROOT, compose_train, run_cli, subprocess_env
 
 # A test-only hparams_search config, found through hydra.searchpath: a tiny MLP, two epochs.
 TINY_SEARCH = """\
@@ -154,7 +167,7 @@ def test_resume_continues_the_numbering_and_prunes(search):
     assert not (sweep / "2" / "metrics.json").exists()
     # The first search's run dirs were left alone.
     assert {p.parent.name: p.stat().st_mtime_ns for p in sweep.glob("*/metrics.json")} == stamps
-    assert "running 1 more" in second.stderr + second.stdout
+    assert "running up to 1 more" in second.stderr + second.stdout
 
 
 @pytest.mark.slow
@@ -188,3 +201,265 @@ def test_hparams_search_configs_compose_with_a_sample_of_their_space(name):
         section, _, leaf = key.partition(".")
         expected = yaml.safe_load(value) if isinstance(value, str) else value
         assert getattr(getattr(config, section), leaf) == expected
+
+
+# ---- many workers on one study ----
+
+# Four parameter sets and n_trials=4: the workers must run each set exactly once. Every worker
+# seeds its sampler alike, so without per-draw seeds and the taken-set check they would repeat.
+WORKERS_SEARCH = """\
+# @package _global_
+defaults:
+  - override /model: mlp
+  - override /hydra/sweeper: seqlab_optuna
+
+experiment_name: workers
+print_config: false
+data: {protocol: val_split}
+logger: {wandb: {enabled: false}}
+callbacks: {progress_bar: false}
+trainer: {max_epochs: 1}
+print_parameters: false
+model: {hidden_sizes: [8]}
+hydra:
+  sweeper:
+    study_name: shared
+    n_trials: 4
+    sampler: {_target_: optuna.samplers.RandomSampler, seed: 0}
+    pruner: null
+    params:
+      optim.lr: choice(0.001, 0.002)
+      model.hidden_sizes: choice([8], [16])
+"""
+POSTGRES_BIN = Path("/usr/lib/postgresql/15/bin")
+
+
+def worker_command(root: Path, storage: str, name: str, *extra: str) -> list[str]:
+    conf = root / "conf" / "hparams_search"
+    if not (conf / "workers.yaml").is_file():
+        conf.mkdir(parents=True, exist_ok=True)
+        (conf / "workers.yaml").write_text(WORKERS_SEARCH)
+    return [
+        sys.executable,
+        "-m",
+        "seqlab.cli.train",
+        "-m",
+        f"hydra.searchpath=[file://{root / 'conf'}]",
+        "hparams_search=workers",
+        f'hydra.sweeper.storage="{storage}"',
+        f"hydra.sweep.dir={root / name}",
+        *extra,
+    ]
+
+
+def run_workers(commands: list[list[str]], timeout: int = 600) -> list[tuple[int, str]]:
+    """Start every command at once; (exit status, output) of each (Hydra logs to stdout). The
+    output goes to files: a full pipe would stall a worker until the test read it."""
+    with ExitStack() as stack:
+        outputs = [stack.enter_context(tempfile.TemporaryFile("w+")) for _ in commands]
+        processes = [
+            subprocess.Popen(
+                command,
+                cwd=REPO_ROOT,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                text=True,
+                env=subprocess_env(),
+            )
+            for command, output in zip(commands, outputs, strict=True)
+        ]
+        results = []
+        for process, output in zip(processes, outputs, strict=True):
+            status = process.wait(timeout)
+            output.seek(0)
+            results.append((status, output.read()))
+        return results
+
+
+def optuna_storage(setting: str):
+    """The same Optuna storage the sweeper opens for `setting`, for the test to read."""
+    return open_store(setting, Path("/nonexistent"), "shared", grace_period=120).storage
+
+
+@pytest.fixture(scope="module")
+def postgresql():
+    """A PostgreSQL server from Debian's package, on a unix socket in a temporary folder."""
+    if not (POSTGRES_BIN / "pg_ctl").is_file() or shutil.which("runuser") is None:
+        pytest.skip(f"PostgreSQL is not installed ({POSTGRES_BIN})")
+    pytest.importorskip("psycopg", reason="psycopg is not installed (pip install seqlab[postgres])")
+    if os.geteuid() != 0:
+        pytest.skip("starting PostgreSQL as its own user needs root (runuser -u postgres)")
+    folder = Path(tempfile.mkdtemp(prefix="seqlab-pg-"))
+    shutil.chown(folder, "postgres", "postgres")
+    data = folder / "data"
+    with socket.socket() as probe:  # the socket file's name carries the port
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+
+    def as_postgres(*command: str, check: bool = True) -> None:
+        subprocess.run(["runuser", "-u", "postgres", "--", *command], check=check,
+                       capture_output=True, timeout=120)  # fmt: skip
+
+    pg_ctl = str(POSTGRES_BIN / "pg_ctl")
+    as_postgres(str(POSTGRES_BIN / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres")
+    options = f"-k {folder} -p {port} -c listen_addresses=''"
+    try:
+        # -l: the server's output to a file, not to this pipe (which it would hold open)
+        as_postgres(
+            pg_ctl, "-D", str(data), "-o", options, "-l", str(folder / "log"), "-w", "start"
+        )
+        as_postgres(str(POSTGRES_BIN / "createdb"), "-h", str(folder), "-p", str(port), "seqlab")
+        yield f"postgresql://postgres@/seqlab?host={folder}&port={port}"
+    finally:
+        as_postgres(pg_ctl, "-D", str(data), "-m", "fast", "-w", "stop", check=False)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(params=["sqlite", "journal", "postgresql"])
+def storage_setting(request, tmp_path):
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'shared' / 'study.db'}"
+    if request.param == "journal":
+        return str(tmp_path / "shared" / "study.journal")
+    return request.getfixturevalue("postgresql")
+
+
+@pytest.mark.slow
+def test_workers_started_at_once_share_one_study(storage_setting, tmp_path):
+    """Two workers, one study, n_trials=4: four trials in all, each parameter set once."""
+    commands = [worker_command(tmp_path, storage_setting, f"w{i}") for i in range(2)]
+    for status, stderr in run_workers(commands):
+        assert status == 0, stderr[-3000:]
+    study = optuna.load_study(study_name="shared", storage=optuna_storage(storage_setting))
+    done = study.get_trials(states=(TrialState.COMPLETE,))
+    assert len(done) == 4
+    assert not study.get_trials(states=(TrialState.RUNNING, TrialState.PRUNED))
+    sets = {(t.params["optim.lr"], t.params["model.hidden_sizes"]) for t in done}
+    assert sets == {(lr, h) for lr in (0.001, 0.002) for h in ("[8]", "[16]")}
+    # A FAIL trial can only be a skipped draw (a repeat, replaced), never a run.
+    for trial in study.get_trials(states=(TrialState.FAIL,)):
+        assert slots.SKIPPED_ATTR in trial.user_attrs
+        assert not any((tmp_path / f"w{i}" / str(trial.number)).exists() for i in range(2))
+    ran = {int(p.parent.name) for p in tmp_path.glob("w*/*/metrics.json")}
+    assert ran == {t.number for t in done}
+    workers = {t.user_attrs[slots.WORKER_ATTR] for t in done}
+    assert len(workers) <= 2 and all(w.startswith(socket.gethostname()) for w in workers)
+
+
+def running_trial(setting: str):
+    """A study with one RUNNING trial whose worker sent one heartbeat, then went silent."""
+    store = open_store(setting, Path("/nonexistent"), "shared", grace_period=2)
+    study = optuna.create_study(study_name="shared", storage=store.storage, direction="maximize")
+    with warnings.catch_warnings():  # the sweeper beats outside optimize() too
+        warnings.filterwarnings("ignore", "Heartbeat of storage is supposed to")
+        trial = study.ask()
+    with store.heartbeat(trial):
+        pass
+    return trial.number
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["sqlite", "journal"])
+def test_a_dead_workers_trial_is_failed_after_the_grace_period_and_its_slot_reused(kind, tmp_path):
+    setting = (
+        f"sqlite:///{tmp_path / 'study.db'}" if kind == "sqlite" else str(tmp_path / "s.journal")
+    )
+    dead = running_trial(setting)
+    time.sleep(4)  # past the grace period
+    command = worker_command(
+        tmp_path, setting, "w", "hydra.sweeper.n_trials=1", "hydra.sweeper.grace_period=2"
+    )
+    ((status, stderr),) = run_workers([command])
+    assert status == 0, stderr[-3000:]
+    assert f"trial {dead} sent no heartbeat" in stderr
+    trials = optuna.load_study(study_name="shared", storage=optuna_storage(setting)).trials
+    assert trials[dead].state == TrialState.FAIL and not slots.takes_slot(trials[dead])
+    assert [t.state for t in trials if t.number != dead] == [TrialState.COMPLETE]
+
+
+@pytest.mark.slow
+def test_a_live_workers_trial_keeps_its_slot(tmp_path):
+    """A running trial with a fresh heartbeat is another worker's: no worker runs over it."""
+    setting = f"sqlite:///{tmp_path / 'study.db'}"
+    alive = running_trial(setting)
+    command = worker_command(tmp_path, setting, "w", "hydra.sweeper.n_trials=1")
+    ((status, stderr),) = run_workers([command])
+    assert status == 0, stderr[-3000:]
+    assert "the study holds its 1 trials; this worker stops" in stderr
+    trials = optuna.load_study(study_name="shared", storage=optuna_storage(setting)).trials
+    assert [(t.number, t.state) for t in trials] == [(alive, TrialState.RUNNING)]
+    assert not list((tmp_path / "w").glob("*/metrics.json"))
+
+
+@pytest.mark.parametrize(
+    ("setting", "message"),
+    [
+        ("study.db", "'study.db' is not a storage; use sqlite:///<file>.db, postgresql://"),
+        ("mysql://user@host/db", "mysql is not supported; use sqlite:///"),
+        ("sqlite:///:memory:", "an in-memory database cannot be shared or resumed"),
+        ("sqlite://", "an in-memory database cannot be shared or resumed"),
+    ],
+)
+def test_storage_forms_other_than_sqlite_postgresql_or_journal_are_refused(
+    setting, message, tmp_path
+):
+    with pytest.raises(SeqlabError, match=re.escape(message)):
+        open_store(setting, tmp_path, "shared", grace_period=120)
+    assert not list(tmp_path.iterdir())
+
+
+def test_a_grace_period_under_two_seconds_is_refused(tmp_path):
+    with pytest.raises(SeqlabError, match="grace_period=1: a heartbeat needs at least 2 s"):
+        open_store(None, tmp_path, "shared", grace_period=1)
+
+
+@pytest.mark.slow
+def test_a_bad_storage_stops_the_search_with_one_line(tmp_path):
+    command = worker_command(tmp_path, "study.db", "w")
+    ((status, stderr),) = run_workers([command])
+    assert status == 2
+    lines = [line for line in stderr.splitlines() if line.startswith("seqlab: error")]
+    assert len(lines) == 1 and "hydra.sweeper.storage='study.db' is not a storage" in lines[0]
+    assert not list((tmp_path / "w").iterdir()) and not (REPO_ROOT / "study.db").exists()
+
+
+def finished(number: int, params: dict, state=TrialState.COMPLETE, **attrs):
+    distributions = {k: CategoricalDistribution([1, 2, 3]) for k in params}
+    trial = optuna.trial.create_trial(
+        state=state,
+        value=0.5 if state == TrialState.COMPLETE else None,
+        params=params,
+        distributions=distributions,
+        user_attrs=attrs,
+    )
+    trial.number = number
+    return trial
+
+
+def test_which_trials_take_a_slot_and_which_sets_are_taken():
+    grid = {"a": CategoricalDistribution([1, 2, 3]), "b": CategoricalDistribution([1, 2])}
+    trials = [
+        finished(0, {"a": 1, "b": 1}),
+        finished(1, {"a": 2, "b": 1}, TrialState.FAIL, **{slots.FAILURE_ATTR: "boom"}),
+        finished(2, {"a": 3, "b": 1}, TrialState.FAIL),  # abandoned: its worker died
+        finished(3, {"a": 3, "b": 2}, TrialState.FAIL, **{slots.SKIPPED_ATTR: 0}),
+        finished(4, {"a": 1}),  # another search space
+    ]
+    assert [slots.takes_slot(t) for t in trials] == [True, True, False, False, True]
+    taken = slots.taken_sets(trials, grid)
+    assert taken == {(1, 1): 0, (2, 1): 1}
+    assert slots.repeated({"b": 1, "a": 2}, taken, grid) == 1
+    assert slots.repeated({"a": 3, "b": 1}, taken, grid) is None
+    assert slots.size(grid) == 6
+    free = [slots.untaken(grid, taken, seed) for seed in range(20)]
+    assert {(f["a"], f["b"]) for f in free} == {(3, 1), (1, 2), (2, 2), (3, 2)}
+    assert slots.untaken(grid, {(a, b): 0 for a in (1, 2, 3) for b in (1, 2)}, 0) is None
+
+
+def test_finite_and_infinite_spaces():
+    assert (
+        slots.size({"n": IntDistribution(1, 9, step=2), "x": FloatDistribution(0, 1, step=0.25)})
+        == 25
+    )
+    assert slots.size({"x": FloatDistribution(0.0, 1.0)}) is None
+    assert slots.untaken({"x": FloatDistribution(0.0, 1.0)}, {}, 0) is None

@@ -24,6 +24,7 @@ import logging
 import math
 import os
 import socket
+import warnings
 from pathlib import Path
 from typing import Any, Literal, cast
 
@@ -96,9 +97,8 @@ class SeqlabOptunaSweeper(Sweeper):
                 "(e.g. optim.lr: tag(log, interval(1e-4, 1e-2)))"
             )
         self._check_space(space, fixed)
-        self.sweep_dir.mkdir(parents=True, exist_ok=True)
-        write_text_atomic(self.sweep_dir / "multirun.yaml", OmegaConf.to_yaml(self.config))
         store = open_store(self.storage, self.sweep_dir, self.study_name, self.grace_period)
+        write_text_atomic(self.sweep_dir / "multirun.yaml", OmegaConf.to_yaml(self.config))
         with store.lock():  # concurrent workers would race creating the same study
             study = optuna.create_study(
                 study_name=self.study_name,
@@ -143,7 +143,9 @@ class SeqlabOptunaSweeper(Sweeper):
                     log.info("every parameter set of the search space is taken; this worker stops")
                     return None
                 study.sampler = self._sampler(len(trials))
-                trial = study.ask()
+                with warnings.catch_warnings():  # Store.heartbeat beats outside optimize()
+                    warnings.filterwarnings("ignore", "Heartbeat of storage is supposed to")
+                    trial = study.ask()
                 values = {key: search_space.suggest(trial, key, d) for key, d in space.items()}
                 first = slots.repeated(values, taken, space)
                 if first is None:
