@@ -13,8 +13,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from contextlib import ExitStack
 import warnings
+from contextlib import ExitStack
 from pathlib import Path
 
 import optuna
