@@ -49,7 +49,7 @@ $(STAMP): pyproject.toml $(LOCK) $(DATA_LOCK) Makefile
 	touch $(STAMP)
 
 lock: $(STAMP) ## Regenerate requirements/lock.txt from pyproject.toml (ARGS="--upgrade-package numpy"; --upgrade: all)
-	$(BIN)/pip-compile -q --extra dev --extra slurm --extra export --allow-unsafe --strip-extras \
+	$(BIN)/pip-compile -q --extra dev --extra slurm --extra export --extra postgres --allow-unsafe --strip-extras \
 		--no-emit-index-url --no-emit-find-links -c requirements/pins.in -o $(LOCK) $(ARGS) \
 		$(LOCK_INPUTS)
 

@@ -49,6 +49,22 @@ NOT_HERE = {
     "hydra.launcher.gpus_per_node=4 hydra.launcher.tasks_per_node=4 model=lstm,gru seed=1,2,3": (
         "SLURM and GPUs"
     ),
+    "seqlab-train -m hparams_search=mlp_optuna "
+    "hydra.sweeper.storage=outputs/train/optuna/shared/study.journal "
+    "hydra.sweeper.study_name=shared hydra.sweep.dir=outputs/train/optuna/shared/w$i &": (
+        "four workers in the background of one shell; tests/test_optuna_sweeper.py starts two at "
+        "once on sqlite, a journal file and PostgreSQL"
+    ),
+    "srun .venv/bin/seqlab-train -m hparams_search=lstm_optuna hydra.sweeper.n_trials=64 "
+    "hydra.sweeper.storage=outputs/train/optuna/lstm_shared/study.journal "
+    "hydra.sweeper.study_name=lstm_shared "
+    "hydra.sweep.dir=outputs/train/optuna/lstm_shared/worker_${SLURM_ARRAY_TASK_ID}": "SLURM",
+    "seqlab-train -m hparams_search=mlp_optuna "
+    "'hydra.sweeper.storage=\"postgresql://seqlab@/optuna?host=/var/run/postgresql\"' "
+    "hydra.sweeper.study_name=shared": (
+        "a PostgreSQL server with a seqlab user; tests/test_optuna_sweeper.py starts a server of "
+        "its own for the same URL form"
+    ),
     "make wandb-sweep SWEEP=grid": "W&B online (wandb login and the network)",
     "make wandb-agent SWEEP_ID=<entity>/<project>/<id>": "W&B online (wandb login and the network)",
     "seqlab-dashboard project=seqlab entity=<team>": "W&B online (wandb login and the network)",

@@ -126,7 +126,9 @@ class SeqlabOptunaSweeper(Sweeper):
         self._write_results(study)
         return returns
 
-    def _reserve(self, study: Any, store: Store, space: dict[str, Any]) -> Any:
+    def _reserve(
+        self, study: Any, store: Store, space: dict[str, Any]
+    ) -> tuple[Any, dict[str, Any]] | None:
         """(the next trial, its values), or None when the study holds its trials; under the
         storage's lock, so that no other worker counts or draws in between."""
         from optuna.trial import TrialState
