@@ -8,6 +8,7 @@ import math
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -389,6 +390,36 @@ def test_a_live_workers_trial_keeps_its_slot(tmp_path):
     trials = optuna.load_study(study_name="shared", storage=optuna_storage(setting)).trials
     assert [(t.number, t.state) for t in trials] == [(alive, TrialState.RUNNING)]
     assert not list((tmp_path / "w").glob("*/metrics.json"))
+
+
+@pytest.mark.slow
+def test_a_worker_stopped_by_a_signal_frees_its_trials_slot(tmp_path):
+    """SLURM preemption: SIGTERM stops the worker (128 + 15) and its trial is recorded FAIL
+    without a failure, so the same command run again runs that slot, not one fewer."""
+    setting = f"sqlite:///{tmp_path / 'study.db'}"
+    long_trial = worker_command(
+        tmp_path, setting, "w", "hydra.sweeper.n_trials=1", "trainer.max_epochs=2000"
+    )
+    with tempfile.TemporaryFile("w+") as output:
+        worker = subprocess.Popen(
+            long_trial, cwd=REPO_ROOT, stdout=output, stderr=subprocess.STDOUT,
+            env=subprocess_env(),
+        )  # fmt: skip
+        deadline = time.monotonic() + 300
+        while not list((tmp_path / "w").glob("*/checkpoints/*.ckpt")):  # training has begun
+            assert worker.poll() is None and time.monotonic() < deadline
+            time.sleep(0.5)
+        worker.send_signal(signal.SIGTERM)
+        status = worker.wait(120)
+        output.seek(0)
+        assert status == 128 + signal.SIGTERM, output.read()[-3000:]
+    (stopped,) = optuna.load_study(study_name="shared", storage=optuna_storage(setting)).trials
+    assert stopped.state == TrialState.FAIL and not slots.takes_slot(stopped)
+    again = worker_command(tmp_path, setting, "w", "hydra.sweeper.n_trials=1")
+    ((status, text),) = run_workers([again])
+    assert status == 0, text[-3000:]
+    trials = optuna.load_study(study_name="shared", storage=optuna_storage(setting)).trials
+    assert [t.state for t in trials] == [TrialState.FAIL, TrialState.COMPLETE]
 
 
 @pytest.mark.parametrize(

@@ -81,7 +81,7 @@ class Store:
         """Beat for `trial` while the block runs (from a thread: the job runs in this one)."""
         stop = threading.Event()
         thread = threading.Thread(target=self._beat, args=(trial._trial_id, stop), daemon=True)
-        self._beat_once(trial._trial_id)  # a trial without any heartbeat is never stale
+        self._beat_once(trial._trial_id)  # at once: Optuna never fails a trial that never beat
         thread.start()
         try:
             yield
@@ -90,9 +90,13 @@ class Store:
             thread.join()
 
     def _beat(self, trial_id: int, stop: threading.Event) -> None:
+        from optuna.exceptions import UpdateFinishedTrialError
+
         while not stop.wait(heartbeat_interval(self.grace_period)):
             try:
                 self._beat_once(trial_id)
+            except UpdateFinishedTrialError:
+                return  # another worker recorded it FAIL (late beats); the tell will say so
             except Exception as error:  # a busy database: the next beat may get through
                 log.warning(f"heartbeat of trial id {trial_id} not recorded: {error}")
 

@@ -187,10 +187,13 @@ class SeqlabOptunaSweeper(Sweeper):
         with store.heartbeat(trial), active_trial(trial, self.metric):
             try:
                 (job,) = self.launcher.launch([overrides], initial_job_idx=trial.number)
-            except SystemExit:  # a seqlab error inside the job, already reported on stderr
-                job = None
-            except BaseException:
-                # Interrupted (Ctrl-C): recorded FAIL without a failure, so its slot runs again.
+            except SystemExit as stop:
+                if not _stopped_by_signal(stop):
+                    job = None  # a seqlab error inside the job, already reported on stderr
+                else:  # the worker is stopping: its trial takes no slot, so that it runs again
+                    study.tell(trial, state=TrialState.FAIL, skip_if_finished=True)
+                    raise
+            except BaseException:  # KeyboardInterrupt outside the job, or a bug: as above
                 study.tell(trial, state=TrialState.FAIL, skip_if_finished=True)
                 raise
         if job is None:
@@ -299,6 +302,12 @@ def _metric(returned: Any, name: str) -> float | None:
             f"{', '.join(sorted(returned))}{hint}"
         )
     return float(returned[name])
+
+
+def _stopped_by_signal(stop: SystemExit) -> bool:
+    """A run stopped by SIGTERM, SIGINT or SIGUSR1 exits with 128 + the signal's number
+    (seqlab/training/signals.py), a seqlab error with 2."""
+    return isinstance(stop.code, int) and stop.code > 128
 
 
 def _first_line(error: Exception) -> str:
