@@ -7,12 +7,17 @@ Each round starts N `seqlab-train -m hparams_search=mlp_optuna` workers at the s
 fresh sqlite study (same study_name, n_trials), each with its own sweep dir, on a small MLP for a
 few epochs, and reports: trials COMPLETE, PRUNED and FAIL in the study, draws skipped as repeats,
 parameter sets run twice, workers that exited non-zero, and the wall time of the round (start of
-the first worker to exit of the last). A correctness check first: on a 2-core machine 4 workers
-share the cores, so the wall time is not a speed-up measurement.
+the first worker to exit of the last), split from the workers' logs into start-up (process start
+to the study opened: imports, Hydra's composition, the search-space check), searching (study
+opened to the worker's last log line) and exit (its last log line to its exit). A correctness
+check first: on a 2-core machine 4 workers share the cores, so the wall time is not a speed-up
+measurement.
 """
 
 import argparse
 import os
+import re
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -49,13 +54,19 @@ def round_of(workers: int, n_trials: int, root: Path) -> dict:
     folder.mkdir(parents=True)
     with ExitStack() as stack:
         logs = [stack.enter_context(open(folder / f"w{i}.log", "w")) for i in range(workers)]
-        start = time.perf_counter()
+        start, started = time.perf_counter(), time.time()
         processes = [
             subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
             for command, log in zip(commands, logs, strict=True)
         ]
-        statuses = [process.wait() for process in processes]
+        statuses, exits = [], []
+        for process in processes:
+            statuses.append(process.wait())
+            exits.append(time.time())
         wall = time.perf_counter() - start
+    phases = [
+        phases_of((folder / f"w{i}.log").read_text(), started, exits[i]) for i in range(workers)
+    ]
     study = optuna.load_study(study_name="bench", storage=storage)
     trials = study.get_trials(deepcopy=False)
     ran = [t for t in trials if t.state != TrialState.FAIL or slots.FAILURE_ATTR in t.user_attrs]
@@ -70,8 +81,26 @@ def round_of(workers: int, n_trials: int, root: Path) -> dict:
         "repeated": sum(count - 1 for count in repeats.values()),
         "failed_workers": sum(status != 0 for status in statuses),
         "wall_s": wall,
+        "startup_s": statistics.median(p[0] for p in phases),
+        "search_s": statistics.median(p[1] for p in phases),
+        "exit_s": statistics.median(p[2] for p in phases),
         "per_worker": Counter(t.user_attrs.get(slots.WORKER_ATTR, "?") for t in ran),
     }
+
+
+STAMP = re.compile(r"^\[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3})\]\[HYDRA\] (.*)$", re.M)
+
+
+def phases_of(log: str, started: float, ended: float) -> tuple[float, float, float]:
+    """(start-up, searching, exit) seconds of one worker, from its Hydra log's timestamps. A
+    worker's exit is noted when the round's wait reaches it, so exit is an upper bound."""
+    stamps = [
+        (time.mktime(time.strptime(stamp[:19], "%Y-%m-%d %H:%M:%S")) + int(stamp[20:]) / 1000, text)
+        for stamp, text in STAMP.findall(log)
+    ]
+    opened = next(t for t, text in stamps if text.startswith("Optuna study"))
+    last = stamps[-1][0]
+    return opened - started, last - opened, ended - last
 
 
 def report(rows: list[dict], n_trials: int) -> str:
@@ -87,17 +116,20 @@ def report(rows: list[dict], n_trials: int) -> str:
         f"Machine: {os.cpu_count()} CPU cores shared with other sessions (load average "
         f"{load:.1f} at the end). hparams_search=mlp_optuna (TPE, constant liar, MedianPruner), "
         f"{' '.join(TINY)}; every worker started at the same moment, each with its own sweep dir.",
+        "Start-up, searching and exit: the median over the round's workers (module docstring).",
         "",
         "| workers | COMPLETE | PRUNED | FAIL (job) | still RUNNING | draws skipped as repeats "
-        "| parameter sets run twice | failed workers | trials per worker | wall s |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| parameter sets run twice | failed workers | trials per worker | wall s "
+        "| start-up s | searching s | exit s |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for row in rows:
         per_worker = ", ".join(str(n) for n in sorted(row["per_worker"].values(), reverse=True))
         lines.append(
             f"| {row['workers']} | {row['complete']} | {row['pruned']} | {row['failed']} | "
             f"{row['running']} | {row['skipped']} | {row['repeated']} | {row['failed_workers']} "
-            f"| {per_worker} | {row['wall_s']:.0f} |"
+            f"| {per_worker} | {row['wall_s']:.0f} | {row['startup_s']:.0f} | "
+            f"{row['search_s']:.0f} | {row['exit_s']:.0f} |"
         )
     return "\n".join(lines) + "\n"
 

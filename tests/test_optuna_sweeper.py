@@ -279,7 +279,7 @@ def run_workers(commands: list[list[str]], timeout: int = 600) -> list[tuple[int
 
 def optuna_storage(setting: str):
     """The same Optuna storage the sweeper opens for `setting`, for the test to read."""
-    return open_store(setting, Path("/nonexistent"), "shared", grace_period=120).storage
+    return open_store(setting, Path("/nonexistent"), grace_period=120).storage
 
 
 @pytest.fixture(scope="module")
@@ -349,7 +349,7 @@ def test_workers_started_at_once_share_one_study(storage_setting, tmp_path):
 
 def running_trial(setting: str):
     """A study with one RUNNING trial whose worker sent one heartbeat, then went silent."""
-    store = open_store(setting, Path("/nonexistent"), "shared", grace_period=2)
+    store = open_store(setting, Path("/nonexistent"), grace_period=2)
     study = optuna.create_study(study_name="shared", storage=store.storage, direction="maximize")
     with warnings.catch_warnings():  # the sweeper beats outside optimize() too
         warnings.filterwarnings("ignore", "Heartbeat of storage is supposed to")
@@ -435,13 +435,13 @@ def test_storage_forms_other_than_sqlite_postgresql_or_journal_are_refused(
     setting, message, tmp_path
 ):
     with pytest.raises(SeqlabError, match=re.escape(message)):
-        open_store(setting, tmp_path, "shared", grace_period=120)
+        open_store(setting, tmp_path, grace_period=120)
     assert not list(tmp_path.iterdir())
 
 
 def test_a_grace_period_under_two_seconds_is_refused(tmp_path):
     with pytest.raises(SeqlabError, match="grace_period=1: a heartbeat needs at least 2 s"):
-        open_store(None, tmp_path, "shared", grace_period=1)
+        open_store(None, tmp_path, grace_period=1)
 
 
 @pytest.mark.slow

@@ -4,7 +4,7 @@
 
   sqlite:///<file>.db            RDBStorage; the lock is an flock on <file>.db.seqlab-lock
   postgresql://<user>@<host>/<db> RDBStorage through psycopg 3 (seqlab[postgres]); the lock is
-                                 a PostgreSQL advisory lock named after the study
+                                 a PostgreSQL advisory lock on the database
   <path>.journal                 JournalStorage(JournalFileBackend), the storage Optuna documents
                                  for shared file systems (NFS); the lock is Optuna's own
                                  symlink lock, on <path>.journal.seqlab.lock
@@ -113,7 +113,7 @@ def heartbeat_interval(grace_period: int) -> int:
     return max(1, grace_period // 4)
 
 
-def open_store(setting: str | None, sweep_dir: Path, study_name: str, grace_period: int) -> Store:
+def open_store(setting: str | None, sweep_dir: Path, grace_period: int) -> Store:
     """The storage `hydra.sweeper.storage` names (null: sqlite in the sweep dir)."""
     if grace_period < 2:
         raise SeqlabError(
@@ -136,7 +136,7 @@ def open_store(setting: str | None, sweep_dir: Path, study_name: str, grace_peri
     if backend == "sqlite":
         return _sqlite(url, setting, grace_period)
     if backend == "postgresql":
-        return _postgresql(url, study_name, grace_period)
+        return _postgresql(url, grace_period)
     raise SeqlabError(f"hydra.sweeper.storage: {backend} is not supported; {FORMS}")
 
 
@@ -146,7 +146,10 @@ def _sqlite(url: Any, setting: str, grace_period: int) -> Store:
             f"hydra.sweeper.storage={setting!r}: an in-memory database cannot be shared or "
             f"resumed; name a file: {FORMS}"
         )
-    database = Path(url.database)
+    # Absolute, so that a connection opened while a job runs in its own dir (hydra.job.chdir)
+    # finds the same file.
+    database = Path(url.database).resolve()
+    url = url.set(database=str(database))
     database.parent.mkdir(parents=True, exist_ok=True)
     lock = _file_lock(database.with_name(database.name + ".seqlab-lock"))
     with lock():  # the first workers would race creating the tables
@@ -154,7 +157,7 @@ def _sqlite(url: Any, setting: str, grace_period: int) -> Store:
     return Store(storage, str(database), lock, grace_period)
 
 
-def _postgresql(url: Any, study_name: str, grace_period: int) -> Store:
+def _postgresql(url: Any, grace_period: int) -> Store:
     import sqlalchemy
 
     if url.drivername == "postgresql":
@@ -167,7 +170,7 @@ def _postgresql(url: Any, study_name: str, grace_period: int) -> Store:
                 "hydra.sweeper.storage: a postgresql URL needs psycopg 3; install it with "
                 "`pip install 'seqlab[postgres]'` (or psycopg[binary])"
             ) from None
-    lock = _advisory_lock(url, study_name)
+    lock = _advisory_lock(url)
     where = url.render_as_string(hide_password=True)
     try:
         with lock():
@@ -184,6 +187,7 @@ def _journal(path: Path, grace_period: int) -> Store:
     from optuna.storages import JournalStorage
     from optuna.storages.journal import JournalFileBackend, JournalFileSymlinkLock
 
+    path = path.resolve()  # as for sqlite
     path.parent.mkdir(parents=True, exist_ok=True)
     backend = JournalFileBackend(str(path), lock_obj=JournalFileSymlinkLock(str(path)))
     reservation = JournalFileSymlinkLock(str(path) + ".seqlab")
@@ -228,12 +232,14 @@ def _file_lock(path: Path) -> Callable[[], AbstractContextManager[None]]:
     return lock
 
 
-def _advisory_lock(url: Any, study_name: str) -> Callable[[], AbstractContextManager[None]]:
-    """A session-level advisory lock, which the server releases when the holder disconnects."""
+def _advisory_lock(url: Any) -> Callable[[], AbstractContextManager[None]]:
+    """A session-level advisory lock, which the server releases when the holder disconnects.
+    One for the database, like the file lock of a sqlite file: workers of different studies
+    starting at once on a new database would race creating the tables too."""
     import sqlalchemy
 
     engine = sqlalchemy.create_engine(url, poolclass=sqlalchemy.pool.NullPool)
-    key = zlib.crc32(f"seqlab-optuna:{study_name}".encode())  # fits PostgreSQL's bigint
+    key = zlib.crc32(b"seqlab-optuna")  # fits PostgreSQL's bigint
 
     @contextmanager
     def lock() -> Iterator[None]:

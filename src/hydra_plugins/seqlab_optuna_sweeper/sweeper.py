@@ -97,7 +97,7 @@ class SeqlabOptunaSweeper(Sweeper):
                 "(e.g. optim.lr: tag(log, interval(1e-4, 1e-2)))"
             )
         self._check_space(space, fixed)
-        store = open_store(self.storage, self.sweep_dir, self.study_name, self.grace_period)
+        store = open_store(self.storage, self.sweep_dir, self.grace_period)
         write_text_atomic(self.sweep_dir / "multirun.yaml", OmegaConf.to_yaml(self.config))
         with store.lock():  # concurrent workers would race creating the same study
             study = optuna.create_study(
