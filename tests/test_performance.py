@@ -13,11 +13,11 @@ import torch
 from lightning.fabric.plugins import TorchCheckpointIO
 from lightning.fabric.utilities.apply_func import move_data_to_device
 from lightning.pytorch.strategies import SingleDeviceStrategy
-from torchmetrics import MeanMetric
+from torchmetrics import MeanMetric, MetricCollection
+from torchmetrics.classification import AUROC, Accuracy, F1Score, Precision, Recall
 
 from seqlab.data.batch import Batch
 from seqlab.data.meta import DataMeta
-from seqlab.metrics import build_metrics
 from seqlab.models.classifier import SequenceClassifier
 from seqlab.training.callbacks.finite import NonFiniteError, NonFiniteGuard
 from seqlab.training.callbacks.rng import RngStateCheckpoint
@@ -162,11 +162,22 @@ def test_a_batch_moves_to_a_device_in_one_call(monkeypatch):
         assert torch.equal(getattr(moved, name), getattr(batch, name))
 
 
-def test_one_metric_update_per_epoch_equals_one_per_batch(tmp_path):
+def test_the_loss_kept_per_epoch_and_the_metrics_equal_torchmetrics_per_batch(tmp_path):
     import lightning as L
 
     module = tiny_classifier()
-    reference, mean_loss = build_metrics(3, "macro", prefix="val/"), MeanMetric()
+    options = {"task": "multiclass", "num_classes": 3, "average": "macro"}
+    reference = MetricCollection(
+        {
+            "acc": Accuracy(**{**options, "average": "micro"}),
+            "precision": Precision(**options),
+            "recall": Recall(**options),
+            "f1": F1Score(**options),
+            "auroc": AUROC(**options),
+        },
+        prefix="val/",
+    )
+    mean_loss = MeanMetric()
     generator = torch.Generator().manual_seed(0)
     batches = [random_batch(size, generator) for size in (4, 7, 1)]  # an uneven last batch
     module.eval()

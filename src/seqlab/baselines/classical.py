@@ -29,7 +29,7 @@ from seqlab.data.registry import build_datamodule
 from seqlab.errors import SeqlabError
 from seqlab.files import write_text_atomic
 from seqlab.layout import METRICS_FILE
-from seqlab.metrics import build_metrics, metric_inputs
+from seqlab.metrics import SplitMetrics
 from seqlab.models.tasks import TASKS
 from seqlab.schema import plain
 from seqlab.training.loggers import build_loggers, finish_wandb
@@ -67,12 +67,12 @@ def build_baseline(name: str, options: Any, seed: int) -> Any:
 
 def score(probabilities: np.ndarray, labels: np.ndarray, average: str, split: str) -> dict:
     """seqlab's five metrics plus cross-entropy, under the networks' names (`test/auroc`, ...)."""
-    collection = build_metrics(probabilities.shape[1], average, prefix=f"{split}/")
-    collection.update(
-        metric_inputs(torch.as_tensor(probabilities, dtype=torch.float32), average),
+    metrics = SplitMetrics(probabilities.shape[1], average, prefix=f"{split}/")
+    metrics.update(
+        torch.as_tensor(probabilities, dtype=torch.float32),
         torch.as_tensor(labels, dtype=torch.long),
     )
-    values = {name: float(value) for name, value in collection.compute().items()}
+    values = {name: float(value) for name, value in metrics.compute().items()}
     values[f"{split}/loss"] = float(log_loss(labels, probabilities, labels=[0, 1]))
     return values
 

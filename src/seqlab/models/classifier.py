@@ -14,13 +14,13 @@ import lightning as L
 import torch
 from lightning.pytorch.strategies import DDPStrategy, SingleDeviceStrategy
 from torch import nn
-from torchmetrics import MeanMetric, MetricCollection
+from torchmetrics import MeanMetric
 
 from seqlab.data.batch import Batch
 from seqlab.data.meta import DataMeta
 from seqlab.errors import SeqlabError
 from seqlab.layout import SPLITS
-from seqlab.metrics import METRIC_NAMES, build_metrics, metric_inputs
+from seqlab.metrics import METRIC_NAMES, SplitMetrics
 from seqlab.models.inputs import InputLayer
 from seqlab.models.registry import build_encoder
 from seqlab.models.tasks import task_of
@@ -84,17 +84,17 @@ class SequenceClassifier(L.LightningModule):
         self.average = metrics["average"]
         self.split_metrics = self.class_metrics(data_meta.num_classes)
         self.split_losses = nn.ModuleDict({f"{split}_": MeanMetric() for split in SPLITS})
-        # Per split, this epoch's (probabilities, labels, loss, batch size) of every step so far.
-        self.pending: dict[str, list[tuple]] = {split: [] for split in SPLITS}
+        # Per split, this epoch's (loss, batch size) of every step so far.
+        self.pending: dict[str, list[tuple[torch.Tensor, int]]] = {split: [] for split in SPLITS}
         self.best: dict[str, float] = {}
         self._grad_norm: tuple[int, float] | None = None  # (global step, raw global norm)
 
     def class_metrics(self, num_classes: int) -> nn.ModuleDict:
-        """The five metrics of each split. ModuleDict keys may not shadow nn.Module attributes
+        """The metrics state of each split. ModuleDict keys may not shadow nn.Module attributes
         such as `train`, hence the suffix."""
         return nn.ModuleDict(
             {
-                f"{split}_": build_metrics(num_classes, self.average, prefix=f"{split}/")
+                f"{split}_": SplitMetrics(num_classes, self.average, prefix=f"{split}/")
                 for split in SPLITS
             }
         )
@@ -105,20 +105,19 @@ class SequenceClassifier(L.LightningModule):
         return self.head(self.encoder(steps, batch.lengths))
 
     def _step(self, batch: Batch, split: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Keep what the split's metrics need; return the loss, the class probabilities (task=tag:
-        of the labelled steps, flattened) and the model's logits (task=tag: of every step).
+        """Update the split's metrics; return the loss, the class probabilities (task=tag: of
+        the labelled steps, flattened) and the model's logits (task=tag: of every step).
 
-        The metrics are updated once per epoch from everything kept (`_update_metrics`): the
-        counts behind accuracy, precision, recall and F1, the exact AUROC and the weighted mean
-        loss are the same as with one update per batch, and the five torchmetrics updates cost
-        more than a small batch's forward pass (docs/performance.md). An epoch's probabilities
-        are small (samples x classes)."""
+        The loss is kept and averaged once per epoch (`_update_loss`): the weighted mean is the
+        same as with one update per batch, and MeanMetric's update checks its input for NaN,
+        which waits for the device every step."""
         output = self(batch)
         logits, labels, loss = self.scored(output, batch.labels, split)
         # in float32 also under bf16 autocast: bf16 probabilities (3 significant digits) tie
         # often enough to change the exact AUROC, and numpy has no bf16 for the test plots
         probabilities = logits.detach().float().softmax(dim=-1)
-        self.pending[split].append((probabilities, labels, loss.detach(), len(labels)))
+        self._metrics(split).update(probabilities, labels)
+        self.pending[split].append((loss.detach(), len(labels)))
         return loss, probabilities, output
 
     def scored(
@@ -128,19 +127,16 @@ class SequenceClassifier(L.LightningModule):
         sequence here (task=tag scores every labelled step: models/tagger.py)."""
         return output, labels, self.loss_fn(output, labels)
 
-    def _update_metrics(self, split: str) -> None:
+    def _update_loss(self, split: str) -> None:
         steps, self.pending[split] = self.pending[split], []
         if not steps:
             return
-        probabilities, labels, losses, sizes = zip(*steps, strict=True)
-        self._metrics(split).update(
-            metric_inputs(torch.cat(probabilities), self.average), torch.cat(labels)
-        )
+        losses, sizes = zip(*steps, strict=True)
         weights = torch.tensor(sizes, dtype=losses[0].dtype, device=losses[0].device)
         self._loss(split).update(torch.stack(losses), weight=weights)
 
-    def _metrics(self, split: str) -> MetricCollection:
-        return cast(MetricCollection, self.split_metrics[f"{split}_"])
+    def _metrics(self, split: str) -> SplitMetrics:
+        return cast(SplitMetrics, self.split_metrics[f"{split}_"])
 
     def _loss(self, split: str) -> MeanMetric:
         return cast(MeanMetric, self.split_losses[f"{split}_"])
@@ -179,7 +175,7 @@ class SequenceClassifier(L.LightningModule):
         """The split's metrics and loss over every sample its steps have seen since the last
         call (synchronised across processes by torchmetrics, so DDP gives the single-process
         numbers); then reset. Without a trainer too: seqlab-predict's own loop calls it."""
-        self._update_metrics(split)
+        self._update_loss(split)
         values = {
             **self._metrics(split).compute(),
             f"{split}/loss": self._loss(split).compute(),

@@ -21,7 +21,7 @@ from seqlab.config import EnsembleConfig, TrainConfig
 from seqlab.errors import SeqlabError
 from seqlab.files import write_text_atomic
 from seqlab.layout import METRICS_FILE
-from seqlab.metrics import METRIC_NAMES, build_metrics, metric_inputs
+from seqlab.metrics import METRIC_NAMES, SplitMetrics
 from seqlab.reports.table import mean_std
 from seqlab.schema import plain
 from seqlab.training.loggers import build_loggers, finish_wandb, log_summary
@@ -116,11 +116,10 @@ def split_metrics(
 ) -> dict[str, float]:
     """The five metrics and the loss (cross-entropy of these probabilities) under
     {split}/<name>, as a run logs them (metrics averaged as `average`)."""
-    collection = build_metrics(num_classes, average, prefix=f"{split}/")
-    values = {
-        name: float(value)
-        for name, value in collection(metric_inputs(probabilities, average), labels).items()
-    }
+    # the whole split is here: nothing to gather from other processes
+    metrics = SplitMetrics(num_classes, average, prefix=f"{split}/", sync=False)
+    metrics.update(probabilities, labels)
+    values = {name: float(value) for name, value in metrics.compute().items()}
     picked = probabilities.gather(1, labels[:, None]).squeeze(1)
     values[f"{split}/loss"] = float(-picked.clamp_min(1e-12).log().mean())
     return values

@@ -18,7 +18,7 @@ from lightning.pytorch.loggers import Logger
 from seqlab.baselines.bgnbd import expected_weekly, fit_bgnbd, sampled_totals
 from seqlab.config import GenerateConfig, TaskConfig
 from seqlab.data.events.futures import WeeklyCounts
-from seqlab.metrics import build_metrics, metric_inputs
+from seqlab.metrics import SplitMetrics
 from seqlab.models.generator import Futures, SequenceGenerator
 from seqlab.models.tasks import TaskName
 from seqlab.reports.futures import futures_curves, log_wandb_curves
@@ -157,8 +157,8 @@ def _median_error(totals: np.ndarray, actual: np.ndarray) -> float:
 def _buyer_metrics(buys: torch.Tensor, bought: np.ndarray, average: str) -> dict[str, float]:
     """The five classification metrics of "buys at least once in the generated weeks"."""
     probabilities = torch.stack([1 - buys, buys], dim=1).float()
-    metrics = build_metrics(2, average, prefix="test/", sync=False)  # rank 0 alone scores
-    metrics.update(metric_inputs(probabilities, average), torch.from_numpy(bought).long())
+    metrics = SplitMetrics(2, average, prefix="test/", sync=False)  # rank 0 alone scores
+    metrics.update(probabilities, torch.from_numpy(bought).long())
     return {name: float(value) for name, value in metrics.compute().items()}
 
 
