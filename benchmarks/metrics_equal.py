@@ -4,6 +4,9 @@
     python benchmarks/metrics_equal.py run --src src --out /tmp/eq/after
     python benchmarks/metrics_equal.py compare /tmp/eq/before /tmp/eq/after
 
+`--experiments` and `--seeds` (on both commands) restrict the matrix, e.g.
+`--experiments gunpoint_lstm cdnow_tag_gru --seeds 1`.
+
 `run` trains each shipped experiment below on two seeds with the given tree first on
 PYTHONPATH (one thread, CSV logger, epochs capped so the whole matrix takes minutes, not hours:
 every code path of a full run is taken in its first epochs). `compare` prints each metric side by
@@ -30,7 +33,7 @@ SEEDS = (1, 2)
 TOLERANCE = 1e-6
 
 
-def run(src: Path, out: Path) -> None:
+def run(src: Path, out: Path, experiments: list[str], seeds: list[int]) -> None:
     env = {
         **os.environ,
         "PYTHONPATH": str(src.resolve()),
@@ -38,8 +41,9 @@ def run(src: Path, out: Path) -> None:
         "MKL_NUM_THREADS": "1",
         "WANDB_MODE": "disabled",
     }
-    for experiment, overrides in RUNS.items():
-        for seed in SEEDS:
+    for experiment in experiments:
+        overrides = RUNS[experiment]
+        for seed in seeds:
             run_dir = out / f"{experiment}_seed{seed}"
             if (run_dir / "metrics.json").exists():
                 continue
@@ -61,10 +65,10 @@ def flat(metrics: dict, prefix: str = "") -> dict[str, float]:
     return values
 
 
-def compare(before: Path, after: Path) -> int:
+def compare(before: Path, after: Path, experiments: list[str], seeds: list[int]) -> int:
     differences = 0
-    for experiment in RUNS:
-        for seed in SEEDS:
+    for experiment in experiments:
+        for seed in seeds:
             name = f"{experiment}_seed{seed}"
             paths = [before / name / "metrics.json", after / name / "metrics.json"]
             if not all(path.exists() for path in paths):
@@ -92,11 +96,14 @@ def main() -> None:
     compare_parser = commands.add_parser("compare", help="metrics.json side by side")
     compare_parser.add_argument("before", type=Path)
     compare_parser.add_argument("after", type=Path)
+    for command in (run_parser, compare_parser):
+        command.add_argument("--experiments", nargs="+", choices=list(RUNS), default=list(RUNS))
+        command.add_argument("--seeds", nargs="+", type=int, default=list(SEEDS))
     args = parser.parse_args()
     if args.command == "run":
-        run(args.src, args.out)
+        run(args.src, args.out, args.experiments, args.seeds)
     else:
-        sys.exit(compare(args.before, args.after))
+        sys.exit(compare(args.before, args.after, args.experiments, args.seeds))
 
 
 if __name__ == "__main__":
