@@ -21,9 +21,8 @@ from torchmetrics import Metric
 from torchmetrics.functional.classification import binary_auroc, multiclass_auroc
 from torchmetrics.utilities.data import dim_zero_cat
 
+from seqlab.config import Average
 from seqlab.errors import SeqlabError
-
-AVERAGES = ("macro", "micro", "weighted", "binary")
 
 
 @dataclass(frozen=True)
@@ -113,8 +112,10 @@ class SplitMetrics(Metric):
 
     def __init__(self, num_classes: int, average: str, prefix: str, sync: bool = True):
         super().__init__(sync_on_compute=sync)
-        if average not in AVERAGES:
-            raise SeqlabError(f"metrics.average={average!r} is unknown; use one of {AVERAGES}")
+        if average not in set(Average):
+            raise SeqlabError(
+                f"metrics.average={average!r} is unknown; use one of {[a.value for a in Average]}"
+            )
         if average == "binary" and num_classes != 2:
             raise SeqlabError(
                 f"metrics.average=binary needs two classes, the data has "
