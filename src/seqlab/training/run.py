@@ -119,6 +119,9 @@ def fit_and_test(run: BuiltRun) -> Fitted:
     if trainer.is_global_zero and config.print_parameters:
         print_parameter_table(layer_parameters(module))
     trainer.fit(module, datamodule=datamodule, ckpt_path=run.resume.ckpt_path)
+    # Rank 0's writer thread finishes the checkpoint files as fit ends (checkpoint_io.py); the
+    # other ranks read the best one next, and would otherwise race that write.
+    trainer.strategy.barrier("seqlab: checkpoints written")
     # From the module, which restores them from a checkpoint too (a run resumed after its
     # last epoch validates nothing); written once, here, not logged every epoch.
     best_val = dict(sorted(module.best.items()))
