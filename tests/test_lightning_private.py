@@ -122,3 +122,17 @@ def test_results_in_place_are_not_moved_and_others_still_are(monkeypatch):
     meta = torch.device("meta")
     moved = results["on_train_epoch_end.train/f1"].to(meta)
     assert walks == [(meta,)] and moved.value.device == meta
+
+
+def test_a_requested_stop_is_what_lightning_reads_after_a_step_and_an_evaluation_batch():
+    """request_stop sets the flag Lightning's own SIGTERM handler sets; its loops raise
+    SIGTERMException where they read it."""
+    import lightning as L
+    from lightning.pytorch.loops import _EvaluationLoop, _TrainingEpochLoop
+
+    trainer = L.Trainer(logger=False, enable_checkpointing=False, enable_progress_bar=False)
+    assert not trainer.received_sigterm
+    lightning_private.request_stop(trainer)
+    assert trainer.received_sigterm
+    for loop in (_TrainingEpochLoop, _EvaluationLoop):
+        assert "trainer.received_sigterm" in inspect.getsource(loop)

@@ -108,3 +108,9 @@ def _result_tensors(result: _ResultMetric) -> list[torch.Tensor]:
     return [
         value for value in (*state.values(), *defaults.values()) if isinstance(value, torch.Tensor)
     ]
+
+
+def request_stop(trainer: Any) -> None:
+    """Stop the running stage at Lightning's next check, as its own SIGTERM handler would, but
+    without that handler's collective (callbacks/preemption.py says why)."""
+    trainer._signal_connector.received_sigterm = True

@@ -13,6 +13,7 @@ from lightning.pytorch.loggers import CSVLogger, Logger, WandbLogger
 from seqlab.config import LoggerConfig
 from seqlab.errors import SeqlabError
 from seqlab.training.lightning_private import drop_wandb_anonymous
+from seqlab.training.run_lock import is_first_process
 from seqlab.training.wandb_artifacts import log_code, log_model_mode
 
 log = logging.getLogger(__name__)
@@ -95,7 +96,7 @@ def build_loggers(
         )
         drop_wandb_anonymous(wandb_logger)
         _start(wandb_logger)
-        if wandb_id and offline:
+        if wandb_id and offline and is_first_process():  # the others log nothing to W&B
             _continue_offline_steps(wandb_logger, run_dir)
         for name, summary in WANDB_SUMMARIES.items():
             # Same x axis as Lightning gives every metric (it defines "*" this way).

@@ -27,7 +27,13 @@ from seqlab.training.run import FuturesScoring, build_run, fit_and_test, futures
 from seqlab.training.run_callbacks import testing_callbacks
 from seqlab.training.run_lock import is_first_process, lock_run_dir, unlock_run_dir
 from seqlab.training.run_state import RunState, config_digest, write_status
-from seqlab.training.signals import Preempted, PreemptionSignals, stop_line, stop_signal
+from seqlab.training.signals import (
+    Preempted,
+    PreemptionSignals,
+    requeue_slurm_job,
+    stop_line,
+    stop_signal,
+)
 from seqlab.training.trainer import build_trainer
 
 
@@ -59,6 +65,9 @@ def train(config: TrainConfig) -> dict[str, float]:
         if is_first_process():
             write_status(run_dir, RunState.STOPPED, digest, signum)
             print(f"seqlab: {stop_line(signum, run_dir)}", file=sys.stderr)
+            requeued = requeue_slurm_job(signum)
+            if requeued is not None:
+                print(f"seqlab: {requeued}", file=sys.stderr)
         raise SystemExit(128 + signum) from None
     finally:
         if locked:

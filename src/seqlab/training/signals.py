@@ -8,9 +8,12 @@ During a Trainer stage, Lightning's own SIGTERM handler stops the loop at its ne
 (SIGTERMException); the handlers here only record the signal there, turn SIGINT and SIGUSR1 into
 the same stop (Lightning meets Ctrl-C's KeyboardInterrupt with a shutdown of its own, exit
 status 1 and no checkpoint of the epoch), and stop the run at once outside Trainer stages (data
-set-up). Under
-SLURM, SIGUSR1 is left to Lightning's auto-requeue (an hpc checkpoint and `scontrol requeue`,
-then SLURM's SIGTERM ends the job here).
+set-up). Under DDP the ranks agree on the step to stop at (callbacks/preemption.py).
+
+Under SLURM, SIGUSR1 (`sbatch --signal=USR1@<seconds>`) is seqlab's too, not Lightning's
+auto-requeue, whose checkpoint is taken mid-epoch: the run stops as above, and the first process
+then requeues the job (`scontrol requeue`), whose command, with `resume=auto` and the same run
+dir, continues the run.
 
 The stop keeps last.ckpt of the last finished epoch rather than writing one mid-epoch: Lightning
 does not replay a half-finished epoch's batches in the same order, and the module's metric state
@@ -18,8 +21,10 @@ of the epoch is not in the checkpoint, so only an epoch boundary resumes to the 
 uninterrupted run gets. The interrupted epoch is redone.
 """
 
+import os
 import shlex
 import signal
+import subprocess
 import sys
 import threading
 import time
@@ -27,6 +32,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
+from typing import ClassVar
 
 from lightning.fabric.plugins.environments import SLURMEnvironment
 
@@ -43,32 +49,47 @@ class Preempted(BaseException):
 
 
 class PreemptionSignals:
+    # The handlers installed now, if any: the callback that makes DDP ranks stop together
+    # reads the signal they noted.
+    active: ClassVar["PreemptionSignals | None"] = None
+
     def __init__(self, result: Path | None = None) -> None:
         """`result`: the run's metrics.json; once written (after these handlers were
         installed), a stop signal is only noted."""
         self.signum: int | None = None  # the first stop signal received
         self.result = result
         self.since = time.time()
+        self.noting_only = False  # under DDP in a Trainer stage: the ranks decide together
+        self.handled: list[int] = []
 
     @contextmanager
     def installed(self) -> Iterator[None]:
         """The handlers for the block, the previous ones restored after; none outside the main
         thread, where Python allows no handler (training called from a thread)."""
-        handled = [signal.SIGTERM]
+        handled = [signal.SIGTERM, signal.SIGUSR1]
         if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
             handled.append(signal.SIGINT)  # ignored: a background job that Ctrl-C must not stop
-        if not SLURMEnvironment.detect():
-            handled.append(signal.SIGUSR1)
         if threading.current_thread() is not threading.main_thread():
             handled = []
+        self.handled = handled
         previous = {signum: signal.getsignal(signum) for signum in handled}
         for signum in handled:
             signal.signal(signum, self.handle)
+        PreemptionSignals.active = self
         try:
             yield
         finally:
+            PreemptionSignals.active = None
+            self.noting_only = False
             for signum, handler in previous.items():
                 signal.signal(signum, handler)
+
+    def take_over(self) -> None:
+        """For the rest of this Trainer stage, only note a stop signal, in place of Lightning's
+        handlers (Lightning puts back the ones it found, these, when the stage ends)."""
+        self.noting_only = True
+        for signum in self.handled:
+            signal.signal(signum, self.handle)
 
     def handle(self, signum: int, frame: FrameType | None) -> None:
         if self.result_written():
@@ -79,6 +100,8 @@ class PreemptionSignals:
             self.signum = signum
         lightning_handler = signal.getsignal(signal.SIGTERM)
         if lightning_handler == self.handle:
+            if self.noting_only:
+                return  # callbacks/preemption.py stops every rank at the same step
             raise Preempted(signum)  # no Trainer stage is running: stop here
         if signum != signal.SIGTERM and callable(lightning_handler):
             # Lightning listens to SIGTERM only: pass SIGUSR1 on as the same stop.
@@ -148,3 +171,24 @@ def _multirun_command() -> str | None:
         if a not in ("-m", "--multirun") and not a.startswith("hydra.sweep.dir=")
     ]
     return shlex.join(["seqlab-train", "-m", *given, f"hydra.sweep.dir={hydra.sweep.dir}"])
+
+
+def requeue_slurm_job(signum: int) -> str | None:
+    """Under SLURM, after SIGUSR1 stopped the run: requeue this job (`scontrol requeue`, what
+    Lightning's auto-requeue runs) and say so in one line; None elsewhere."""
+    if signum != signal.SIGUSR1 or not SLURMEnvironment.detect():
+        return None
+    array_job = os.environ.get("SLURM_ARRAY_JOB_ID")
+    job = (
+        f"{array_job}_{os.environ['SLURM_ARRAY_TASK_ID']}"
+        if array_job
+        else os.environ["SLURM_JOB_ID"]
+    )
+    try:
+        done = subprocess.run(["scontrol", "requeue", job], capture_output=True, text=True)
+    except FileNotFoundError:
+        return f"could not requeue SLURM job {job}: scontrol is not on PATH; resubmit the job"
+    if done.returncode != 0:
+        why = (done.stderr.strip().splitlines() or [f"exit status {done.returncode}"])[-1]
+        return f"could not requeue SLURM job {job} (scontrol: {why}); resubmit the job"
+    return f"requeued SLURM job {job}: its command, with resume=auto, continues this run"

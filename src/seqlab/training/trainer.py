@@ -6,12 +6,14 @@ from pathlib import Path
 from typing import Any
 
 import lightning as L
+from lightning.fabric.plugins.environments import SLURMEnvironment
 from lightning.fabric.utilities.exceptions import MisconfigurationException
 from lightning.pytorch.callbacks import Callback, RichProgressBar
 from lightning.pytorch.loggers import Logger
 from lightning.pytorch.profilers import AdvancedProfiler, Profiler, PyTorchProfiler, SimpleProfiler
 
 from seqlab.errors import SeqlabError
+from seqlab.training.callbacks.preemption import StopTogether
 from seqlab.training.checkpoint_io import AtomicCheckpointIO, OrderedAsyncCheckpointIO
 from seqlab.training.lightning_private import skip_idle_result_moves
 
@@ -34,7 +36,14 @@ def build_trainer(
     skip_idle_result_moves()  # every self.log call otherwise rebuilds its stored result
     # Checkpoint files are written by a background thread (a checkpoint in an epoch would
     # otherwise stall short epochs on the file write); see training/checkpoint_io.py.
-    options.setdefault("plugins", [OrderedAsyncCheckpointIO(AtomicCheckpointIO())])
+    plugins: list[Any] = [OrderedAsyncCheckpointIO(AtomicCheckpointIO())]
+    if SLURMEnvironment.detect():
+        # SIGUSR1 stops the run at an epoch boundary and requeues it (training/signals.py);
+        # Lightning's auto-requeue would checkpoint mid-epoch, which no resume replays exactly.
+        plugins.append(SLURMEnvironment(auto_requeue=False))
+    options.setdefault("plugins", plugins)
+    # Under DDP, all ranks stop on the same step when a stop signal reaches any of them.
+    callbacks = [*callbacks, StopTogether()]
     if isinstance(options.get("profiler"), str):
         options["profiler"] = profiler(options["profiler"], run_dir)
     try:
