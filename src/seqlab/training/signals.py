@@ -60,7 +60,7 @@ class PreemptionSignals:
         self.result = result
         self.since = time.time()
         self.noting_only = False  # under DDP in a Trainer stage: the ranks decide together
-        self.handled: list[int] = []
+        self.handled: list[signal.Signals] = []
 
     @contextmanager
     def installed(self) -> Iterator[None]:
