@@ -4,9 +4,9 @@ A scheduler signals every task of a job, but not at the same instant, and `kill`
 reach one rank only. Lightning meets SIGTERM with a broadcast inside the signal handler and a
 per-rank check after each step, so ranks that got the signal a step apart wait on different
 collectives and the job hangs. Here, while a Trainer stage runs, the signal is only noted
-(training/signals.py), and after each batch the ranks take the largest noted signal among them
-(one all-reduce of one number): when it is set, every rank asks Lightning to stop at the same
-point, and the run ends as a one-process run stopped by that signal does.
+(training/signals.py), and after each training batch the ranks take the largest noted signal
+among them (one all-reduce of one number): when it is set, every rank asks Lightning to stop at
+the same point, and the run ends as a one-process run stopped by that signal does.
 """
 
 from typing import Any
@@ -38,13 +38,14 @@ class StopTogether(Callback):
     def on_test_start(self, trainer: Any, pl_module: Any) -> None:
         self._take_over(trainer)
 
+    # Training batches are the same in number on every rank, validation and test batches not
+    # (each sample is scored by one rank only): the ranks agree after each training batch and
+    # after each validation loop, so a signal during validation or testing takes effect at its
+    # end (and one during the final test lets the run finish).
     def on_train_batch_end(self, trainer: Any, *args: Any) -> None:
         self._agree(trainer)
 
-    def on_validation_batch_end(self, trainer: Any, *args: Any) -> None:
-        self._agree(trainer)
-
-    def on_test_batch_end(self, trainer: Any, *args: Any) -> None:
+    def on_validation_end(self, trainer: Any, pl_module: Any) -> None:
         self._agree(trainer)
 
     def _agree(self, trainer: Any) -> None:
