@@ -344,3 +344,17 @@ def restore_hub_switches(monkeypatch):
     monkeypatch.setattr(datasets.config, "HF_HUB_OFFLINE", False)
     monkeypatch.setattr(datasets.config, "HF_DATASETS_OFFLINE", False)
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+
+
+def wandb_inspect(run_dir: Path, *flags: str) -> str:
+    """The run dir's offline W&B run read back with W&B's own CLI (`wandb leet inspect`)."""
+    (offline_run,) = (run_dir / "wandb").glob("offline-run-*")
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "wandb"), "leet", "inspect", *flags, "--json"]
+        + [str(offline_run)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO_ROOT, run_cli, wandb_env
+from conftest import REPO_ROOT, run_cli, wandb_env, wandb_inspect
 
 pytestmark = pytest.mark.slow
 BIN = Path(sys.executable).parent
@@ -32,18 +32,6 @@ def trained_run(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
     )
     assert result.returncode == 0, result.stderr[-3000:]
     return run_dir, result
-
-
-def wandb_inspect(run_dir: Path, *flags: str) -> str:
-    (offline_run,) = (run_dir / "wandb").glob("offline-run-*")
-    result = subprocess.run(
-        [str(BIN / "wandb"), "leet", "inspect", *flags, "--json", str(offline_run)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert result.returncode == 0, result.stderr
-    return result.stdout
 
 
 def test_the_run_writes_everything_into_its_run_dir(trained_run):

@@ -15,7 +15,7 @@ from seqlab.reports import dashboard as spec_module
 from seqlab.reports.dashboard import DashboardSpec, build_spec, swept_keys
 from seqlab.reports.workspace import SPEC_FILE
 
-from conftest import run_cli, wandb_env
+from conftest import run_cli, wandb_env, wandb_inspect
 
 pytestmark = pytest.mark.slow
 BIN = Path(sys.executable).parent
@@ -49,24 +49,12 @@ def sweep(tmp_path_factory) -> Path:
     return sweep_dir
 
 
-def inspect(run_dir: Path, *flags: str) -> str:
-    (offline_run,) = (run_dir / "wandb").glob("offline-run-*")
-    result = subprocess.run(
-        [str(BIN / "wandb"), "leet", "inspect", *flags, "--json", str(offline_run)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert result.returncode == 0, result.stderr
-    return result.stdout
-
-
 def logged(run_dir: Path) -> tuple[set[str], dict, dict]:
     """What the run logged: its history and summary keys, its config, and the charts W&B
     recorded for it (_wandb.visualize: key -> panel config)."""
-    records = [json.loads(line) for line in inspect(run_dir).splitlines() if line.strip()]
+    records = [json.loads(line) for line in wandb_inspect(run_dir).splitlines() if line.strip()]
     keys = {k for r in records if r["type"] == "history" for k in r["history"]["item"]}
-    summary = json.loads(inspect(run_dir, "--summary"))
+    summary = json.loads(wandb_inspect(run_dir, "--summary"))
     keys |= set(summary["summary"])
     charts = {}
     for record in records:
