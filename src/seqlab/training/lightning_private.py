@@ -30,6 +30,20 @@ def snapshot_checkpoint(trainer: Any) -> dict[str, Any]:
     return apply_to_collection(checkpoint, torch.Tensor, lambda t: t.detach().clone())
 
 
+def snapshot_best(trainer: Any) -> dict[str, Any]:
+    """What testing, evaluation, prediction and export read from a best checkpoint: the weights
+    (copied to the CPU, so that training can go on changing them), hyperparameters, the
+    module's and data module's own entries; no optimizer, scheduler, loop or callback state.
+    Taken on every rank, as Lightning's own save does (a sharded strategy gathers the weights)."""
+    checkpoint = trainer._checkpoint_connector.dump_checkpoint(weights_only=True)
+    del checkpoint["loops"]
+    weights = checkpoint["state_dict"]
+    checkpoint["state_dict"] = {
+        name: tensor.detach().to("cpu", copy=True) for name, tensor in weights.items()
+    }
+    return checkpoint
+
+
 def save_last(checkpoint: ModelCheckpoint, trainer: Any) -> None:
     """Write last.ckpt now, with the metrics ModelCheckpoint would put in its name. Calls
     ModelCheckpoint's own method, past any override: BestAndLastCheckpoint overrides it to a

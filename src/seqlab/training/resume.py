@@ -31,9 +31,15 @@ class ResumePoint:
 
 def resume_point(run_dir: Path, ckpt_path: str | None, resume: str | None) -> ResumePoint:
     if resume is None and ckpt_path != "last":
-        if ckpt_path is not None:
-            read_checkpoint(ckpt_path)  # one line for a missing, foreign or unreadable file
-        return ResumePoint(run_dir, ckpt_path, None)  # a fresh run, or weights from a file
+        # read_checkpoint: one line for a missing, foreign or unreadable file
+        if ckpt_path is not None and weights_only(read_checkpoint(ckpt_path)):
+            last = Path(ckpt_path).with_name(LAST_CHECKPOINT.name)
+            raise SeqlabError(
+                f"{ckpt_path}: a best checkpoint (weights only, no optimizer or loop state) "
+                f"cannot continue training; pass ckpt_path={last} (the run's "
+                f"{LAST_CHECKPOINT.name}) or resume=<run dir>"
+            )
+        return ResumePoint(run_dir, ckpt_path, None)  # a fresh run, or a run's state from a file
     if resume not in (None, "auto"):
         previous = Path(resume).expanduser()
         if not _has_checkpoints(previous):
@@ -140,9 +146,17 @@ def _why_not_loadable(path: Path) -> str | None:
     except Exception as error:  # torch raises several types for a truncated or foreign file
         reason = str(error).strip().splitlines()[0] if str(error).strip() else ""
         return f"does not load ({type(error).__name__}{': ' + reason if reason else ''})"
+    if isinstance(checkpoint, dict) and weights_only(checkpoint):
+        return f"a best checkpoint (weights only), not a resume point; {LAST_CHECKPOINT.name} is"
     if not isinstance(checkpoint, dict) or not {"state_dict", "loops"} <= set(checkpoint):
         return "not a training checkpoint of seqlab-train (no state_dict and loops)"
     return None
+
+
+def weights_only(checkpoint: Mapping[str, Any]) -> bool:
+    """A best checkpoint (callbacks/checkpoint.py): weights for testing, evaluation,
+    prediction and export, without the loop and optimizer state that training continues from."""
+    return "state_dict" in checkpoint and "loops" not in checkpoint
 
 
 def _wandb_id(run_dir: Path) -> str | None:
