@@ -120,6 +120,7 @@ def memory_run(*extra: str) -> list[str]:
         ("missing", [], "checkpoint not found"),
         ("folder", [], "a folder, not a checkpoint"),
         ("not a checkpoint", [], "not a readable checkpoint"),
+        ("a best checkpoint", [], r"a best checkpoint \(weights only"),
         ("another model", ["model.hidden_size=12"], "a checkpoint of another model"),
         ("another dataset", ["data.length=9"], "a checkpoint of another dataset"),
     ],
@@ -131,6 +132,7 @@ def test_train_refuses_a_checkpoint_it_cannot_continue(
         "missing": tmp_path / "nowhere.ckpt",
         "folder": gru_checkpoint.parent,
         "not a checkpoint": tmp_path / "notes.ckpt",
+        "a best checkpoint": next(gru_checkpoint.parent.glob("epoch*.ckpt")),
     }.get(case, gru_checkpoint)
     if case == "not a checkpoint":
         path.write_text("these are notes\n")
@@ -163,6 +165,21 @@ def test_a_checkpoint_from_before_an_option_existed_still_fits(gru_checkpoint, t
     refused = r"another model \(model.layer_norm is False there, True here"
     with pytest.raises(SeqlabError, match=refused):
         check_fits(str(older), changed)
+
+
+@pytest.mark.slow
+def test_train_from_a_best_checkpoint_is_one_line_naming_last(gru_checkpoint, tmp_path):
+    best = next(gru_checkpoint.parent.glob("epoch*.ckpt"))
+    result = run_cli(
+        "seqlab.cli.train",
+        f"ckpt_path={best}",
+        f"hydra.run.dir={tmp_path / 'run'}",
+        "print_config=false",
+    )
+    assert result.returncode == 2, result.stderr[-3000:]
+    (line,) = result.stderr.splitlines()
+    assert line.startswith(f"seqlab: error: {best}: a best checkpoint (weights only")
+    assert f"ckpt_path={gru_checkpoint} " in line
 
 
 @pytest.mark.slow

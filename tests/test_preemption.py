@@ -226,19 +226,23 @@ def test_kill_loop_every_checkpoint_loads_and_the_end_is_the_uninterrupted_run(
             tmpdir.rmdir()
 
 
-def test_checkpoints_hold_the_tie_value_of_the_best_epoch_they_save(tmp_path):
-    """A new best epoch's tie-breaker value is in the checkpoints written at that epoch: a run
-    resumed from them breaks the next tie on the monitored metric as the uninterrupted run."""
+def test_last_holds_the_tie_value_of_the_best_epoch_and_the_best_file_none(tmp_path):
+    """A new best epoch's tie-breaker value is in last.ckpt written with it: a run resumed from
+    it breaks the next tie on the monitored metric as the uninterrupted run. The best file is
+    weights only: no callback state, nothing to resume from."""
     from seqlab.training.pipeline import train
 
     overrides = [o for o in TINY if not o.startswith("trainer.max_epochs")]
     config = compose_train([*overrides, "trainer.max_epochs=1", "logger=csv"], tmp_path)
     train(config)
     val_loss = float(next(csv_rows(tmp_path, "val/loss")))
-    for name in ("epoch000.ckpt", "last.ckpt"):
-        saved = torch.load(tmp_path / "checkpoints" / name, weights_only=True)
-        (state,) = [v for k, v in saved["callbacks"].items() if "BestAndLastCheckpoint" in k]
-        assert state["best_tie_value"] == pytest.approx(val_loss), name
+    saved = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=True)
+    (state,) = [v for k, v in saved["callbacks"].items() if "BestAndLastCheckpoint" in k]
+    assert state["best_tie_value"] == pytest.approx(val_loss)
+    assert Path(state["best_model_path"]).name == "epoch000.ckpt"
+    best = torch.load(tmp_path / "checkpoints" / "epoch000.ckpt", weights_only=True)
+    assert not {"callbacks", "optimizer_states", "lr_schedulers", "loops"} & set(best)
+    assert best["state_dict"].keys() == saved["state_dict"].keys()
 
 
 def csv_rows(run_dir: Path, column: str):

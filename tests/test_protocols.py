@@ -170,7 +170,11 @@ def test_the_refit_trains_the_chosen_epochs_on_all_of_train(tmp_path, toy_root, 
     checkpoint = torch.load(checkpoint_of(run_dir), weights_only=True)
     assert checkpoint["epoch"] == chosen - 1
     assert checkpoint["global_step"] == chosen * math.ceil(TRAIN_SERIES / BATCH)
-    (scheduler,) = checkpoint["lr_schedulers"]
+    # the schedule is in last.ckpt (the best file holds weights only), of the same epoch
+    last = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)
+    assert last["global_step"] == checkpoint["global_step"]
+    assert all(torch.equal(v, last["state_dict"][k]) for k, v in checkpoint["state_dict"].items())
+    (scheduler,) = last["lr_schedulers"]
     assert scheduler["T_max"] == 6 and scheduler["last_epoch"] == chosen
     written = json.loads((run_dir / "metrics.json").read_text())
     assert written["protocol"] == "cv_epochs" and written["protocol/epochs"] == chosen

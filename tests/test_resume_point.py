@@ -73,3 +73,28 @@ def test_a_run_dir_whose_checkpoints_all_fail_to_load_says_so(tmp_path):
     (cut / "checkpoints" / "last.ckpt").write_bytes(b"PK\x03\x04 truncated")
     with pytest.raises(SeqlabError, match="no checkpoint in it loads"):
         resume_point(cut, "last", None)
+
+
+def test_a_best_checkpoint_is_never_a_resume_point(tmp_path):
+    """Weights only (no loops): a newer best file is skipped with the reason, and last.ckpt
+    resumed."""
+    cut = run(tmp_path / "cut", age_s=100)
+    best = cut / "checkpoints" / "epoch003.ckpt"
+    torch.save({"state_dict": {}, "hyper_parameters": {}, "epoch": 3}, best)
+    point = resume_point(cut, "last", None)
+    assert point.ckpt_path == str(cut / "checkpoints" / "last.ckpt")
+    assert point.skipped == (
+        f"{best}: a best checkpoint (weights only), not a resume point; last.ckpt is",
+    )
+
+
+def test_training_from_a_best_checkpoint_is_refused_naming_last(tmp_path):
+    best = tmp_path / "run" / "checkpoints" / "epoch003.ckpt"
+    best.parent.mkdir(parents=True)
+    sections = {name: {} for name in ("model", "meta", "optim", "metrics", "data")}
+    torch.save({"state_dict": {}, "hyper_parameters": sections, "epoch": 3}, best)
+    with pytest.raises(SeqlabError) as refused:
+        resume_point(tmp_path / "fresh", str(best), None)
+    (line,) = str(refused.value).splitlines()
+    assert line.startswith(f"{best}: a best checkpoint (weights only")
+    assert f"ckpt_path={best.parent / 'last.ckpt'}" in line
