@@ -189,6 +189,44 @@ def other_filesystem() -> Path | None:
     return None
 
 
+def test_a_kill_between_an_improvement_and_its_write_resumes_to_the_uninterrupted_run(
+    uninterrupted, tmp_path
+):
+    """Issue 27 item 1: a new best is kept in memory until the cadence writes it with
+    last.ckpt. SIGKILL while one is unwritten (last.ckpt of an earlier epoch on disk, the new
+    best file not): resume=auto redoes the epochs since last.ckpt and ends as the uninterrupted
+    run (whose cadence wrote after every epoch)."""
+    from kill_points import KILL_RECORD
+
+    tests = str(Path(__file__).parent)
+    path = os.pathsep.join([tests, os.environ.get("PYTHONPATH", "")])
+    cadence = [o for o in TINY if not o.startswith("callbacks.checkpoint.last_every_s")]
+    # the killer's clock moves 4 s an epoch: last.ckpt after the third epoch, then not before
+    # the sixth
+    run = (*cadence, "callbacks.checkpoint.last_every_s=10", f"hydra.run.dir={tmp_path}/run")
+    killed = start_train(
+        *run,
+        "+callbacks.extra.kill._target_=kill_points.KillWhileBestUnwritten",
+        capture=True,
+        env={"PYTHONPATH": path},
+    )
+    _, stderr = killed.communicate(timeout=600)
+    assert killed.returncode == -signal.SIGKILL, stderr[-3000:]
+    record = json.loads((tmp_path / "run" / KILL_RECORD).read_text())
+    assert not Path(record["unwritten"]).exists()
+    last = torch.load(tmp_path / "run" / "checkpoints" / "last.ckpt", weights_only=True)
+    assert last["epoch"] < record["epoch"]
+    (state,) = [v for k, v in last["callbacks"].items() if "BestAndLastCheckpoint" in k]
+    assert Path(state["best_model_path"]).is_file()  # the best file last.ckpt names is there
+
+    resumed = run_cli("seqlab.cli.train", *run, "resume=auto")
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert f"resuming {tmp_path / 'run'}" in resumed.stdout
+    assert json.loads((tmp_path / "run" / "metrics.json").read_text()) == uninterrupted
+    names = sorted(p.name for p in (tmp_path / "run" / "checkpoints").iterdir())
+    assert len(names) == 2 and names[-1] == "last.ckpt", names
+
+
 def test_kill_loop_every_checkpoint_loads_and_the_end_is_the_uninterrupted_run(
     uninterrupted, tmp_path
 ):
