@@ -152,8 +152,9 @@ class CheckpointConfig:
     # one with the lowest value of this metric; null keeps the first.
     tie_breaker: str | None = "val/loss"
     save_last: bool = True  # checkpoints/last.ckpt, for resuming (see last_every_s)
-    # Write last.ckpt at the first epoch end this many seconds after the previous write, and
-    # always at the end of fit; 0: after every epoch. A crash loses at most this much training.
+    # Write last.ckpt (and a new best checkpoint, kept in memory until then) at the first epoch
+    # end this many seconds after the previous write, and always at the end of fit; 0: after
+    # every epoch. A crash loses at most this much training.
     last_every_s: float = 30.0
 
     def __post_init__(self) -> None:
