@@ -25,6 +25,8 @@ def parameters(function) -> list[str]:
         ("_should_save_on_train_epoch_end", ["self", "trainer"]),
         ("_save_last_checkpoint", ["self", "trainer", "monitor_candidates"]),
         ("_monitor_candidates", ["self", "trainer"]),
+        ("_save_checkpoint", ["self", "trainer", "filepath"]),
+        ("_remove_checkpoint", ["self", "trainer", "filepath"]),
     ],
 )
 def test_model_checkpoint_internals_keep_their_shape(method, expected):
@@ -36,6 +38,23 @@ def test_model_checkpoint_writes_last_through_the_overridden_method(hook):
     """BestAndLastCheckpoint silences Lightning's own last.ckpt writes by overriding
     _save_last_checkpoint, which these hooks call by that name."""
     assert "self._save_last_checkpoint(" in inspect.getsource(getattr(ModelCheckpoint, hook))
+
+
+@pytest.mark.parametrize("method", ["_update_best_and_save", "_save_none_monitor_checkpoint"])
+def test_model_checkpoint_saves_and_removes_a_best_through_the_overridden_methods(method):
+    """BestAndLastCheckpoint keeps a new best in memory and defers the removal of the one it
+    replaces by overriding _save_checkpoint and _remove_checkpoint, called by these names."""
+    source = inspect.getsource(getattr(ModelCheckpoint, method))
+    assert "self._save_checkpoint(trainer, filepath)" in source
+    assert "self._remove_checkpoint(trainer, " in source
+
+
+def test_model_checkpoint_names_last_before_it_saves_it():
+    """BestAndLastCheckpoint tells last.ckpt from a best by last_model_path, which
+    _save_last_checkpoint sets before it saves."""
+    source = inspect.getsource(ModelCheckpoint._save_last_checkpoint)
+    named = source.index("self.last_model_path = ")
+    assert named < source.index("self._save_checkpoint(trainer, filepath)")
 
 
 @pytest.mark.parametrize(
