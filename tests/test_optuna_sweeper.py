@@ -397,8 +397,15 @@ def test_a_worker_stopped_by_a_signal_frees_its_trials_slot(tmp_path):
     """SLURM preemption: SIGTERM stops the worker (128 + 15) and its trial is recorded FAIL
     without a failure, so the same command run again runs that slot, not one fewer."""
     setting = f"sqlite:///{tmp_path / 'study.db'}"
+    # a trial that trains until stopped, with last.ckpt after every epoch to show it has begun
     long_trial = worker_command(
-        tmp_path, setting, "w", "hydra.sweeper.n_trials=1", "trainer.max_epochs=2000"
+        tmp_path,
+        setting,
+        "w",
+        "hydra.sweeper.n_trials=1",
+        "trainer.max_epochs=2000",
+        "callbacks.early_stopping.enabled=false",
+        "callbacks.checkpoint.last_every_s=0",
     )
     with tempfile.TemporaryFile("w+") as output:
         worker = subprocess.Popen(
