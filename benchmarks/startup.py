@@ -8,7 +8,10 @@ plus peak memory of the default run. Each in a fresh process, as a user runs it.
 - command start to the first training step of `experiment=gunpoint_lstm` (default loggers:
   CSV + offline W&B, progress bar, config tree printed), through benchmarks/first_step.py;
 - peak RSS of that default experiment for a few epochs (/usr/bin/time -f %M, the training
-  process; W&B's service process is separate).
+  process; W&B's service process is separate);
+- `seqlab-predict` of a GunPoint checkpoint on GunPoint's test file (150 labelled series:
+  predictions.csv and metrics.json), alternating with `python -c "import torch"`, and the heavy
+  modules that command imports (none of lightning, wandb, torchmetrics, sklearn on one CPU).
 """
 
 import argparse
@@ -139,6 +142,63 @@ def peak_rss(env: dict, epochs: int) -> dict:
     return {"peak_rss_mib": kib / 1024, "peak_rss_epochs": epochs}
 
 
+PREDICT_PROBE = (
+    "import sys; sys.argv = ['seqlab-predict', *sys.argv[1:]];"
+    "from seqlab.cli.predict import main\ntry: main()\nexcept SystemExit: pass\n"
+    "print('HEAVY', sorted({'lightning', 'wandb', 'torchmetrics', 'sklearn', 'scipy'}"
+    " & set(sys.modules)))"
+)
+
+
+def predict_start(env: dict, repeats: int) -> dict:
+    """seqlab-predict against `import torch`, side by side in fresh processes (one of each per
+    repeat, alternating), after training a one-epoch GunPoint checkpoint."""
+    from seqlab.data.embedded import embedded_path
+
+    source = embedded_path(
+        "sktime", "1.2.0", "sktime/datasets/data/GunPoint/GunPoint_TEST.ts", "set --root"
+    )
+    with tempfile.TemporaryDirectory() as folder:
+        run = Path(folder) / "train"
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "seqlab.cli.train",
+                *DEFAULT_RUN,
+                "trainer.max_epochs=1",
+                "logger=csv",
+                f"hydra.run.dir={run}",
+            ],
+            cwd=REPO_ROOT,
+            env={**os.environ, **env},
+            check=True,
+            capture_output=True,
+        )
+        ckpt = next((run / "checkpoints").glob("epoch*.ckpt"))
+        arguments = [f"ckpt_path={ckpt}", f"input={source}"]
+        torch_s, predict_s = [], []
+        for attempt in range(repeats):
+            torch_s.append(_timed([sys.executable, "-c", "import torch"], env))
+            command = [sys.executable, "-m", "seqlab.cli.predict", *arguments]
+            predict_s.append(_timed([*command, f"hydra.run.dir={folder}/p{attempt}"], env))
+        heavy = subprocess.run(
+            [sys.executable, "-c", PREDICT_PROBE, *arguments, f"hydra.run.dir={folder}/probe"],
+            cwd=REPO_ROOT,
+            env={**os.environ, **env},
+            capture_output=True,
+            text=True,
+        ).stdout
+    return {
+        "import_torch_s": statistics.median(torch_s),
+        "import_torch_runs_s": torch_s,
+        "predict_s": statistics.median(predict_s),
+        "predict_runs_s": predict_s,
+        "predict_over_import_torch": statistics.median(predict_s) / statistics.median(torch_s),
+        "predict_imports": next(line for line in heavy.splitlines() if line.startswith("HEAVY")),
+    }
+
+
 def measure(repeats: int, threads: int, rss_epochs: int = 20) -> dict:
     env = _env(threads)
     return {
@@ -146,6 +206,7 @@ def measure(repeats: int, threads: int, rss_epochs: int = 20) -> dict:
         "import_pipeline_s": import_pipeline(env, repeats),
         **to_first_step(env, repeats),
         **peak_rss(env, rss_epochs),
+        **predict_start(env, repeats),
     }
 
 

@@ -18,7 +18,7 @@ from seqlab.config import (
     WandbConfig,
     validate,
 )
-from seqlab.metrics import METRIC_NAMES
+from seqlab.metrics.scores import METRIC_NAMES
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATASETS = REPO_ROOT.parent / "shared" / "datasets"

@@ -196,7 +196,7 @@ def test_train_with_a_folder_as_ckpt_path_is_one_line(gru_checkpoint, tmp_path):
 
 
 def test_a_checkpoint_read_as_a_training_checkpoint_needs_seqlab_hyperparameters(tmp_path):
-    from seqlab.models.classifier import read_checkpoint
+    from seqlab.models.modules import read_checkpoint
 
     path = tmp_path / "foreign.ckpt"
     torch.save({"state_dict": {}, "hyper_parameters": {"lr": 0.1}}, path)

@@ -1,4 +1,5 @@
-"""SplitMetrics: the values of torchmetrics' own classes and of scikit-learn, from one state."""
+"""SplitMetrics and seqlab.metrics.scores: the values of torchmetrics' own classes and of
+scikit-learn, from one state; AUROC equal to torchmetrics' to the bit, without importing it."""
 
 import numpy as np
 import pytest
@@ -17,9 +18,11 @@ from torchmetrics.classification import (
     Precision,
     Recall,
 )
+from torchmetrics.functional.classification import binary_auroc, multiclass_auroc
 
 from seqlab.errors import SeqlabError
-from seqlab.metrics import METRIC_NAMES, SplitMetrics
+from seqlab.metrics.scores import METRIC_NAMES, METRICS, EpochScores, EpochState
+from seqlab.metrics.state import SplitMetrics
 
 CASES = [
     (2, "binary"),
@@ -198,3 +201,45 @@ def test_forward_gives_the_batch_values_and_keeps_the_epoch():
 def test_binary_average_needs_two_classes():
     with pytest.raises(SeqlabError, match="needs two classes"):
         SplitMetrics(3, "binary", prefix="val/")
+
+
+@pytest.mark.parametrize("num_classes, average", [(2, "binary"), *CASES])
+@pytest.mark.parametrize("case", ["plain", "ties", "absent", "one class"])
+def test_auroc_is_torchmetrics_own_to_the_bit(num_classes, average, case):
+    """seqlab.metrics.scores computes AUROC itself (prediction does not import torchmetrics) and
+    must give exactly torchmetrics' functional AUROC: ties, a class without samples, one class."""
+    absent = 1 if case == "absent" else None
+    probabilities, labels = predictions(257, num_classes, seed=11, absent=absent)
+    if case == "ties":  # few distinct scores, many samples on each
+        probabilities = (probabilities * 4).round() / 4
+    if case == "one class":
+        labels = torch.zeros_like(labels)
+    state = EpochState(
+        confusion=torch.zeros(num_classes, num_classes, dtype=torch.float64),
+        scores=probabilities[:, 1] if average == "binary" else probabilities,
+        labels=labels,
+        average=average,
+    )
+    if average == "binary":
+        expected = binary_auroc(state.scores, labels)
+    else:
+        expected = multiclass_auroc(
+            probabilities,
+            labels,
+            num_classes=num_classes,
+            average="macro" if average == "micro" else average,
+        )
+    assert METRICS["auroc"](state) == float(expected)
+
+
+def test_epoch_scores_give_split_metrics_values_without_torchmetrics():
+    """seqlab-predict's own loop (EpochScores) and training's state (SplitMetrics) agree to the
+    bit on every metric, over uneven batches."""
+    probabilities, labels = predictions(301, 4, seed=12)
+    ours, reference = EpochScores(4, "weighted"), SplitMetrics(4, "weighted", prefix="test/")
+    for chunk in batches(len(labels), 64):
+        ours.update(probabilities[chunk], labels[chunk], torch.tensor(0.5))
+        reference.update(probabilities[chunk], labels[chunk])
+    values = ours.compute("test/")
+    assert values.pop("test/loss") == 0.5
+    assert values == {name: float(value) for name, value in reference.compute().items()}

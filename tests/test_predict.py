@@ -6,6 +6,8 @@ import gzip
 import json
 import logging
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -29,6 +31,7 @@ from conftest import (
     events_config,
     quick_overrides,
     run_cli,
+    subprocess_env,
     synthetic_events,
     write_lines,
 )
@@ -276,6 +279,53 @@ def test_two_processes_write_the_same_bytes_as_one(ucr, tmp_path, labelled):
         assert (run_dir / "metrics.json").exists() == labelled
     assert outputs["ddp"] == outputs["single"]
     assert metrics["ddp"] == metrics["single"]
+
+
+HEAVY = {"lightning", "wandb", "torchmetrics", "sklearn"}
+
+
+@pytest.mark.parametrize("command", ["predict", "export"])
+def test_one_cpu_process_imports_neither_lightning_nor_wandb(ucr, tmp_path, command):
+    """seqlab-predict (labelled input: metrics too) and seqlab-export run the network alone;
+    the modules that take seconds to import stay out, and the outputs are written."""
+    run_dir = tmp_path / command
+    arguments = [f"ckpt_path={ucr.ckpt}", f"hydra.run.dir={run_dir}"]
+    if command == "predict":
+        arguments.append(f"input={ucr.test}")
+    probe = (
+        f"import sys; sys.argv = ['seqlab-{command}', *sys.argv[1:]]\n"
+        f"from seqlab.cli.{command} import main\n"
+        "try: main()\nexcept SystemExit as stop: assert not stop.code, stop.code\n"
+        f"print('HEAVY', sorted(set({sorted(HEAVY)}) & {{m.split('.')[0] for m in sys.modules}}))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe, *arguments],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=subprocess_env(ONE_THREAD),
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "HEAVY []" in result.stdout.splitlines(), result.stdout[-2000:]
+    written = {"predict": ["predictions.csv", "metrics.json"], "export": ["model.onnx"]}
+    assert all((run_dir / name).is_file() for name in written[command])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int64])
+def test_standardize_is_scikit_learn_transform_to_the_bit(dtype):
+    """Prediction scales new data from the stored state without importing scikit-learn."""
+    from sklearn.preprocessing import StandardScaler
+
+    from seqlab.data.scaler import scaler_state, standardize
+
+    rng = np.random.default_rng(3)
+    train = rng.normal(2.0, 3.0, size=(200, 3)).astype(dtype)
+    train[:, 2] = 7  # a constant channel: scale 1
+    scaler = StandardScaler().fit(train)
+    new = rng.normal(1.0, 4.0, size=(50, 3)).astype(dtype)
+    ours, theirs = standardize(new, scaler_state(scaler)), scaler.transform(new)
+    assert ours.dtype == theirs.dtype
+    assert np.array_equal(ours, theirs)
 
 
 # -- text ----------------------------------------------------------------------------------------

@@ -29,7 +29,7 @@ from seqlab.data.registry import build_datamodule
 from seqlab.errors import SeqlabError
 from seqlab.files import write_text_atomic
 from seqlab.layout import METRICS_FILE
-from seqlab.metrics import SplitMetrics
+from seqlab.metrics.state import SplitMetrics
 from seqlab.models.tasks import TASKS
 from seqlab.schema import plain
 from seqlab.training.loggers import build_loggers, finish_wandb

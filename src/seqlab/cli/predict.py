@@ -14,8 +14,11 @@ def main(cfg: DictConfig) -> None:
     with user_errors():
         config = validate(cfg, PredictConfig)
         from seqlab.training.ddp import ddp_job_scope
-        from seqlab.training.predict import predict
+        from seqlab.training.predict import one_cpu_process, predict
 
+        if one_cpu_process(config.trainer):
+            predict(config)  # no process to launch, and no Lightning to import
+            return
         with ddp_job_scope():
             predict(config)
 

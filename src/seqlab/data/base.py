@@ -30,8 +30,7 @@ from seqlab.data.meta import DataMeta
 from seqlab.models.tasks import TaskName
 
 if TYPE_CHECKING:
-    from seqlab.data.input_config import ReaderConfig
-    from seqlab.data.prediction import PredictionData
+    pass
 
 # The datasets hand over whole batches (SequenceDataset.__getitems__), so collate_fn receives a
 # Batch where torch's annotation says a list of samples.
@@ -108,17 +107,6 @@ class SequenceDataModule(L.LightningDataModule):
     def sample_texts(self, split: str) -> list[str] | None:
         """Text data: the split's raw texts, in dataset order (shown in prediction tables)."""
         return None
-
-    def prediction_data(
-        self, fitted: dict[str, Any], meta: DataMeta, source: str, reader: "ReaderConfig"
-    ) -> "PredictionData":
-        """A new input file (or `-`, standard input) read and preprocessed with `fitted`."""
-        from seqlab.errors import SeqlabError
-
-        raise SeqlabError(
-            "this data kind generates its data, so there are no input files to predict on; "
-            "seqlab-predict reads the files of ucr, text and events data"
-        )
 
     def train_dataloader(self) -> Iterable[Batch]:
         return self._loader("train", shuffle=True)

@@ -13,7 +13,6 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, cast
 
-import lightning as L
 import numpy as np
 import pandas as pd
 import torch
@@ -21,7 +20,7 @@ import torch.distributed as dist
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from seqlab.data.batch import Batch, SequenceDataset
-from seqlab.data.splits import _label_name
+from seqlab.data.labels import label_name
 from seqlab.errors import SeqlabError
 
 NO_LABEL = -1  # the label of an input without one (never read: such inputs are predicted only)
@@ -117,36 +116,54 @@ class PredictionSampler(DistributedSampler):
         yield from self.batches[self.rank :: self.num_replicas]
 
 
-class PredictionDataModule(L.LightningDataModule):
-    """The same loader for trainer.test (labelled input) and trainer.predict."""
-
-    def __init__(self, dataset: SequenceDataset, batch_size: int, num_workers: int = 0):
-        super().__init__()
-        self.dataset, self.batch_size, self.num_workers = dataset, batch_size, num_workers
-
-    def test_dataloader(self) -> DataLoader:
-        distributed = dist.is_available() and dist.is_initialized()
-        sampler = PredictionSampler(
-            self.dataset.lengths,
-            self.batch_size,
-            num_replicas=dist.get_world_size() if distributed else 1,
-            rank=dist.get_rank() if distributed else 0,
-        )
-        return DataLoader(
-            IndexedDataset(self.dataset),
-            sampler=sampler,
-            batch_size=None,  # the sampler yields whole batches
-            collate_fn=cast(Callable[[list[Any]], Any], _whole_batch),
-            num_workers=self.num_workers,
-        )
-
-    def predict_dataloader(self) -> DataLoader:
-        return self.test_dataloader()
+def prediction_loader(
+    dataset: SequenceDataset, batch_size: int, num_workers: int = 0
+) -> DataLoader:
+    """The loader of trainer.test (labelled input), trainer.predict and seqlab's own loop: every
+    rank its share of the whole batches (all of them without a process group)."""
+    distributed = dist.is_available() and dist.is_initialized()
+    sampler = PredictionSampler(
+        dataset.lengths,
+        batch_size,
+        num_replicas=dist.get_world_size() if distributed else 1,
+        rank=dist.get_rank() if distributed else 0,
+    )
+    return DataLoader(
+        IndexedDataset(dataset),
+        sampler=sampler,
+        batch_size=None,  # the sampler yields whole batches
+        collate_fn=cast(Callable[[list[Any]], Any], _whole_batch),
+        num_workers=num_workers,
+    )
 
 
 def real_step_mask(lengths: torch.Tensor, steps: int) -> torch.Tensor:
     """(inputs, steps) True on each input's real steps, False on padding."""
     return torch.arange(steps, device=lengths.device)[None, :] < lengths[:, None]
+
+
+def rows_of(
+    index: torch.Tensor,
+    lengths: torch.Tensor,
+    probabilities: torch.Tensor,
+    starts: torch.Tensor | None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """A batch's rows of the output and their positions: one per input (classify), or with
+    `starts` (each input's first row; task=tag) one per real step of each input."""
+    if starts is None:
+        return index, probabilities
+    real = real_step_mask(lengths, probabilities.shape[1])
+    steps = torch.arange(probabilities.shape[1])
+    return (starts[index][:, None] + steps[None, :])[real], probabilities[real]
+
+
+def in_input_order(index: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """values (one row per predicted input) put at their inputs' positions; each exactly once."""
+    if len(np.unique(index)) != len(index) or (len(index) and index.max() != len(index) - 1):
+        raise RuntimeError("an input was predicted twice or not at all")
+    ordered = np.empty_like(values)
+    ordered[index] = values
+    return ordered
 
 
 def _whole_batch(batch: IndexedBatch) -> IndexedBatch:
@@ -161,7 +178,7 @@ def label_indices(
     index = {name: i for i, name in enumerate(class_names)}
     result = np.empty(len(raw_labels), dtype=np.int64)
     for row, raw in enumerate(raw_labels):
-        name = _label_name(str(raw).strip())
+        name = label_name(str(raw).strip())
         if name not in index:
             raise SeqlabError(
                 f"{where(row)}: label {str(raw)!r} was never seen in training (classes: "

@@ -13,19 +13,38 @@ from seqlab.models.tasks import TaskName
 
 if TYPE_CHECKING:
     from seqlab.data.base import SequenceDataModule
+    from seqlab.data.input_config import ReaderConfig
+    from seqlab.data.meta import DataMeta
+    from seqlab.data.prediction import PredictionData
 
 
 @dataclass(frozen=True)
 class DataKind:
     config: type  # the options' dataclass: the one place their types and defaults live
     datamodule: str  # "module:Class", a SequenceDataModule taking that dataclass
+    # "module:function" reading a new input with a checkpoint's fitted state (seqlab-predict,
+    # seqlab-eval input=), without the DataModule: prediction imports no Lightning; None: the
+    # kind generates its data, so there is no input file to read
+    input_reader: str | None = None
 
 
 DATA_KINDS: dict[str, DataKind] = {
-    "ucr": DataKind(UCRDataConfig, "seqlab.data.ucr.datamodule:UCRDataModule"),
+    "ucr": DataKind(
+        UCRDataConfig,
+        "seqlab.data.ucr.datamodule:UCRDataModule",
+        "seqlab.data.ucr.predict:read_input",
+    ),
     "memory": DataKind(MemoryDataConfig, "seqlab.data.memory.datamodule:MemoryDataModule"),
-    "text": DataKind(TextDataConfig, "seqlab.data.text.datamodule:TextDataModule"),
-    "events": DataKind(EventsDataConfig, "seqlab.data.events.datamodule:EventDataModule"),
+    "text": DataKind(
+        TextDataConfig,
+        "seqlab.data.text.datamodule:TextDataModule",
+        "seqlab.data.text.predict:read_input",
+    ),
+    "events": DataKind(
+        EventsDataConfig,
+        "seqlab.data.events.datamodule:EventDataModule",
+        "seqlab.data.events.predict:read_input",
+    ),
 }
 
 
@@ -46,6 +65,30 @@ def build_datamodule(data: Any, task: str = TaskName.classify) -> "SequenceDataM
         )
     datamodule.task = task
     return datamodule
+
+
+def read_prediction_input(
+    data: dict[str, Any],
+    task: str,
+    fitted: dict[str, Any],
+    meta: "DataMeta",
+    source: str,
+    reader: "ReaderConfig",
+) -> "PredictionData":
+    """A new input file (or `-`, standard input) read and preprocessed as a checkpoint's
+    training data was: `data`, its data options; `fitted`, its fitted state."""
+    from seqlab.errors import SeqlabError
+
+    options = data_config(data)
+    path = DATA_KINDS[options.kind].input_reader
+    if path is None:
+        readers = [name for name, kind in DATA_KINDS.items() if kind.input_reader]
+        raise SeqlabError(
+            f"this data kind generates its data (data.kind={options.kind}), so there are no "
+            f"input files to predict on; seqlab-predict reads the files of "
+            f"{', '.join(readers[:-1])} and {readers[-1]} data"
+        )
+    return load_object(path)(options, task, fitted, meta, source, reader)
 
 
 def data_config(values: dict[str, Any]) -> Any:

@@ -5,6 +5,7 @@ import logging
 import numpy as np
 from sklearn.model_selection import train_test_split
 
+from seqlab.data.labels import label_name
 from seqlab.errors import SeqlabError
 
 log = logging.getLogger(__name__)
@@ -40,21 +41,13 @@ def encode_labels(
     except ValueError:
         order = np.argsort(classes, kind="stable")
     classes = classes[order]
-    names = tuple(_label_name(c) for c in classes)
+    names = tuple(label_name(c) for c in classes)
     index = {c: i for i, c in enumerate(classes)}
     return (
         np.array([index[c] for c in train_labels], dtype=np.int64),
         np.array([index[c] for c in test_labels], dtype=np.int64),
         names,
     )
-
-
-def _label_name(label: str) -> str:
-    try:
-        number = float(label)
-    except ValueError:
-        return str(label)
-    return str(int(number)) if number.is_integer() else str(number)
 
 
 def stratified_split(

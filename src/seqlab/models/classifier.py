@@ -1,4 +1,5 @@
-"""The LightningModule: encoder + linear head, cross-entropy, optimiser, metrics per split.
+"""The LightningModule: the network (models/network.py: encoder + linear head, cross-entropy)
+trained, validated and tested by Lightning, with its optimiser and one metric state per split.
 
 task=classify puts the head on the pooled sequence; task=tag on every step's output
 (models/tagger.py), with loss and metrics over the labelled steps.
@@ -18,12 +19,10 @@ from torchmetrics import MeanMetric
 
 from seqlab.data.batch import Batch
 from seqlab.data.meta import DataMeta
-from seqlab.errors import SeqlabError
 from seqlab.layout import SPLITS
-from seqlab.metrics import METRIC_NAMES, SplitMetrics
-from seqlab.models.inputs import InputLayer
-from seqlab.models.registry import build_encoder
-from seqlab.models.tasks import task_of
+from seqlab.metrics.scores import METRIC_NAMES
+from seqlab.metrics.state import SplitMetrics
+from seqlab.models.network import SequenceNetwork
 from seqlab.schema import plain
 
 if TYPE_CHECKING:
@@ -32,7 +31,7 @@ if TYPE_CHECKING:
 LOWER_IS_BETTER = {"loss"}
 
 
-class SequenceClassifier(L.LightningModule):
+class SequenceClassifier(SequenceNetwork, L.LightningModule):
     @classmethod
     def from_config(
         cls, config: "TrainConfig", meta: DataMeta, fitted: dict | None
@@ -59,30 +58,11 @@ class SequenceClassifier(L.LightningModule):
         fitted: dict | None = None,
         task: dict | None = None,
     ):
-        """`data` and `fitted` are not used here; they are kept with the hyperparameters so
-        evaluation can rebuild the same test split, and prediction can preprocess a new file
-        (scaler statistics, tokeniser, id maps: SequenceDataModule.fitted_state), from the
-        checkpoint alone."""
-        super().__init__()
+        """The network's hyperparameters (models/network.py), stored in every checkpoint."""
+        super().__init__(model, meta, optim, metrics, data, fitted, task)
         # Stored in checkpoints; the entry point logs the resolved config itself, flat.
         self.save_hyperparameters(logger=False)
-        data_meta = DataMeta.from_dict(meta)
-        self.inputs = InputLayer(
-            data_meta,
-            model["embedding_dim"],
-            model["embedding_dropout"],
-            model["freeze_embeddings"],
-        )
-        self.encoder = build_encoder(model, data_meta, self.inputs.output_dim)
-        self.task = task_of(task).name
-        self.head = nn.Sequential(
-            nn.Dropout(model.get("dropout", 0.0)),
-            # every encoder sets output_dim, an int (models/registry.py)
-            nn.Linear(cast(int, self.encoder.output_dim), data_meta.num_classes),
-        )
-        self.loss_fn = nn.CrossEntropyLoss(weight=_class_weights(optim, data_meta))
-        self.average = metrics["average"]
-        self.split_metrics = self.class_metrics(data_meta.num_classes)
+        self.split_metrics = self.class_metrics(self.num_classes)
         self.split_losses = nn.ModuleDict({f"{split}_": MeanMetric() for split in SPLITS})
         # Per split, this epoch's (loss, batch size) of every step so far.
         self.pending: dict[str, list[tuple[torch.Tensor, int]]] = {split: [] for split in SPLITS}
@@ -98,11 +78,6 @@ class SequenceClassifier(L.LightningModule):
                 for split in SPLITS
             }
         )
-
-    def forward(self, batch: Batch) -> torch.Tensor:
-        """Class logits for a batch."""
-        steps = self.inputs(batch.inputs, batch.categories)
-        return self.head(self.encoder(steps, batch.lengths))
 
     def _step(self, batch: Batch, split: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Update the split's metrics; return the loss, the class probabilities (task=tag: of
@@ -123,9 +98,10 @@ class SequenceClassifier(L.LightningModule):
     def scored(
         self, output: torch.Tensor, labels: torch.Tensor, split: str
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """The logits and labels the split's metrics score, and the loss: one class per
-        sequence here (task=tag scores every labelled step: models/tagger.py)."""
-        return output, labels, self.loss_fn(output, labels)
+        """The network's score of a batch (`score`): the logits and labels the split's metrics
+        read, and the loss (models/tagger.py also keeps each sequence's exactness)."""
+        scored = self.score(output, labels)
+        return scored.logits, scored.labels, scored.loss
 
     def _update_loss(self, split: str) -> None:
         steps, self.pending[split] = self.pending[split], []
@@ -174,7 +150,7 @@ class SequenceClassifier(L.LightningModule):
     def epoch_metrics(self, split: str) -> dict[str, torch.Tensor]:
         """The split's metrics and loss over every sample its steps have seen since the last
         call (synchronised across processes by torchmetrics, so DDP gives the single-process
-        numbers); then reset. Without a trainer too: seqlab-predict's own loop calls it."""
+        numbers); then reset."""
         self._update_loss(split)
         values = {
             **self._metrics(split).compute(),
@@ -258,41 +234,3 @@ class SequenceClassifier(L.LightningModule):
                 "lr_scheduler": {"scheduler": plateau, "monitor": "val/loss"},
             }
         return optimizer
-
-
-def _class_weights(optim: dict, meta: DataMeta) -> torch.Tensor | None:
-    weights = optim.get("class_weights")
-    if weights is None:
-        return None
-    if len(weights) != meta.num_classes:
-        raise SeqlabError(
-            f"optim.class_weights has {len(weights)} values but the data has "
-            f"{meta.num_classes} classes {list(meta.class_names)}; give one each"
-        )
-    return torch.tensor(weights, dtype=torch.float32)
-
-
-def read_checkpoint(path: str) -> dict[str, Any]:
-    """A checkpoint written by seqlab-train, read with torch's weights_only loader; one
-    SeqlabError line for a missing file, a folder, or a file that is not such a checkpoint."""
-    try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    except FileNotFoundError:
-        raise SeqlabError(f"{path}: checkpoint not found; pass ckpt_path=<file>.ckpt") from None
-    except IsADirectoryError:
-        raise SeqlabError(
-            f"{path}: a folder, not a checkpoint; pass ckpt_path=<file>.ckpt (or "
-            "resume=<run dir> to continue the run in that folder)"
-        ) from None
-    except Exception as error:  # torch raises several types for a corrupt or foreign file
-        raise SeqlabError(
-            f"{path}: not a readable checkpoint ({type(error).__name__}); pass a "
-            ".ckpt written by seqlab-train"
-        ) from None
-    hparams = checkpoint.get("hyper_parameters") if isinstance(checkpoint, dict) else None
-    if not hparams or not {"model", "meta", "optim", "metrics", "data"} <= set(hparams):
-        raise SeqlabError(
-            f"{path}: not a seqlab checkpoint (no model/meta hyperparameters); "
-            "pass a .ckpt written by seqlab-train"
-        )
-    return checkpoint

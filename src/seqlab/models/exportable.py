@@ -18,8 +18,8 @@ from typing import cast
 import torch
 from torch import nn
 
-from seqlab.models.classifier import SequenceClassifier
 from seqlab.models.fcn import RecurrentFCNEncoder
+from seqlab.models.network import SequenceNetwork
 from seqlab.models.recurrent import RecurrentEncoder, chunk_steps, pool_states
 
 
@@ -87,7 +87,7 @@ class ExportableClassifier(nn.Module):
     """forward(inputs, categories, lengths) -> probabilities; `inputs` is absent for pure token
     data and `categories` for purely numeric data (graph_inputs names those present)."""
 
-    def __init__(self, module: SequenceClassifier):
+    def __init__(self, module: SequenceNetwork):
         super().__init__()
         module = module.eval()
         self.embeddings = module.inputs.embeddings

@@ -43,12 +43,22 @@ class Task:
     # its test part is scored by sampling (the futures or unigram report after testing), with
     # no plots or prediction table; seqlab-generate takes its checkpoints
     samples: bool = False
+    # "module:Class" of its network without Lightning (seqlab-predict, -eval input= and -export
+    # in one CPU process), for the tasks those take
+    network: str = "seqlab.models.network:SequenceNetwork"
 
     def module_class(self, data_kind: str) -> type:
         """The LightningModule class of this task on data of `data_kind`."""
-        path = self.modules.get(data_kind) or self.modules["*"]
-        module, _, name = path.partition(":")
-        return getattr(import_module(module), name)
+        return _load_class(self.modules.get(data_kind) or self.modules["*"])
+
+    def network_class(self) -> type:
+        """The network of this task, without Lightning (a base of its LightningModule)."""
+        return _load_class(self.network)
+
+
+def _load_class(path: str) -> type:
+    module, _, name = path.partition(":")
+    return getattr(import_module(module), name)
 
 
 def _check_classify(causal: bool, data: Any, model: Any) -> None:
@@ -160,6 +170,7 @@ TASKS: dict[TaskName, Task] = {
         {"*": "seqlab.models.tagger:SequenceTagger"},
         _check_tag,
         per_step=True,
+        network="seqlab.models.network:TaggerNetwork",
         not_exported="a task=tag checkpoint (a label per step); exporting it to onnx or "
         "torchscript is not built yet, use format=ckpt",
     ),

@@ -6,7 +6,7 @@ from pathlib import Path
 import pandas as pd
 
 from seqlab.files import savefig_atomic, write_text_atomic
-from seqlab.metrics import METRIC_NAMES
+from seqlab.metrics.scores import METRIC_NAMES
 from seqlab.reports.table import markdown_table, mean_std_cell
 
 # Column and axis labels; a metric without one is shown by its name.

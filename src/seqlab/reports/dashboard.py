@@ -1,6 +1,6 @@
 """The W&B workspace of a project, as code (`seqlab-dashboard`), built with wandb-workspaces.
 
-Every key a panel names comes from the code that logs it: the metric names of seqlab.metrics
+Every key a panel names comes from the code that logs it: the metric names of seqlab.metrics.scores
 per split, the test charts of training/callbacks/plots.py and the gradient norms of
 training/callbacks/gradients.py. A renamed metric then renames its panel, and a test compares
 the keys of the spec with those a real offline run logged (tests/test_dashboard.py), so a panel
@@ -30,7 +30,7 @@ from omegaconf import DictConfig, OmegaConf
 from seqlab.config import DashboardConfig
 from seqlab.errors import SeqlabError
 from seqlab.layout import SPLITS
-from seqlab.metrics import METRIC_NAMES
+from seqlab.metrics.scores import METRIC_NAMES
 from seqlab.reports.leaderboard import IGNORED_KEYS
 from seqlab.training.callbacks.gradients import CLIPPED, PREFIX, RATIO
 from seqlab.training.callbacks.plots import CONFUSION_CHART, PR_CHART, ROC_CHART

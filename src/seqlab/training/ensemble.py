@@ -21,7 +21,8 @@ from seqlab.config import EnsembleConfig, TrainConfig
 from seqlab.errors import SeqlabError
 from seqlab.files import write_text_atomic
 from seqlab.layout import METRICS_FILE
-from seqlab.metrics import METRIC_NAMES, SplitMetrics
+from seqlab.metrics.scores import METRIC_NAMES
+from seqlab.metrics.state import SplitMetrics
 from seqlab.reports.table import mean_std
 from seqlab.schema import plain
 from seqlab.training.loggers import build_loggers, finish_wandb, log_summary

@@ -17,7 +17,7 @@ from seqlab.errors import SeqlabError
 from seqlab.files import atomic_path, write_text_atomic
 from seqlab.layout import CHECKPOINT_DIR
 from seqlab.models.exportable import ExportableClassifier
-from seqlab.models.modules import labelling, load_module, require_same_meta
+from seqlab.models.modules import labelling, load_network, require_same_meta
 from seqlab.models.tasks import TASKS, task_of
 
 MODEL_FILES = {"onnx": "model.onnx", "torchscript": "model.pt"}
@@ -29,19 +29,20 @@ def export(config: ExportConfig) -> list[Path]:
     run_dir = Path(config.paths.output_dir)
     if config.format == "ckpt":
         return [reexport_checkpoint(config.ckpt_path, run_dir)]
-    module, _ = load_module(config.ckpt_path, labelling)
-    not_exported = TASKS[module.task].not_exported
+    network, checkpoint = load_network(config.ckpt_path, labelling)
+    hparams = checkpoint["hyper_parameters"]
+    not_exported = TASKS[network.task].not_exported
     if not_exported is not None:
         raise SeqlabError(f"{config.ckpt_path}: {not_exported}")
-    fitted = module.hparams.get("fitted")
+    fitted = hparams.get("fitted")
     if fitted is None:
         raise SeqlabError(
             f"{config.ckpt_path}: written before checkpoints carried their fitted "
             "preprocessing, which the sidecar needs; re-export it first, with its training "
             f"data in place: seqlab-export ckpt_path={config.ckpt_path} format=ckpt"
         )
-    model = ExportableClassifier(module)
-    example = example_inputs(model, module.hparams["meta"])
+    model = ExportableClassifier(network)
+    example = example_inputs(model, hparams["meta"])
     target = run_dir / MODEL_FILES[config.format]
     with atomic_path(target) as temporary:
         if config.format == "onnx":
@@ -55,7 +56,7 @@ def export(config: ExportConfig) -> list[Path]:
         write_text_atomic(run_dir / TOKENIZER_FILE, fitted.pop("tokenizer"))
         fitted["tokenizer_file"] = TOKENIZER_FILE
         written.append(run_dir / TOKENIZER_FILE)
-    sidecar = _sidecar(module.hparams, model, target.name, config, fitted)
+    sidecar = _sidecar(hparams, model, target.name, config, fitted)
     write_text_atomic(run_dir / SIDECAR, json.dumps(sidecar, indent=2) + "\n")
     return [*written, run_dir / SIDECAR]
 
@@ -132,7 +133,7 @@ def _sidecar(
 def reexport_checkpoint(ckpt_path: str, run_dir: Path) -> Path:
     """The checkpoint with `fitted` added to its hyperparameters: the training data is read and
     split again (the checkpoint's data options and seed) and the preprocessing refitted."""
-    _, checkpoint = load_module(ckpt_path, labelling)
+    _, checkpoint = load_network(ckpt_path, labelling)
     hparams = checkpoint["hyper_parameters"]
     datamodule = build_datamodule(hparams["data"], task_of(hparams.get("task")).name)
     datamodule.setup("fit")

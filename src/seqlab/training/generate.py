@@ -18,7 +18,7 @@ from lightning.pytorch.loggers import Logger
 from seqlab.baselines.bgnbd import expected_weekly, fit_bgnbd, sampled_totals
 from seqlab.config import GenerateConfig, TaskConfig
 from seqlab.data.events.futures import WeeklyCounts
-from seqlab.metrics import SplitMetrics
+from seqlab.metrics.state import SplitMetrics
 from seqlab.models.generator import Futures, SequenceGenerator
 from seqlab.models.tasks import TaskName
 from seqlab.reports.futures import futures_curves, log_wandb_curves

@@ -79,7 +79,7 @@ def _perplexity(probabilities: np.ndarray, tokens: np.ndarray) -> float:
 
 def generates_text(ckpt_path: str) -> bool:
     """Whether the checkpoint is a task=generate run on text data."""
-    from seqlab.models.classifier import read_checkpoint
+    from seqlab.models.modules import read_checkpoint
 
     hparams = read_checkpoint(ckpt_path)["hyper_parameters"]
     return task_of(hparams.get("task")).samples and hparams["data"].get("kind") == "text"
@@ -146,7 +146,7 @@ def sample_messages(
 
 def _classifier_checkpoint(path: str, conditions: list[str]) -> None:
     """Refuse, in one line, a classifier that cannot judge these messages."""
-    from seqlab.models.classifier import read_checkpoint
+    from seqlab.models.modules import read_checkpoint
 
     hparams = read_checkpoint(path)["hyper_parameters"]
     task = task_of(hparams.get("task")).name
@@ -175,23 +175,22 @@ def judge(
     """The classifier's call on every generated message (seqlab-predict's path; written to
     predictions.csv) against the class it was conditioned on."""
     from seqlab.data.input_config import InputLabels, ReaderConfig
-    from seqlab.data.prediction import PredictionDataModule
-    from seqlab.models.modules import labelling, load_module
+    from seqlab.models.modules import labelling, load_network
     from seqlab.training.predict import predict_probabilities, read_input
     from seqlab.training.predictions_file import write_predictions
 
-    module, _ = load_module(classifier, labelling)
+    network, checkpoint = load_network(classifier, labelling)
+    hparams = checkpoint["hyper_parameters"]
     reader = ReaderConfig(
         format="csv", text_column="text", label_column="class", labels=InputLabels.true
     )
-    data = read_input(module, classifier, str(samples_csv), reader)
-    batch_size = module.hparams["data"]["batch_size"]
+    data = read_input(hparams, classifier, str(samples_csv), reader)
     cpu = {"accelerator": "cpu", "devices": 1}
     probabilities, metrics = predict_probabilities(
-        module, PredictionDataModule(data.dataset, batch_size), cpu, run_dir, labelled=True
+        network, data, hparams["data"]["batch_size"], cpu, run_dir
     )
     assert probabilities is not None  # one process
-    class_names = module.hparams["meta"]["class_names"]
+    class_names = hparams["meta"]["class_names"]
     write_predictions(run_dir, data, probabilities, class_names, "csv", 0)
     truth = data.dataset.labels.numpy()
     right = probabilities.argmax(axis=1) == truth

@@ -92,7 +92,7 @@ def _train(
 
 def evaluate(config: EvalConfig) -> dict[str, float]:
     if config.input is not None:
-        from seqlab.training.predict import evaluate_input
+        from seqlab.training.predict_trainer import evaluate_input
 
         return evaluate_input(config)
     log_lightning_once()

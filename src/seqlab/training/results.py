@@ -5,15 +5,17 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import lightning as L
+from typing import TYPE_CHECKING, Any
 
 from seqlab.console import print_metrics_table
-from seqlab.data.base import SequenceDataModule
 from seqlab.files import write_text_atomic
 from seqlab.layout import METRICS_FILE
-from seqlab.models.classifier import SequenceClassifier
+
+if TYPE_CHECKING:  # seqlab-predict writes metrics.json without importing Lightning
+    import lightning as L
+
+    from seqlab.data.base import SequenceDataModule
+    from seqlab.models.classifier import SequenceClassifier
 
 
 @dataclass
@@ -22,8 +24,8 @@ class Fitted:
     (the module holds the tested checkpoint's weights)."""
 
     metrics: dict[str, float]
-    module: SequenceClassifier
-    datamodule: SequenceDataModule
+    module: "SequenceClassifier"
+    datamodule: "SequenceDataModule"
     protocol: str
 
 
@@ -34,7 +36,7 @@ def floats(values: Mapping[str, Any]) -> dict[str, float]:
 def write_rank_zero_metrics(
     run_dir: Path,
     metrics: dict[str, float],
-    trainer: L.Trainer,
+    trainer: "L.Trainer",
     extra: Mapping[str, float | str] | None = None,
 ) -> None:
     """metrics.json: the metrics, and `extra` (how the run was done, such as its protocol)."""

@@ -17,7 +17,7 @@ import torch
 
 from seqlab.errors import SeqlabError
 from seqlab.layout import CHECKPOINT_DIR, LAST_CHECKPOINT, METRICS_FILE
-from seqlab.models.classifier import read_checkpoint
+from seqlab.models.modules import read_checkpoint
 
 
 @dataclass(frozen=True)

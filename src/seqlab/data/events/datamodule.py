@@ -28,15 +28,13 @@ from seqlab.data.base import SequenceDataModule
 from seqlab.data.batch import IGNORE_LABEL, SequenceDataset
 from seqlab.data.events.categories import encode_categories, fit_vocabularies
 from seqlab.data.events.config import EventsDataConfig
-from seqlab.data.events.features import aggregate_features, signed_log1p, top_values
+from seqlab.data.events.features import aggregate_features, step_values, top_values
 from seqlab.data.events.futures import WeeklyCounts, future_splits, weekly_counts
 from seqlab.data.events.log import cdnow_path, read_event_log
 from seqlab.data.events.tags import TAG_CLASS_NAMES, pad_tags, step_features, tag_history
 from seqlab.data.events.window import EventHistory, cut_history
-from seqlab.data.input_config import ReaderConfig
 from seqlab.data.meta import DataMeta
 from seqlab.data.padding import pad_flat
-from seqlab.data.prediction import PredictionData
 from seqlab.data.scaler import scaler_state
 from seqlab.data.splits import stratified_split
 from seqlab.errors import SeqlabError
@@ -174,7 +172,7 @@ class EventDataModule(SequenceDataModule):
         categorical = list(self.config.columns.categorical)
         vocabularies = fit_vocabularies(recent, categorical, train_rows, self.config.min_count)
         ids, sizes = encode_categories(recent, vocabularies)
-        values = self._step_values(recent)
+        values = step_values(self.config, recent)
         self._fitted = {"vocabularies": vocabularies, "scaler": None}
         if values.shape[1]:
             scaler = StandardScaler().fit(values[train_rows])
@@ -206,24 +204,6 @@ class EventDataModule(SequenceDataModule):
 
     def fitted_state(self) -> dict[str, Any]:
         return self._fitted
-
-    def prediction_data(
-        self, fitted: dict[str, Any], meta: DataMeta, source: str, reader: ReaderConfig
-    ) -> PredictionData:
-        from seqlab.data.events.predict import read_input
-
-        return read_input(self.config, self.task, self._step_values, fitted, meta, source, reader)
-
-    def _step_values(self, events: pd.DataFrame) -> np.ndarray:
-        """Numeric columns then time features, one row per event, before scaling."""
-        columns = [events[name].to_numpy() for name in self.config.columns.numeric]
-        columns += [events[name].to_numpy() for name in self.config.time_features]
-        if not columns:
-            return np.zeros((len(events), 0))
-        values = np.stack(columns, axis=1).astype(np.float64)
-        if self.config.numeric_transform == "log1p":
-            values = signed_log1p(values)
-        return values
 
 
 def _warn_unscored_steps(events: pd.DataFrame, recent: pd.DataFrame, max_length: int) -> None:

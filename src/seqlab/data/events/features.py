@@ -10,6 +10,8 @@ training part's most frequent values.
 import numpy as np
 import pandas as pd
 
+from seqlab.data.events.config import EventsDataConfig
+
 
 def top_values(train_history: pd.DataFrame, categorical: list[str], k: int) -> dict[str, list]:
     """Each column's k most frequent values in the training part (ties by value, so a seed or a
@@ -56,6 +58,18 @@ def aggregate_features(
     table = pd.DataFrame(features).astype(np.float64)
     table.index.name = "code"
     return table
+
+
+def step_values(config: EventsDataConfig, events: pd.DataFrame) -> np.ndarray:
+    """Numeric columns then time features, one row per event, before scaling."""
+    columns = [events[name].to_numpy() for name in config.columns.numeric]
+    columns += [events[name].to_numpy() for name in config.time_features]
+    if not columns:
+        return np.zeros((len(events), 0))
+    values = np.stack(columns, axis=1).astype(np.float64)
+    if config.numeric_transform == "log1p":
+        values = signed_log1p(values)
+    return values
 
 
 def signed_log1p(values: np.ndarray) -> np.ndarray:

@@ -8,7 +8,6 @@ every event as training does (data/events/tags.py): one prediction per kept even
 label where its horizon lies within the log (censored events have none)."""
 
 import logging
-from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ import torch
 from seqlab.data.batch import IGNORE_LABEL, SequenceDataset
 from seqlab.data.events.categories import encode_categories
 from seqlab.data.events.config import EventsDataConfig
+from seqlab.data.events.features import step_values
 from seqlab.data.events.log import read_event_log
 from seqlab.data.events.tags import pad_tags, tag_history
 from seqlab.data.events.window import cut_history
@@ -27,7 +27,7 @@ from seqlab.data.input_config import ReaderConfig
 from seqlab.data.meta import DataMeta
 from seqlab.data.padding import pad_flat
 from seqlab.data.prediction import PredictionData, no_labels, refuse_unreadable_text
-from seqlab.data.scaler import scaler_from_state
+from seqlab.data.scaler import standardize
 from seqlab.errors import SeqlabError
 from seqlab.models.tasks import TaskName
 
@@ -37,13 +37,11 @@ log = logging.getLogger(__name__)
 def read_input(
     config: EventsDataConfig,
     task: str,
-    step_values: Callable[[pd.DataFrame], np.ndarray],
     fitted: dict[str, Any],
     meta: DataMeta,
     source: str,
     reader: ReaderConfig,
 ) -> PredictionData:
-    """`step_values`: the data module's numeric columns and time features of each event."""
     path = Path(source).expanduser()
     if path.is_file():  # (a missing file: read_event_log's own line)
         refuse_unreadable_text(path, reader.format or str(config.format))
@@ -72,9 +70,9 @@ def read_input(
     # entities in order of first appearance, each one's events still in time order
     recent = recent.iloc[np.argsort(rank[recent["code"].to_numpy()], kind="stable")]
     ids, _ = encode_categories(recent, fitted["vocabularies"])
-    values = step_values(recent)
+    values = step_values(config, recent)
     if fitted.get("scaler") is not None:
-        values = scaler_from_state(fitted["scaler"]).transform(values)
+        values = standardize(values, fitted["scaler"])
     counts = np.bincount(rank[recent["code"].to_numpy()], minlength=len(order))
     longest = int(counts.max())
     inputs, lengths = pad_flat(values.astype(np.float32), counts, longest)

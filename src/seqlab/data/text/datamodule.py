@@ -21,10 +21,8 @@ import torch
 from seqlab.data.base import SequenceDataModule
 from seqlab.data.batch import PAD_ID, SequenceDataset
 from seqlab.data.cache import cache_folder
-from seqlab.data.input_config import ReaderConfig
 from seqlab.data.meta import DataMeta
 from seqlab.data.padding import pad_sequences
-from seqlab.data.prediction import PredictionData
 from seqlab.data.splits import encode_labels, stratified_split
 from seqlab.data.text import tokenize
 from seqlab.data.text.config import TextDataConfig
@@ -132,13 +130,6 @@ class TextDataModule(SequenceDataModule):
         if self.task == TaskName.generate:  # what the decoder is conditioned on, by class index
             return {"tokenizer": self.tokenizer.to_str(), "conditions": list(self.class_names)}
         return {"tokenizer": self.tokenizer.to_str()}
-
-    def prediction_data(
-        self, fitted: dict[str, Any], meta: DataMeta, source: str, reader: ReaderConfig
-    ) -> PredictionData:
-        from seqlab.data.text.predict import read_input
-
-        return read_input(self.config, fitted, meta, source, reader)
 
     def read_source(self) -> dict[str, RawText]:
         hf_name, embedded = self.source["hf_name"], self.source["embedded"]

@@ -13,6 +13,7 @@ import torch
 
 from seqlab.data.batch import SequenceDataset
 from seqlab.data.input_config import ReaderConfig
+from seqlab.data.labels import label_name
 from seqlab.data.meta import DataMeta
 from seqlab.data.padding import pad_sequences
 from seqlab.data.prediction import (
@@ -21,7 +22,6 @@ from seqlab.data.prediction import (
     no_labels,
     refuse_unreadable_text,
 )
-from seqlab.data.splits import _label_name
 from seqlab.data.text import tokenize
 from seqlab.data.text.config import TextDataConfig
 from seqlab.data.text.sources import SUFFIX_FORMATS, _decoded_lines
@@ -43,6 +43,7 @@ class InputTexts:
 
 def read_input(
     config: TextDataConfig,
+    task: str,
     fitted: dict[str, Any],
     meta: DataMeta,
     source: str,
@@ -129,7 +130,7 @@ def _from_lines(
     ]
     if wanted == "auto":
         names = set(class_names)
-        labelled = bool(split) and all(_label_name(label.strip()) in names for label, _, _ in split)
+        labelled = bool(split) and all(label_name(label.strip()) in names for label, _, _ in split)
     else:
         labelled = wanted == "true"
     ids = [str(row) for row in range(len(numbered))]

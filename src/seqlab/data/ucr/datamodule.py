@@ -19,10 +19,8 @@ from sklearn.preprocessing import StandardScaler
 from seqlab.data.base import SequenceDataModule
 from seqlab.data.batch import SequenceDataset
 from seqlab.data.embedded import embedded_path
-from seqlab.data.input_config import ReaderConfig
 from seqlab.data.meta import DataMeta
 from seqlab.data.padding import pad_sequences
-from seqlab.data.prediction import PredictionData
 from seqlab.data.scaler import scaler_state
 from seqlab.data.splits import encode_labels, stratified_split
 from seqlab.data.ucr.config import Protocol, UCRDataConfig
@@ -111,13 +109,6 @@ class UCRDataModule(SequenceDataModule):
 
     def fitted_state(self) -> dict[str, Any]:
         return self._fitted
-
-    def prediction_data(
-        self, fitted: dict[str, Any], meta: DataMeta, source: str, reader: ReaderConfig
-    ) -> PredictionData:
-        from seqlab.data.ucr.predict import read_input
-
-        return read_input(self.config, fitted, meta, source, reader)
 
     def locate_files(self) -> tuple[Path, Path]:
         if self.config.root is None:

@@ -17,7 +17,7 @@ from seqlab.data.prediction import (
     no_labels,
     refuse_unreadable_text,
 )
-from seqlab.data.scaler import scaler_from_state
+from seqlab.data.scaler import standardize
 from seqlab.data.ucr.config import UCRDataConfig
 from seqlab.data.ucr.files import _SEPARATOR, format_of, read_series_file
 from seqlab.errors import SeqlabError
@@ -27,6 +27,7 @@ FORMATS = ("auto", "ts", "ucr2015")
 
 def read_input(
     config: UCRDataConfig,
+    task: str,
     fitted: dict[str, Any],
     meta: DataMeta,
     source: str,
@@ -51,8 +52,8 @@ def read_input(
             )
     series_list = raw.series
     if fitted.get("scaler") is not None:
-        scaler = scaler_from_state(fitted["scaler"])
-        series_list = [scaler.transform(s).astype(np.float32) for s in series_list]
+        state = fitted["scaler"]
+        series_list = [standardize(s, state).astype(np.float32) for s in series_list]
     inputs, lengths = pad_sequences(series_list, max(len(s) for s in series_list))
     if labelled:
         where = lambda row: f"{path}: series {row}"  # noqa: E731
