@@ -11,7 +11,9 @@ plus peak memory of the default run. Each in a fresh process, as a user runs it.
   process; W&B's service process is separate);
 - `seqlab-predict` of a GunPoint checkpoint on GunPoint's test file (150 labelled series:
   predictions.csv and metrics.json), alternating with `python -c "import torch"`, and the heavy
-  modules that command imports (none of lightning, wandb, torchmetrics, sklearn on one CPU).
+  modules that command imports (none of lightning, wandb, torchmetrics, sklearn on one CPU);
+  `--predict-before <other checkout>/src` measures only that, with the other checkout's
+  seqlab-predict in the same rounds, and compares their files.
 """
 
 import argparse
@@ -150,9 +152,11 @@ PREDICT_PROBE = (
 )
 
 
-def predict_start(env: dict, repeats: int) -> dict:
+def predict_start(env: dict, repeats: int, before_src: Path | None = None) -> dict:
     """seqlab-predict against `import torch`, side by side in fresh processes (one of each per
-    repeat, alternating), after training a one-epoch GunPoint checkpoint."""
+    repeat, alternating), after training a one-epoch GunPoint checkpoint. `before_src`: the src/
+    of another checkout (an earlier commit), whose seqlab-predict runs in the same rounds; its
+    files are compared with this one's."""
     from seqlab.data.embedded import embedded_path
 
     source = embedded_path(
@@ -177,11 +181,23 @@ def predict_start(env: dict, repeats: int) -> dict:
         )
         ckpt = next((run / "checkpoints").glob("epoch*.ckpt"))
         arguments = [f"ckpt_path={ckpt}", f"input={source}"]
-        torch_s, predict_s = [], []
+        command = [sys.executable, "-m", "seqlab.cli.predict", *arguments]
+        before_env = {**env, "PYTHONPATH": str(before_src)} if before_src else None
+        times: dict[str, list[float]] = {"import_torch": [], "predict": [], "before": []}
+        same = []
         for attempt in range(repeats):
-            torch_s.append(_timed([sys.executable, "-c", "import torch"], env))
-            command = [sys.executable, "-m", "seqlab.cli.predict", *arguments]
-            predict_s.append(_timed([*command, f"hydra.run.dir={folder}/p{attempt}"], env))
+            times["import_torch"].append(_timed([sys.executable, "-c", "import torch"], env))
+            after = Path(folder) / f"p{attempt}"
+            times["predict"].append(_timed([*command, f"hydra.run.dir={after}"], env))
+            if before_env:
+                before = Path(folder) / f"b{attempt}"
+                times["before"].append(_timed([*command, f"hydra.run.dir={before}"], before_env))
+                same.append(
+                    all(
+                        (before / name).read_bytes() == (after / name).read_bytes()
+                        for name in ("predictions.csv", "metrics.json")
+                    )
+                )
         heavy = subprocess.run(
             [sys.executable, "-c", PREDICT_PROBE, *arguments, f"hydra.run.dir={folder}/probe"],
             cwd=REPO_ROOT,
@@ -189,14 +205,23 @@ def predict_start(env: dict, repeats: int) -> dict:
             capture_output=True,
             text=True,
         ).stdout
-    return {
-        "import_torch_s": statistics.median(torch_s),
-        "import_torch_runs_s": torch_s,
-        "predict_s": statistics.median(predict_s),
-        "predict_runs_s": predict_s,
-        "predict_over_import_torch": statistics.median(predict_s) / statistics.median(torch_s),
+    torch_s = statistics.median(times["import_torch"])
+    result = {
+        "import_torch_s": torch_s,
+        "import_torch_runs_s": times["import_torch"],
+        "predict_s": statistics.median(times["predict"]),
+        "predict_runs_s": times["predict"],
+        "predict_over_import_torch": statistics.median(times["predict"]) / torch_s,
         "predict_imports": next(line for line in heavy.splitlines() if line.startswith("HEAVY")),
     }
+    if before_env:
+        result |= {
+            "before_predict_s": statistics.median(times["before"]),
+            "before_predict_runs_s": times["before"],
+            "before_over_import_torch": statistics.median(times["before"]) / torch_s,
+            "before_files_identical": all(same),
+        }
+    return result
 
 
 def measure(repeats: int, threads: int, rss_epochs: int = 20) -> dict:
@@ -214,8 +239,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument(
+        "--predict-before",
+        type=Path,
+        help="only seqlab-predict against import torch, also with the src/ of this checkout",
+    )
     args = parser.parse_args()
-    print(json.dumps(measure(args.repeats, args.threads), indent=2))
+    if args.predict_before:
+        result = predict_start(_env(args.threads), args.repeats, args.predict_before.resolve())
+    else:
+        result = measure(args.repeats, args.threads)
+    print(json.dumps(result, indent=2))
 
 
 if __name__ == "__main__":
