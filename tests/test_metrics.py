@@ -21,8 +21,15 @@ from torchmetrics.classification import (
 from torchmetrics.functional.classification import binary_auroc, multiclass_auroc
 
 from seqlab.errors import SeqlabError
-from seqlab.metrics.scores import METRIC_NAMES, METRICS, EpochScores, EpochState
-from seqlab.metrics.state import SplitMetrics
+from seqlab.metrics.scores import (
+    METRIC_NAMES,
+    METRICS,
+    EpochScores,
+    EpochState,
+    float32,
+    mean_loss,
+)
+from seqlab.metrics.state import MeanLoss, SplitMetrics
 
 CASES = [
     (2, "binary"),
@@ -243,3 +250,23 @@ def test_epoch_scores_give_split_metrics_values_without_torchmetrics():
     values = ours.compute("test/")
     assert values.pop("test/loss") == 0.5
     assert values == {name: float(value) for name, value in reference.compute().items()}
+
+
+def test_the_mean_loss_does_not_depend_on_the_order_or_share_of_steps():
+    """Processes hold the steps in another order and split than one process: the float32 loss
+    logged must be the same to the bit (tests/test_tag.py checks it under real DDP)."""
+    generator = torch.Generator().manual_seed(13)
+    losses = torch.rand(97, generator=generator) * 3
+    sizes = torch.randint(1, 65, (97,), generator=generator)
+    whole = MeanLoss()
+    whole.update(losses, sizes)
+    expected = whole.compute()
+    assert abs(float(expected) - float((losses * sizes).sum() / sizes.sum())) < 1e-6
+    for _ in range(5):
+        order = torch.randperm(97, generator=generator)
+        shares = MeanLoss()
+        for chunk in order.split(13):
+            shares.update(losses[chunk], sizes[chunk])
+        assert shares.compute().item() == expected.item()
+    # seqlab-predict's own loop (EpochScores) takes the same mean
+    assert float32(mean_loss(losses.flip(0), sizes.flip(0))) == expected.item()

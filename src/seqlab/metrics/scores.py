@@ -140,6 +140,15 @@ METRICS: dict[str, Callable[[EpochState], float]] = {
 METRIC_NAMES = tuple(METRICS)
 
 
+def mean_loss(losses: torch.Tensor, sizes: torch.Tensor) -> float:
+    """The mean loss over samples from each step's mean loss and batch size, summed in float64:
+    float32 products of a loss and a batch size add up exactly there, so the sum, and the
+    float32 figure logged, do not depend on the order of the steps (one process, or several
+    processes each holding a share)."""
+    weights = sizes.cpu().double()
+    return float((losses.detach().cpu().double() * weights).sum() / weights.sum())
+
+
 def derive(state: EpochState) -> dict[str, float]:
     """Every metric of the epoch, clamped to [0, 1]."""
     return {name: min(max(metric(state), 0.0), 1.0) for name, metric in METRICS.items()}
@@ -186,10 +195,9 @@ class EpochScores:
             average=self.average,
         )
         values = {f"{prefix}{name}": float32(value) for name, value in derive(state).items()}
-        # the weighted mean as torchmetrics' MeanMetric takes it, in float32
         losses = torch.stack([loss for loss, _ in self.losses])
-        sizes = torch.tensor([size for _, size in self.losses], dtype=losses.dtype)
-        values[f"{prefix}loss"] = float((losses * sizes).sum() / sizes.sum())
+        sizes = torch.tensor([size for _, size in self.losses])
+        values[f"{prefix}loss"] = float32(mean_loss(losses, sizes))
         if self.exact:
             exact = torch.cat(self.exact)
             values[f"{prefix}seq_exact"] = float(exact.sum() / exact.numel())

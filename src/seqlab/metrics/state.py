@@ -1,5 +1,6 @@
 """A split's metric state across processes: `SplitMetrics`, the torchmetrics Metric that
-training, validation and testing update once per batch and synchronise once per epoch.
+training, validation and testing update once per batch and synchronise once per epoch, and
+`MeanLoss`, the split's mean loss.
 
 Each split keeps one: a confusion matrix (summed across processes) and every probability with
 its label (gathered across processes). The values are derived by seqlab.metrics.scores
@@ -11,7 +12,7 @@ import torch
 from torchmetrics import Metric
 from torchmetrics.utilities.data import dim_zero_cat
 
-from seqlab.metrics.scores import EpochState, batch_state, check_average, derive
+from seqlab.metrics.scores import EpochState, batch_state, check_average, derive, mean_loss
 
 
 class SplitMetrics(Metric):
@@ -60,3 +61,31 @@ class SplitMetrics(Metric):
             f"{self.prefix}{name}": torch.tensor(value, dtype=torch.float32, device=device)
             for name, value in derive(state).items()
         }
+
+
+class MeanLoss(Metric):
+    """A split's mean loss over samples: each step's mean loss and batch size, gathered across
+    processes as they are and summed once, in float64 (seqlab.metrics.scores.mean_loss), so
+    that several processes log the figure of one to the bit. torchmetrics' MeanMetric sums in
+    float32 on each process and then across them, an order that can move the last digit."""
+
+    is_differentiable = False
+    higher_is_better = False
+    full_state_update = False
+
+    losses: list[torch.Tensor] | torch.Tensor
+    sizes: list[torch.Tensor] | torch.Tensor
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.add_state("losses", [], dist_reduce_fx="cat")
+        self.add_state("sizes", [], dist_reduce_fx="cat")
+
+    def update(self, losses: torch.Tensor, sizes: torch.Tensor) -> None:
+        """`losses`: the mean loss of each step; `sizes`: each step's number of samples."""
+        self.losses.append(losses.detach().float())  # type: ignore[union-attr]
+        self.sizes.append(sizes)  # type: ignore[union-attr]
+
+    def compute(self) -> torch.Tensor:
+        losses, sizes = dim_zero_cat(self.losses), dim_zero_cat(self.sizes)
+        return torch.tensor(mean_loss(losses, sizes), dtype=torch.float32, device=losses.device)

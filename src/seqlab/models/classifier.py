@@ -21,7 +21,7 @@ from seqlab.data.batch import Batch
 from seqlab.data.meta import DataMeta
 from seqlab.layout import SPLITS
 from seqlab.metrics.scores import METRIC_NAMES
-from seqlab.metrics.state import SplitMetrics
+from seqlab.metrics.state import MeanLoss, SplitMetrics
 from seqlab.models.network import SequenceNetwork
 from seqlab.schema import plain
 
@@ -63,7 +63,7 @@ class SequenceClassifier(SequenceNetwork, L.LightningModule):
         # Stored in checkpoints; the entry point logs the resolved config itself, flat.
         self.save_hyperparameters(logger=False)
         self.split_metrics = self.class_metrics(self.num_classes)
-        self.split_losses = nn.ModuleDict({f"{split}_": MeanMetric() for split in SPLITS})
+        self.split_losses = nn.ModuleDict({f"{split}_": self.loss_metric() for split in SPLITS})
         # Per split, this epoch's (loss, batch size) of every step so far.
         self.pending: dict[str, list[tuple[torch.Tensor, int]]] = {split: [] for split in SPLITS}
         self.best: dict[str, float] = {}
@@ -78,6 +78,10 @@ class SequenceClassifier(SequenceNetwork, L.LightningModule):
                 for split in SPLITS
             }
         )
+
+    def loss_metric(self) -> MeanLoss | MeanMetric:
+        """The state of a split's mean loss (the generators weigh their losses their own way)."""
+        return MeanLoss()
 
     def _step(self, batch: Batch, split: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Update the split's metrics; return the loss, the class probabilities (task=tag: of
@@ -108,14 +112,14 @@ class SequenceClassifier(SequenceNetwork, L.LightningModule):
         if not steps:
             return
         losses, sizes = zip(*steps, strict=True)
-        weights = torch.tensor(sizes, dtype=losses[0].dtype, device=losses[0].device)
-        self._loss(split).update(torch.stack(losses), weight=weights)
+        counts = torch.tensor(sizes, device=losses[0].device)
+        cast(MeanLoss, self._loss(split)).update(torch.stack(losses), counts)
 
     def _metrics(self, split: str) -> SplitMetrics:
         return cast(SplitMetrics, self.split_metrics[f"{split}_"])
 
-    def _loss(self, split: str) -> MeanMetric:
-        return cast(MeanMetric, self.split_losses[f"{split}_"])
+    def _loss(self, split: str) -> MeanLoss | MeanMetric:
+        return cast(MeanLoss | MeanMetric, self.split_losses[f"{split}_"])
 
     def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
         return self._step(batch, "train")[0]

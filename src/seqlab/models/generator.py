@@ -45,6 +45,10 @@ class SequenceGenerator(SequenceClassifier):
         """None: its test part is scored by sampling (training/generate.py)."""
         return nn.ModuleDict()
 
+    def loss_metric(self) -> MeanMetric:
+        """Its loss is weighed by the labelled steps of each batch (`_step`)."""
+        return MeanMetric()
+
     def _step(self, batch: Batch, split: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         logits, labels = self(batch), batch.labels
         real = labels != IGNORE_LABEL
