@@ -197,7 +197,10 @@ def plain_run(workload: Workload, epochs: int, target: Target = CPU) -> dict:
         optim = config.optim
         assert (optim.name, optim.scheduler) == ("adamw", "cosine"), "the loop mirrors these"
         params = list(model.parameters())
-        optimizer = torch.optim.AdamW(params, lr=optim.lr, weight_decay=optim.weight_decay)
+        # fused, as SequenceClassifier.configure_optimizers builds it
+        optimizer = torch.optim.AdamW(
+            params, lr=optim.lr, weight_decay=optim.weight_decay, fused=True
+        )
         scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs)
         options = config.trainer
         clip = options.get("gradient_clip_val")

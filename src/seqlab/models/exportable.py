@@ -9,7 +9,8 @@ starts at the last real step, as packing makes it. Outputs at padded steps never
 pooling. The numbers are those of the packed model, for any amount of padding. Chunking,
 layer normalisation and the pooling (attention included) are the encoder's own functions and
 modules, called here as in training. LSTM-FCN and GRU-FCN keep their convolutions and get
-this form of their recurrent branch.
+this form of their recurrent branch. Training on a CPU runs the same scheme on the trained
+parameters (models/padded.py); this copy holds modules an exporter can trace.
 """
 
 import copy
@@ -20,6 +21,7 @@ from torch import nn
 
 from seqlab.models.fcn import RecurrentFCNEncoder
 from seqlab.models.network import SequenceNetwork
+from seqlab.models.padded import reverse_steps, take_steps
 from seqlab.models.recurrent import RecurrentEncoder, chunk_steps, pool_states
 
 
@@ -44,10 +46,7 @@ class ExportableRecurrent(nn.Module):
 
     def forward(self, inputs: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         inputs, lengths = chunk_steps(inputs, lengths, self.chunk)
-        steps = torch.arange(inputs.shape[1], device=inputs.device).unsqueeze(0)
-        ends = lengths.unsqueeze(1)
-        # position t of a reversed sequence reads step length-1-t; padding stays where it is
-        reverse = torch.where(steps < ends, ends - 1 - steps, steps)
+        reverse = reverse_steps(lengths, inputs.shape[1])
         hidden = inputs
         outputs: list[torch.Tensor] = []
         for layer in self.layers:
@@ -56,19 +55,14 @@ class ExportableRecurrent(nn.Module):
                 if direction == 0:
                     outputs.append(rnn(hidden)[0])
                 else:
-                    reversed_out = rnn(_take_steps(hidden, reverse))[0]
-                    outputs.append(_take_steps(reversed_out, reverse))
+                    reversed_out = rnn(take_steps(hidden, reverse))[0]
+                    outputs.append(take_steps(reversed_out, reverse))
             hidden = torch.cat(outputs, dim=-1)
-        last = _take_steps(outputs[0], (lengths - 1).unsqueeze(1))[:, 0]
+        last = take_steps(outputs[0], (lengths - 1).unsqueeze(1))[:, 0]
         if self.directions == 2:
             # the reverse direction ends on the first step
             last = torch.cat([last, outputs[1][:, 0]], dim=-1)
         return pool_states(hidden, lengths, last, self.pooling, self.norm, self.attention)
-
-
-def _take_steps(values: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
-    """values[b, index[b, t]] for (batch, time, features) values."""
-    return values.gather(1, index.unsqueeze(-1).expand(-1, -1, values.shape[-1]))
 
 
 def exportable_encoder(encoder: nn.Module) -> nn.Module:

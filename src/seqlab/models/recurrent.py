@@ -1,7 +1,10 @@
 """RNN, LSTM and GRU encoders on torch's fused kernels, exact for variable-length batches.
 
-Batches with padding are packed, so a padded step never reaches the recurrence in either
-direction; batches without padding skip packing (same numbers, less overhead).
+Batches without padding run the fused kernel as they are. Padded batches on a CPU run each
+layer and direction as a one-layer fused kernel with each sequence reversed within its length
+for the reverse direction (models/padded.py): torch's packed path on a CPU is a step-by-step
+loop whose backward costs far more than the recurrence. Elsewhere (cuDNN) padded batches are
+packed. Either way a padded step never reaches a real step's state in either direction.
 
 Hidden states for gradient diagnostics: `request_hidden_states()` makes the next forward with
 autograd on run step by step (models/unrolled.py), keeping every h_t in the graph; after that
@@ -24,6 +27,7 @@ from seqlab.data.meta import DataMeta
 from seqlab.errors import SeqlabError
 from seqlab.models.attention import AttentionPooling
 from seqlab.models.config import RecurrentConfig, resolve_chunk
+from seqlab.models.padded import one_layer_templates, padded_recurrence
 from seqlab.models.pooling import masked_pool, time_mask
 from seqlab.models.unrolled import HiddenStates, unrolled_forward
 
@@ -76,6 +80,11 @@ class RecurrentEncoder(nn.Module):
         self.attention = AttentionPooling(self.output_dim) if pooling == "attention" else None
         self._record_next = False
         self._hidden_states: HiddenStates = {}
+        # Padded batches on a CPU: one-layer fused kernels (models/padded.py), not packing.
+        # A ReLU RNN keeps packing: its state is unbounded, and the padded steps it would run
+        # past a sequence's end could overflow into the backward pass.
+        bounded = not (cell == "rnn" and nonlinearity == "relu")
+        self._templates = one_layer_templates(self.rnn) if bounded else []
 
     @classmethod
     def from_config(
@@ -128,8 +137,12 @@ class RecurrentEncoder(nn.Module):
         if self._record_next and torch.is_grad_enabled():
             self._record_next = False
             outputs, hidden, self._hidden_states = unrolled_forward(self.rnn, inputs, lengths)
+            last = self._last_states(hidden)
         elif bool((lengths == max_length).all()):
             outputs, hidden = self.rnn(inputs)
+            last = self._last_states(hidden)
+        elif inputs.device.type == "cpu" and self._templates:
+            outputs, last = padded_recurrence(self.rnn, self._templates, inputs, lengths)
         else:
             packed = pack_padded_sequence(
                 inputs, lengths.cpu(), batch_first=True, enforce_sorted=False
@@ -138,9 +151,10 @@ class RecurrentEncoder(nn.Module):
             outputs, _ = pad_packed_sequence(
                 packed_outputs, batch_first=True, total_length=max_length
             )
+            last = self._last_states(hidden)
         if self.per_step:  # task=tag: every step's state (config check: chunk=1 there)
             return self.norm(outputs)
-        return self.pool(outputs, lengths, self._last_states(hidden))
+        return self.pool(outputs, lengths, last)
 
     def _last_states(self, hidden) -> torch.Tensor:
         """The top layer's final state per direction: forward at the last real step, backward
