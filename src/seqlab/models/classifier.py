@@ -213,6 +213,7 @@ class SequenceClassifier(SequenceNetwork, L.LightningModule):
     def configure_optimizers(self) -> Any:
         optim = self.hparams["optim"]
         name, lr, decay = optim["name"], optim["lr"], optim["weight_decay"]
+        optimizer: torch.optim.Optimizer
         if name == "sgd":
             optimizer = torch.optim.SGD(
                 self.parameters(), lr=lr, momentum=optim["momentum"], weight_decay=decay

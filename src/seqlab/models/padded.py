@@ -14,6 +14,8 @@ zero, as pad_packed_sequence gives them. The exported graph (models/exportable.p
 same scheme.
 """
 
+from collections.abc import Callable
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -42,8 +44,9 @@ def one_layer_templates(rnn: nn.RNNBase) -> list[nn.RNNBase]:
     never used: every call substitutes the trained layer's)."""
     extra = {"nonlinearity": rnn.nonlinearity} if isinstance(rnn, nn.RNN) else {}
     directions = 2 if rnn.bidirectional else 1
+    cell: Callable[..., nn.RNNBase] = type(rnn)  # nn.RNN, nn.LSTM or nn.GRU
     return [
-        type(rnn)(
+        cell(
             rnn.input_size if layer == 0 else rnn.hidden_size * directions,
             rnn.hidden_size,
             batch_first=True,
