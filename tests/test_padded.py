@@ -69,7 +69,7 @@ def test_padded_kernels_give_the_packed_outputs_states_and_gradients(
         assert torch.allclose(got, want, atol=1e-5)
 
 
-def test_the_encoder_takes_the_padded_path_on_a_cpu_and_keeps_packing_for_relu():
+def test_the_encoder_trains_on_the_padded_path_and_keeps_packing_for_relu_and_inference():
     lstm = RecurrentEncoder(4, "lstm", 6, 1, True, 0.0, "max", single_bias=False)
     relu = RecurrentEncoder(4, "rnn", 6, 1, True, 0.0, "max", False, nonlinearity="relu")
     assert len(lstm._templates) == 1 and relu._templates == []
@@ -79,6 +79,8 @@ def test_the_encoder_takes_the_padded_path_on_a_cpu_and_keeps_packing_for_relu()
     want = copy.deepcopy(lstm)
     want._templates = []  # the packed path
     assert torch.allclose(lstm(inputs, LENGTHS), want(inputs, LENGTHS), atol=1e-6)
+    with torch.no_grad():  # inference packs, so it gives packing's numbers exactly
+        assert torch.equal(lstm(inputs, LENGTHS), want(inputs, LENGTHS))
 
 
 META = DataMeta(num_features=3, num_classes=4, class_names=("a", "b", "c", "d"), max_length=9)
