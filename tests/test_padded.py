@@ -14,7 +14,7 @@ from seqlab.data.batch import Batch
 from seqlab.data.meta import DataMeta
 from seqlab.models.classifier import SequenceClassifier
 from seqlab.models.config import RecurrentConfig
-from seqlab.models.padded import one_layer_templates, padded_recurrence
+from seqlab.models.padded import mostly_real, one_layer_templates, padded_recurrence
 from seqlab.models.recurrent import RecurrentEncoder
 
 from conftest import OPTIM
@@ -81,6 +81,9 @@ def test_the_encoder_trains_on_the_padded_path_and_keeps_packing_for_relu_and_in
     assert torch.allclose(lstm(inputs, LENGTHS), want(inputs, LENGTHS), atol=1e-6)
     with torch.no_grad():  # inference packs, so it gives packing's numbers exactly
         assert torch.equal(lstm(inputs, LENGTHS), want(inputs, LENGTHS))
+    mostly_padding = torch.tensor([9, 1, 1, 1, 1])  # 13 real steps of 45: packed
+    assert not mostly_real(mostly_padding, 9) and mostly_real(LENGTHS, 9)
+    assert torch.equal(lstm(inputs, mostly_padding), want(inputs, mostly_padding))
 
 
 META = DataMeta(num_features=3, num_classes=4, class_names=("a", "b", "c", "d"), max_length=9)

@@ -24,6 +24,15 @@ from torch.func import functional_call
 from seqlab.models.pooling import time_mask
 
 WEIGHTS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+# The padded path runs every padded step; packing runs only real ones but pays per step. At
+# least this fraction of a batch's steps must be real for the padded path to be taken (a batch
+# that is mostly padding, as CDNOW's short purchase histories, trains faster packed:
+# docs/performance.md).
+MIN_REAL_FRACTION = 0.5
+
+
+def mostly_real(lengths: torch.Tensor, max_length: int) -> bool:
+    return int(lengths.sum()) >= MIN_REAL_FRACTION * lengths.numel() * max_length
 
 
 def reverse_steps(lengths: torch.Tensor, max_length: int) -> torch.Tensor:

@@ -1,10 +1,11 @@
 """RNN, LSTM and GRU encoders on torch's fused kernels, exact for variable-length batches.
 
 Batches without padding run the fused kernel as they are. Padded training batches on a CPU
-run each layer and direction as a one-layer fused kernel, with each sequence reversed within
-its length for the reverse direction (models/padded.py): torch's packed path on a CPU is a
-step-by-step loop whose backward costs far more than the recurrence. Other padded batches
-(inference, cuDNN) are packed. Either way a padded step never reaches a real step's state.
+that are mostly real steps (length bucketing keeps text batches so) run each layer and
+direction as a one-layer fused kernel, with each sequence reversed within its length for the
+reverse direction (models/padded.py): torch's packed path on a CPU is a step-by-step loop
+whose backward costs far more than the recurrence. Other padded batches (inference, mostly
+padding, cuDNN) are packed. Either way a padded step never reaches a real step's state.
 
 Hidden states for gradient diagnostics: `request_hidden_states()` makes the next forward with
 autograd on run step by step (models/unrolled.py), keeping every h_t in the graph; after that
@@ -27,7 +28,7 @@ from seqlab.data.meta import DataMeta
 from seqlab.errors import SeqlabError
 from seqlab.models.attention import AttentionPooling
 from seqlab.models.config import RecurrentConfig, resolve_chunk
-from seqlab.models.padded import one_layer_templates, padded_recurrence
+from seqlab.models.padded import mostly_real, one_layer_templates, padded_recurrence
 from seqlab.models.pooling import masked_pool, time_mask
 from seqlab.models.unrolled import HiddenStates, unrolled_forward
 
@@ -80,12 +81,13 @@ class RecurrentEncoder(nn.Module):
         self.attention = AttentionPooling(self.output_dim) if pooling == "attention" else None
         self._record_next = False
         self._hidden_states: HiddenStates = {}
-        # Padded training batches on a CPU: one-layer fused kernels (models/padded.py), not
-        # packing, whose backward is the slow part. Forwards without autograd (validation,
-        # test, predict) keep packing: its results for a sequence do not depend on the other
-        # sequences of its batch to the last bit, so predictions under DDP equal a single
-        # process's byte for byte. A ReLU RNN keeps packing: its state is unbounded, and the
-        # padded steps it would run past a sequence's end could overflow into the backward.
+        # Padded training batches on a CPU that are mostly real steps: one-layer fused
+        # kernels (models/padded.py), not packing, whose backward is the slow part. Forwards
+        # without autograd (validation, test, predict) keep packing: its results for a
+        # sequence do not depend on the other sequences of its batch to the last bit, so
+        # predictions under DDP equal a single process's byte for byte. A ReLU RNN keeps
+        # packing: its state is unbounded, and the padded steps it would run past a
+        # sequence's end could overflow into the backward.
         bounded = not (cell == "rnn" and nonlinearity == "relu")
         self._templates = one_layer_templates(self.rnn) if bounded else []
 
@@ -144,7 +146,12 @@ class RecurrentEncoder(nn.Module):
         elif bool((lengths == max_length).all()):
             outputs, hidden = self.rnn(inputs)
             last = self._last_states(hidden)
-        elif self._templates and inputs.device.type == "cpu" and torch.is_grad_enabled():
+        elif (
+            self._templates
+            and inputs.device.type == "cpu"
+            and torch.is_grad_enabled()
+            and (mostly_real(lengths, max_length))
+        ):
             outputs, last = padded_recurrence(self.rnn, self._templates, inputs, lengths)
         else:
             packed = pack_padded_sequence(
