@@ -50,10 +50,10 @@ def kernel_epoch(workload: Workload, repeats: int = 7, target: Target = CPU) -> 
         dtype=torch.bfloat16,
         enabled=target.precision == "bf16-mixed",
     )
-    times = []
+    times, cpu_times = [], []
     for _ in range(repeats):
         synchronize()
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.process_time()
         for inputs in batches:
             rnn.zero_grad(set_to_none=True)
             with autocast:
@@ -61,10 +61,13 @@ def kernel_epoch(workload: Workload, repeats: int = 7, target: Target = CPU) -> 
             outputs.float().sum().backward()
         synchronize()
         times.append(time.perf_counter() - start)
+        cpu_times.append(time.process_time() - cpu_start)
     epoch_s = statistics.median(times[1:])  # the first pass warms up
     return {
         "samples": samples,
         "kernel_epoch_s": epoch_s,
+        # CPU time (every thread of the process): steadier than wall time on a loaded machine
+        "kernel_epoch_cpu_s": statistics.median(cpu_times[1:]),
         "kernel_samples_per_s": samples / epoch_s,
     }
 
