@@ -197,10 +197,7 @@ def plain_run(workload: Workload, epochs: int, target: Target = CPU) -> dict:
         optim = config.optim
         assert (optim.name, optim.scheduler) == ("adamw", "cosine"), "the loop mirrors these"
         params = list(model.parameters())
-        # fused, as SequenceClassifier.configure_optimizers builds it
-        optimizer = torch.optim.AdamW(
-            params, lr=optim.lr, weight_decay=optim.weight_decay, fused=True
-        )
+        optimizer = torch.optim.AdamW(params, lr=optim.lr, weight_decay=optim.weight_decay)
         scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs)
         options = config.trainer
         clip = options.get("gradient_clip_val")

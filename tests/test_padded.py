@@ -1,23 +1,15 @@
 """Padded batches on a CPU run one-layer fused kernels (models/padded.py) instead of packing:
-the same outputs, final states and gradients as the packed forward; the fused Adam/AdamW
-update matches torch's per-parameter loop."""
+the same outputs, final states and gradients as the packed forward."""
 
 import copy
-import dataclasses
 
 import pytest
 import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from seqlab.data.batch import Batch
-from seqlab.data.meta import DataMeta
-from seqlab.models.classifier import SequenceClassifier
-from seqlab.models.config import RecurrentConfig
 from seqlab.models.padded import mostly_real, one_layer_templates, padded_recurrence
 from seqlab.models.recurrent import RecurrentEncoder
-
-from conftest import OPTIM
 
 LENGTHS = torch.tensor([9, 3, 7, 1, 9])
 CELLS = [
@@ -84,31 +76,3 @@ def test_the_encoder_trains_on_the_padded_path_and_keeps_packing_for_relu_and_in
     mostly_padding = torch.tensor([9, 1, 1, 1, 1])  # 13 real steps of 45: packed
     assert not mostly_real(mostly_padding, 9) and mostly_real(LENGTHS, 9)
     assert torch.equal(lstm(inputs, mostly_padding), want(inputs, mostly_padding))
-
-
-META = DataMeta(num_features=3, num_classes=4, class_names=("a", "b", "c", "d"), max_length=9)
-MODEL = dataclasses.asdict(RecurrentConfig(hidden_size=8, bidirectional=True, dropout=0.0))
-
-
-@pytest.mark.parametrize("name", ["adam", "adamw"])
-def test_the_fused_update_matches_the_per_parameter_loop(name):
-    torch.manual_seed(0)
-    model = SequenceClassifier(
-        MODEL, META.to_dict(), {**OPTIM, "name": name, "weight_decay": 0.01}, {"average": "macro"}
-    )
-    twin = copy.deepcopy(model)
-    initial = [p.detach().clone() for p in model.parameters()]
-    fused = model.configure_optimizers()
-    assert fused.defaults["fused"] is True
-    loop = type(fused)(twin.parameters(), lr=OPTIM["lr"], weight_decay=0.01)
-    assert not loop.defaults["fused"]
-    inputs = torch.randn(len(LENGTHS), int(LENGTHS.max()), 3)
-    batch = Batch(inputs, None, LENGTHS, torch.tensor([0, 1, 2, 3, 1]))
-    for _ in range(20):
-        for net, optimizer in ((model, fused), (twin, loop)):
-            optimizer.zero_grad()
-            net.loss_fn(net(batch), batch.labels).backward()
-            optimizer.step()
-    for p, q, p0 in zip(model.parameters(), twin.parameters(), initial, strict=True):
-        assert torch.allclose(p, q, atol=1e-5, rtol=1e-4)
-        assert not torch.equal(p, p0)  # 20 steps moved every parameter

@@ -218,14 +218,13 @@ class SequenceClassifier(SequenceNetwork, L.LightningModule):
             optimizer = torch.optim.SGD(
                 self.parameters(), lr=lr, momentum=optim["momentum"], weight_decay=decay
             )
-        elif name == "adadelta":
-            optimizer = torch.optim.Adadelta(self.parameters(), lr=lr, weight_decay=decay)
         else:
-            # torch's fused kernel: one pass over each parameter instead of a dozen elementwise
-            # ops, which matters for a large embedding table (its update is dense); the same
-            # update up to float rounding (docs/performance.md)
-            adam = torch.optim.AdamW if name == "adamw" else torch.optim.Adam
-            optimizer = adam(self.parameters(), lr=lr, weight_decay=decay, fused=True)
+            optimizer_class = {
+                "adam": torch.optim.Adam,
+                "adamw": torch.optim.AdamW,
+                "adadelta": torch.optim.Adadelta,
+            }[name]
+            optimizer = optimizer_class(self.parameters(), lr=lr, weight_decay=decay)
         if optim["scheduler"] == "cosine":
             # fit() has resolved max_epochs before it asks for optimizers (None -> 1000 or -1)
             assert self.trainer.max_epochs is not None
