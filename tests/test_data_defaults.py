@@ -41,7 +41,7 @@ EXPERIMENT_EPOCHS = {
     "cdnow_futures_lstm": 20,
     "sms_generate_gru": 15,
     "memory_sweep": 20,
-    "ucr_lstm_fcn": 300,
+    "ucr_lstm_fcn": 1000,
 }
 
 

@@ -159,3 +159,23 @@ def test_ts_reader_matches_a_hand_written_file(tmp_path):
     assert test.inputs[0, :2].tolist() == [[1.0, 3.0], [2.0, 4.0]]
     assert module.meta.class_names == ("x", "y")
     assert np.isclose(module.meta.max_length, 3)
+
+
+@pytest.mark.parametrize("series, batches", [(40, 1), (41, 3)])
+def test_a_training_part_up_to_full_batch_up_to_is_one_batch(write_ucr, series, batches):
+    """data.full_batch_up_to=40: 40 training series are one batch; 41 are cut by batch_size."""
+    rows = [f"{i % 2 + 1} {i} {i + 1} {i + 2}" for i in range(series)]
+    module = datamodule(
+        "Toy",
+        write_ucr(rows, ["1 0 0 0", "2 9 9 9"]),
+        protocol="train_loss",
+        batch_size=16,
+        full_batch_up_to=40,
+    )
+    sizes = [len(batch.labels) for batch in module.train_dataloader()]
+    assert len(sizes) == batches and sum(sizes) == series
+
+
+def test_full_batch_up_to_below_zero_is_refused():
+    with pytest.raises(SeqlabError, match="data.full_batch_up_to"):
+        datamodule(full_batch_up_to=-1)

@@ -48,11 +48,20 @@ class UCRDataConfig:
     # are zero-padded; recurrent models only). TRAIN files of varying length always accept it.
     variable_length: bool = False
     batch_size: int = 16  # samples per batch
+    # A training part of at most this many series is one batch (0: never); larger ones are
+    # cut into batch_size. LSTM-FCN's published batch 128 makes the smallest sets one batch.
+    full_batch_up_to: int = 0
     num_workers: int = 0  # DataLoader worker processes; 0: batches cut in memory, no DataLoader
     split_seed: int = 0  # the validation split; the YAML ties it to ${seed}
 
     def __post_init__(self) -> None:
         require(self.batch_size >= 1, "data.batch_size", self.batch_size, "must be at least 1")
+        require(
+            self.full_batch_up_to >= 0,
+            "data.full_batch_up_to",
+            self.full_batch_up_to,
+            "must be 0 (never one batch) or more",
+        )
         require_path_part("data.name", self.name)
         require(
             self.tiny_threshold >= 0, "data.tiny_threshold", self.tiny_threshold, "must be >= 0"

@@ -63,6 +63,8 @@ class UCRDataModule(SequenceDataModule):
         if val_rows is not None:
             parts["val"] = ([train.series[i] for i in val_rows], train_y[val_rows])
         parts["test"] = (test.series, test_y)
+        if len(fit_rows) <= self.config.full_batch_up_to:
+            self.batch_size = max(self.batch_size, len(fit_rows))  # the whole part, one batch
         train_lengths = {len(s) for s in parts["train"][0]}
         self._fitted = {
             "scaler": None,
