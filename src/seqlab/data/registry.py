@@ -23,8 +23,9 @@ class DataKind:
     config: type  # the options' dataclass: the one place their types and defaults live
     datamodule: str  # "module:Class", a SequenceDataModule taking that dataclass
     # "module:function" reading a new input with a checkpoint's fitted state (seqlab-predict,
-    # seqlab-eval input=), without the DataModule: prediction imports no Lightning; None: the
-    # kind generates its data, so there is no input file to read
+    # seqlab-eval input=), without the DataModule: prediction imports no Lightning. Called as
+    # f(options, task, fitted, meta, source, reader) (only event data reads the task); None:
+    # the kind generates its data, so there is no input file to read
     input_reader: str | None = None
 
 
