@@ -76,3 +76,15 @@ def test_the_encoder_trains_on_the_padded_path_and_keeps_packing_for_relu_and_in
     mostly_padding = torch.tensor([9, 1, 1, 1, 1])  # 13 real steps of 45: packed
     assert not mostly_real(mostly_padding, 9) and mostly_real(LENGTHS, 9)
     assert torch.equal(lstm(inputs, mostly_padding), want(inputs, mostly_padding))
+
+
+def test_building_the_templates_draws_no_random_number():
+    """A seeded model's weights are those it had before the padded path existed: the templates'
+    own initialisation leaves the generator where it was."""
+    rnn = nn.LSTM(4, 6, num_layers=2, bidirectional=True, batch_first=True)
+    torch.manual_seed(0)
+    before = torch.rand(3)
+    torch.manual_seed(0)
+    one_layer_templates(rnn)
+    assert torch.equal(torch.rand(3), before)
+

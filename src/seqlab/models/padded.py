@@ -50,19 +50,22 @@ def take_steps(values: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
 
 def one_layer_templates(rnn: nn.RNNBase) -> list[nn.RNNBase]:
     """One unidirectional one-layer module of the same cell per layer (its own parameters are
-    never used: every call substitutes the trained layer's)."""
+    never used: every call substitutes the trained layer's). Built with the random generator's
+    state put back afterwards: their initialisation must not move the draws of the layers
+    built after them, or every seeded run would start from other weights."""
     extra = {"nonlinearity": rnn.nonlinearity} if isinstance(rnn, nn.RNN) else {}
     directions = 2 if rnn.bidirectional else 1
     cell: Callable[..., nn.RNNBase] = type(rnn)  # nn.RNN, nn.LSTM or nn.GRU
-    return [
-        cell(
-            rnn.input_size if layer == 0 else rnn.hidden_size * directions,
-            rnn.hidden_size,
-            batch_first=True,
-            **extra,
-        )
-        for layer in range(rnn.num_layers)
-    ]
+    with torch.random.fork_rng(devices=[]):
+        return [
+            cell(
+                rnn.input_size if layer == 0 else rnn.hidden_size * directions,
+                rnn.hidden_size,
+                batch_first=True,
+                **extra,
+            )
+            for layer in range(rnn.num_layers)
+        ]
 
 
 def padded_recurrence(
