@@ -87,4 +87,3 @@ def test_building_the_templates_draws_no_random_number():
     torch.manual_seed(0)
     one_layer_templates(rnn)
     assert torch.equal(torch.rand(3), before)
-
